@@ -1,0 +1,603 @@
+"""Reverse-mode automatic differentiation: ``Function``, grad modes and the backward engine.
+
+Every differentiable op is a subclass of :class:`Function`.  ``forward`` receives and returns
+raw arrays and saves what backward needs with ``self.save_for_backward``; ``backward``
+receives and returns Tensors and is written in bricks' own ops, so the gradient computation
+is itself a graph that can be differentiated again (``create_graph=True``).
+
+The engine (:func:`run_backward`) walks the graph of Function nodes in reverse topological
+order with an explicit work list (no recursion, so a chain of 100,000 ops is fine), sums the
+gradients that reach each node, and hands leaves their ``.grad``.
+
+Defining your own op::
+
+    class Cube(Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x ** 3
+
+        def backward(self, grad):
+            (x,) = self.saved_tensors
+            return grad * 3 * x * x
+
+    y = Cube.apply(bricks.tensor([2.0], requires_grad=True))
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+
+from bricks.backend import is_floating, xp
+
+__all__ = [
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "backward",
+    "grad",
+]
+
+# ---------------------------------------------------------------- grad mode
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph for backward."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode and restores it on exit."""
+
+    mode = True
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Disable graph recording: ``with bricks.no_grad(): ...`` or ``@bricks.no_grad()``.
+
+    Ops inside produce tensors with ``requires_grad=False``; use it for evaluation and for
+    updates that must not become part of the graph (optimizer steps, initializers).
+    """
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Set grad mode to ``mode``: at once as a call, or for a block as a context manager."""
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        self.mode = bool(mode)
+        self._prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, func):
+        global _grad_enabled
+        _grad_enabled = self._prev  # used as a decorator: the mode applies inside only
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+# ---------------------------------------------------------------- Function
+
+
+class _SavedOutput:
+    """An output saved for backward, kept as its array to avoid an output->node->output cycle."""
+
+    __slots__ = ("array", "index", "vc", "version")
+
+    def __init__(self, array, index, vc):
+        self.array, self.index, self.vc, self.version = array, index, vc, vc[0]
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Subclasses implement ``forward(self, *arrays, **options)`` returning an array (or a tuple
+    of arrays) and ``backward(self, *grad_outputs)`` returning one Tensor (or None) per input.
+    Call an op with ``MyOp.apply(*tensors, **options)``.
+
+    Class attributes:
+        is_view: the output aliases the first input's memory (reshape, transpose, slicing),
+            so both share one version counter for the in-place check.
+    """
+
+    is_view = False
+    _hooks = None
+    _freed = False
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        fn = cls.__new__(cls)
+        record = False
+        if _grad_enabled:
+            for t in inputs:
+                if t._requires_grad:
+                    record = True
+                    break
+        fn._record = record
+        fn._saved = None
+        fn._fwd_inputs = inputs
+        raw = fn.forward(*[t.data for t in inputs], **options)
+        fn._fwd_inputs = None
+        multi = type(raw) is tuple
+        arrays = raw if multi else (raw,)
+        make = Tensor._make
+        if record:
+            fn.next_edges = tuple(
+                (t.grad_fn, t._output_nr)
+                if t.grad_fn is not None
+                else ((t, -1) if t._requires_grad else None)
+                for t in inputs
+            )
+            fn.input_meta = tuple((t.data.shape, t.data.dtype) for t in inputs)
+            fn.output_meta = tuple((a.shape, a.dtype) for a in arrays)
+            outputs = tuple(
+                make(a, True, fn, i) if is_floating(a.dtype) else make(a, False, None, 0)
+                for i, a in enumerate(arrays)
+            )
+            if fn._saved is not None:
+                fn._resolve_saved(inputs, outputs)
+        else:
+            outputs = tuple(make(a, False, None, 0) for a in arrays)
+        if cls.is_view:
+            for out in outputs:
+                out._vc = inputs[0]._vc
+        return outputs if multi else outputs[0]
+
+    # ---- what forward and backward call
+
+    def forward(self, *arrays, **options):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, *grad_outputs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+    @property
+    def needs_input_grad(self):
+        """One bool per input: does backward need to produce that input's gradient?"""
+        return tuple(e is not None for e in self.next_edges)
+
+    def save_for_backward(self, *arrays):
+        """Keep arrays for backward; inputs and outputs are recognized and version-checked.
+
+        Call from ``forward`` with the arrays it received or returned (or fresh ones);
+        ``backward`` reads them back as Tensors through ``self.saved_tensors``.
+        """
+        if self._record:
+            self._saved = arrays
+
+    def _resolve_saved(self, inputs, outputs):
+        entries = []
+        for a in self._saved:
+            entry = a
+            if a is not None:
+                for t in inputs:
+                    if a is t.data:
+                        entry = (t, t._vc[0])
+                        break
+                else:
+                    for i, t in enumerate(outputs):
+                        if a is t.data:
+                            entry = _SavedOutput(a, i, t._vc)
+                            break
+            entries.append(entry)
+        self._saved = tuple(entries)
+
+    @property
+    def saved_tensors(self):
+        """The saved values as Tensors, after checking no in-place op changed them."""
+        if self._freed:
+            raise RuntimeError(_FREED_MESSAGE.format(name=self.name()))
+        out = []
+        for entry in self._saved or ():
+            if entry is None:
+                out.append(None)
+            elif type(entry) is tuple:
+                t, version = entry
+                if t._vc[0] != version:
+                    raise RuntimeError(_inplace_message(self, t.data.shape, t._vc[0], version))
+                out.append(t)
+            elif type(entry) is _SavedOutput:
+                if entry.vc[0] != entry.version:
+                    raise RuntimeError(
+                        _inplace_message(self, entry.array.shape, entry.vc[0], entry.version)
+                    )
+                t = Tensor._make(entry.array, True, self, entry.index)
+                t._vc = entry.vc
+                out.append(t)
+            else:
+                out.append(Tensor._make(entry, False, None, 0))
+        return tuple(out)
+
+    def name(self) -> str:
+        """``'ExpBackward'`` for ``Exp``: the name PyTorch users know from ``grad_fn``."""
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    def _release(self):
+        self._saved = None
+        self._freed = True
+
+    def register_output_hook(self, index, hook):
+        if self._hooks is None:
+            self._hooks = {}
+        self._hooks.setdefault(index, []).append(hook)
+        return _HookHandle(self._hooks[index], hook)
+
+
+_FREED_MESSAGE = (
+    "{name}: trying to backward through the graph a second time (or to read saved tensors "
+    "after they were freed). The first backward freed the graph's saved values; pass "
+    "retain_graph=True to the first backward() if you need to go through it again."
+)
+
+
+def _inplace_message(fn, shape, now, then):
+    return (
+        f"one of the tensors needed for gradient computation has been modified by an in-place "
+        f"operation: a tensor of shape {tuple(shape)} saved by {fn.name()} is at version {now}, "
+        f"expected version {then}. Use the out-of-place op (x = x + y instead of x.add_(y)) "
+        f"or clone() the tensor before changing it."
+    )
+
+
+class _HookHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook out again."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def _zeros_for(meta):
+    shape, dtype = meta
+    return Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0)
+
+
+def run_backward(
+    roots,
+    grad_roots,
+    *,
+    retain_graph=False,
+    create_graph=False,
+    inputs=None,
+    allow_unused=False,
+):
+    """Backpropagate ``grad_roots`` from ``roots``.
+
+    With ``inputs=None`` gradients accumulate into the ``.grad`` of every leaf reached;
+    otherwise they are returned, one per input (None where unused), and no ``.grad`` changes.
+    """
+    captured = None
+    leaf_slot = {}
+    node_slot = {}
+    if inputs is not None:
+        captured = [None] * len(inputs)
+        for i, t in enumerate(inputs):
+            if not t._requires_grad:
+                raise RuntimeError(f"grad: input {i} does not require grad")
+            if t.grad_fn is None:
+                leaf_slot[id(t)] = i
+            else:
+                node_slot[(t.grad_fn, t._output_nr)] = i
+
+    # Seed the buffers; a root that is itself a leaf receives its gradient directly.
+    buffers = {}
+    root_nodes = []
+    for t, g in zip(roots, grad_roots):
+        if t.grad_fn is None:
+            _deliver_to_leaf(t, g, leaf_slot, captured, create_graph)
+            continue
+        fn = t.grad_fn
+        buf = buffers.get(fn)
+        if buf is None:
+            buf = buffers[fn] = [None] * len(fn.output_meta)
+            root_nodes.append(fn)
+        buf[t._output_nr] = g if buf[t._output_nr] is None else buf[t._output_nr] + g
+
+    # Discover the graph iteratively: children of each node, in first-seen order.
+    order = []
+    seen = set()
+    stack = list(root_nodes)
+    while stack:
+        fn = stack.pop()
+        if fn in seen:
+            continue
+        seen.add(fn)
+        order.append(fn)
+        for edge in fn.next_edges:
+            if edge is not None and edge[1] >= 0 and edge[0] not in seen:
+                stack.append(edge[0])
+
+    needed = seen
+    if inputs is not None:
+        needed = _nodes_reaching(order, leaf_slot, node_slot)
+
+    deps = {}
+    for fn in order:
+        if fn not in needed:
+            continue
+        for edge in fn.next_edges:
+            if edge is not None and edge[1] >= 0 and edge[0] in needed:
+                deps[edge[0]] = deps.get(edge[0], 0) + 1
+
+    ready = [fn for fn in root_nodes if fn in needed and deps.get(fn, 0) == 0]
+    mode = set_grad_enabled(create_graph)
+    try:
+        while ready:
+            fn = ready.pop()
+            grads = buffers.pop(fn)
+            for i, g in enumerate(grads):
+                if g is None:
+                    grads[i] = _zeros_for(fn.output_meta[i])
+            if fn._hooks:
+                for i, hooks in fn._hooks.items():
+                    for hook in list(hooks):
+                        result = hook(grads[i])
+                        if result is not None:
+                            grads[i] = result
+            if node_slot:
+                for i in range(len(grads)):
+                    slot = node_slot.get((fn, i))
+                    if slot is not None:
+                        captured[slot] = grads[i]
+            if fn._freed:
+                raise RuntimeError(_FREED_MESSAGE.format(name=fn.name()))
+            in_grads = fn.backward(*grads)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            if len(in_grads) != len(fn.next_edges):
+                raise RuntimeError(
+                    f"{fn.name()} returned {len(in_grads)} gradients for "
+                    f"{len(fn.next_edges)} inputs"
+                )
+            if not retain_graph:
+                fn._release()
+            for edge, g, meta in zip(fn.next_edges, in_grads, fn.input_meta):
+                if edge is None or g is None:
+                    continue
+                g = _check_grad(fn, g, meta)
+                target, nr = edge
+                if nr < 0:
+                    _deliver_to_leaf(target, g, leaf_slot, captured, create_graph)
+                    continue
+                if target not in needed:
+                    continue
+                buf = buffers.get(target)
+                if buf is None:
+                    buf = buffers[target] = [None] * len(target.output_meta)
+                buf[nr] = g if buf[nr] is None else buf[nr] + g
+                deps[target] -= 1
+                if deps[target] == 0:
+                    ready.append(target)
+    finally:
+        mode.__exit__()
+
+    if captured is not None:
+        for i, g in enumerate(captured):
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute "
+                    f"the outputs; pass allow_unused=True to get None for it"
+                )
+    return captured
+
+
+def _nodes_reaching(order, leaf_slot, node_slot):
+    """The nodes from which some requested input can be reached (the rest need not run)."""
+    targets = {fn for fn, _ in node_slot}
+    parents = {}
+    found = set()
+    for fn in order:
+        for edge in fn.next_edges:
+            if edge is None:
+                continue
+            if edge[1] < 0:
+                if id(edge[0]) in leaf_slot:
+                    found.add(fn)
+            else:
+                parents.setdefault(edge[0], []).append(fn)
+    stack = list(found | (targets & set(order)))
+    needed = set()
+    while stack:
+        fn = stack.pop()
+        if fn in needed:
+            continue
+        needed.add(fn)
+        stack.extend(parents.get(fn, ()))
+    return needed
+
+
+def _check_grad(fn, g, meta):
+    shape, dtype = meta
+    if g.data.shape != shape:
+        raise RuntimeError(
+            f"{fn.name()} returned a gradient of shape {tuple(g.data.shape)} for an input of "
+            f"shape {tuple(shape)}"
+        )
+    if g.data.dtype != dtype:
+        g = g.to(dtype)
+    return g
+
+
+def _deliver_to_leaf(t, g, leaf_slot, captured, create_graph):
+    if t._hooks:
+        for hook in list(t._hooks):
+            result = hook(g)
+            if result is not None:
+                g = result
+    if captured is not None:
+        slot = leaf_slot.get(id(t))
+        if slot is not None:
+            captured[slot] = g if captured[slot] is None else captured[slot] + g
+        return
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is None:
+        # Copy: the same gradient array may be handed to several leaves (a + b).
+        t.grad = Tensor._make(g.data.copy(), False, None, 0)
+    else:
+        t.grad = Tensor._make(t.grad.data + g.data, False, None, 0)
+
+
+def _as_grad_list(outputs, grad_outputs, who):
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    outputs = list(outputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"{who}: got {len(outputs)} outputs but {len(grad_outputs)} grad_outputs"
+        )
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{who}: output {i} is a {type(out).__name__}, expected a Tensor")
+        if not out._requires_grad:
+            raise RuntimeError(
+                f"{who}: output {i} does not require grad and has no grad_fn: nothing it was "
+                f"computed from has requires_grad=True (or it was computed under no_grad)"
+            )
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"{who}: grad can be created implicitly only for scalar outputs, but output "
+                    f"{i} has shape {tuple(out.shape)}; pass gradient= (a tensor of that shape)"
+                )
+            g = Tensor._make(xp.ones_like(out.data), False, None, 0)
+        else:
+            if not isinstance(g, Tensor):
+                g = tensor_from(g, out.data.dtype)
+            if g.shape != out.shape:
+                raise RuntimeError(
+                    f"{who}: gradient has shape {tuple(g.shape)} but output {i} has shape "
+                    f"{tuple(out.shape)}"
+                )
+        grads.append(g)
+    return outputs, grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    outputs, grads = _as_grad_list(tensors, grad_tensors, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward(outputs, grads, retain_graph=retain_graph, create_graph=create_graph)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=False,
+):
+    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    Args:
+        outputs: a Tensor or sequence of Tensors to differentiate.
+        inputs: a Tensor or sequence of Tensors to differentiate with respect to.
+        grad_outputs: the vector in the vector-Jacobian product, one per output (None means
+            ones, allowed for single-element outputs).
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        create_graph: record the gradient's own graph, for higher derivatives.
+        allow_unused: return None for an input the outputs do not depend on, instead of
+            raising.
+
+    Returns:
+        A tuple with one gradient per input.
+
+    Example:
+        >>> x = bricks.tensor(3.0, requires_grad=True)
+        >>> (g,) = bricks.grad(x ** 3, x, create_graph=True)
+        >>> (h,) = bricks.grad(g, x)
+        >>> float(g), float(h)
+        (27.0, 18.0)
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: input {i} is a {type(t).__name__}, expected a Tensor")
+    outputs, grads = _as_grad_list(outputs, grad_outputs, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = run_backward(
+        outputs,
+        grads,
+        retain_graph=retain_graph,
+        create_graph=create_graph,
+        inputs=inputs,
+        allow_unused=allow_unused,
+    )
+    return tuple(result)
+
+
+class _RetainGrad:
+    """Hook that stores a non-leaf tensor's gradient in its ``.grad`` (held weakly)."""
+
+    def __init__(self, t):
+        self.ref = weakref.ref(t)
+
+    def __call__(self, g):
+        t = self.ref()
+        if t is not None:
+            if t.grad is None:
+                t.grad = g if _grad_enabled else Tensor._make(g.data.copy(), False, None, 0)
+            else:
+                t.grad = t.grad + g
+        return None
+
+
+# The engine makes and inspects Tensors; tensor.py imports this module first.
+from bricks.tensor import Tensor, tensor_from  # noqa: E402

@@ -1,0 +1,109 @@
+"""Making tensors: zeros, ones, full, empty, arange, linspace, eye and the ``*_like`` forms.
+
+Each takes PyTorch's arguments (a shape as ``zeros(2, 3)`` or ``zeros((2, 3))``, ``dtype=``,
+``requires_grad=``) and returns a leaf tensor.
+"""
+
+from __future__ import annotations
+
+from bricks import backend
+from bricks.backend import as_dtype, xp
+from bricks.functions.dims import shape_args
+from bricks.tensor import Tensor
+
+__all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "zeros_like",
+           "ones_like", "full_like", "empty_like", "leaf"]
+
+
+def leaf(array, requires_grad=False) -> Tensor:
+    """Wrap ``array`` as a leaf tensor (no copy)."""
+    t = Tensor._make(array, False, None, 0)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _shape(size, op):
+    shape = shape_args(size)
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{op}: sizes must be non-negative, got {shape}")
+    return shape
+
+
+def _dtype(dtype):
+    return as_dtype(dtype) or backend.get_default_dtype()
+
+
+def zeros(*size, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros of the given shape."""
+    return leaf(xp.zeros(_shape(size, "zeros"), dtype=_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of ones of the given shape."""
+    return leaf(xp.ones(_shape(size, "ones"), dtype=_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False) -> Tensor:
+    """An uninitialized tensor of the given shape (its values are arbitrary)."""
+    return leaf(xp.empty(_shape(size, "empty"), dtype=_dtype(dtype)), requires_grad)
+
+
+def _fill_dtype(value):
+    if isinstance(value, bool):
+        return backend.bool_
+    if isinstance(value, int):
+        return backend.int64
+    return backend.get_default_dtype()
+
+
+def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of ``fill_value``; the dtype follows the value (int64, bool or float)."""
+    dtype = as_dtype(dtype) or _fill_dtype(fill_value)
+    return leaf(xp.full(_shape((size,), "full"), fill_value, dtype=dtype), requires_grad)
+
+
+def zeros_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return leaf(xp.zeros(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+
+
+def ones_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return leaf(xp.ones(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+
+
+def empty_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return leaf(xp.empty(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+
+
+def full_like(x: Tensor, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    return leaf(xp.full(x.shape, fill_value, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+    """Values from ``start`` (default 0) up to, not including, ``end``, spaced by ``step``.
+
+    All-integer arguments give int64, otherwise the default float dtype.
+
+    Example:
+        >>> bricks.arange(3).tolist()
+        [0, 1, 2]
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    integral = all(isinstance(v, int) for v in (start, end, step))
+    dtype = as_dtype(dtype) or (backend.int64 if integral else backend.get_default_dtype())
+    return leaf(xp.arange(start, end, step).astype(dtype), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    return leaf(xp.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+    """The n×m identity matrix (m defaults to n)."""
+    return leaf(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)

@@ -1,0 +1,234 @@
+"""Linear algebra: matmul in all of PyTorch's cases, dot, outer, and einsum.
+
+For C = A @ B the chain rule gives dL/dA = dL/dC @ B^T and dL/dB = A^T @ dL/dC; batch
+dimensions that were broadcast are summed back with ``sum_to``.  Vector operands are
+handled the way PyTorch does: a 1-D left operand becomes a row (1, n), a 1-D right operand a
+column (n, 1), and the added dimension is removed from the result.
+"""
+
+from __future__ import annotations
+
+import string
+
+from bricks.autograd import Function
+from bricks.backend import xp
+from bricks.functions.arithmetic import sum_to
+from bricks.functions.shape import reshape, transpose, unsqueeze
+from bricks.tensor import Tensor, tensor
+
+__all__ = ["matmul", "mm", "dot", "outer", "einsum"]
+
+
+def _same_dtype(op: str, *tensors):
+    dtypes = {t.data.dtype for t in tensors}
+    if len(dtypes) > 1:
+        names = " and ".join(str(t.dtype) for t in tensors)
+        raise TypeError(
+            f"{op}: expected operands of the same dtype, got {names}; convert one of them "
+            f"first, e.g. x.float() or x.double()"
+        )
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return xp.matmul(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        (sa, _), (sb, _) = self.input_meta
+        ga = gb = None
+        if self.next_edges[0] is not None:
+            ga = sum_to(matmul(grad, transpose(b, -1, -2)), sa)
+        if self.next_edges[1] is not None:
+            gb = sum_to(matmul(transpose(a, -1, -2), grad), sb)
+        return ga, gb
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with PyTorch's rules for 1-D, 2-D, batched and broadcast operands.
+
+    Args:
+        a: shape (n,), (n, k) or (..., n, k).
+        b: shape (k,), (k, m) or (..., k, m).
+
+    Returns:
+        (..., n, m), with the dimension of a 1-D operand removed.
+
+    Example:
+        >>> a = bricks.ones(2, 3)
+        >>> (a @ bricks.ones(3)).tolist()
+        [3.0, 3.0]
+    """
+    a = a if isinstance(a, Tensor) else tensor(a)
+    b = b if isinstance(b, Tensor) else tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
+                           f"{tuple(a.shape)} and {tuple(b.shape)}")
+    _same_dtype("matmul", a, b)
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if ka != kb:
+        raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                           f"multiplied ({ka} != {kb})")
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            xp.broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
+        except ValueError:
+            raise RuntimeError(f"matmul: batch dimensions of {tuple(a.shape)} and "
+                               f"{tuple(b.shape)} cannot be broadcast together") from None
+    if a.ndim == 1 and b.ndim == 1:
+        return reshape(MatMul.apply(unsqueeze(a, 0), unsqueeze(b, 1)), ())
+    if a.ndim == 1:
+        out = MatMul.apply(unsqueeze(a, 0), b)
+        return reshape(out, out.shape[:-2] + out.shape[-1:])
+    if b.ndim == 1:
+        return reshape(MatMul.apply(a, unsqueeze(b, 1)), a.shape[:-1]) if a.ndim == 2 else (
+            _squeeze_last(MatMul.apply(a, unsqueeze(b, 1)))
+        )
+    return MatMul.apply(a, b)
+
+
+def _squeeze_last(x: Tensor) -> Tensor:
+    return reshape(x, x.shape[:-1])
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """Product of two matrices (2-D only)."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expects two 2-D tensors, got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same length."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"dot: expects 1-D tensors, got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    if a.shape != b.shape:
+        raise RuntimeError(f"dot: tensors must have the same length, got {a.shape[0]} and "
+                           f"{b.shape[0]}")
+    return matmul(a, b)
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    """Outer product: out[i, j] = a[i] * b[j]."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: expects 1-D tensors, got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    return unsqueeze(a, 1) * unsqueeze(b, 0)
+
+
+# ---------------------------------------------------------------- einsum
+
+
+def _parse_einsum(equation: str, shapes):
+    """Return (input subscripts, output subscript) with '...' replaced by explicit letters."""
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:
+        lhs, out = eq, None
+    subs = lhs.split(",")
+    if len(subs) != len(shapes):
+        raise ValueError(f"einsum: equation {equation!r} names {len(subs)} operands, got "
+                         f"{len(shapes)}")
+    used = set(c for c in eq if c.isalpha())
+    spare = [c for c in string.ascii_letters if c not in used]
+    n_ell = 0
+    for s, shape in zip(subs, shapes):
+        if "..." in s:
+            n_ell = max(n_ell, len(shape) - (len(s) - 3))
+    ell = "".join(spare[:n_ell])
+    full = []
+    for s, shape in zip(subs, shapes):
+        if "..." in s:
+            k = len(shape) - (len(s) - 3)
+            s = s.replace("...", ell[n_ell - k:] if k else "")
+        if len(s) != len(shape) or not all(c.isalpha() for c in s):
+            raise ValueError(f"einsum: subscripts {s!r} do not fit an operand of shape "
+                             f"{tuple(shape)}")
+        full.append(s)
+    if out is None:
+        counts = {}
+        for s in full:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    return full, out
+
+
+class Einsum(Function):
+    def forward(self, *arrays, subs, out):
+        self.subs, self.out = subs, out
+        self.save_for_backward(*arrays)
+        eq = ",".join(subs) + "->" + out
+        return xp.asarray(xp.einsum(eq, *arrays, optimize=len(arrays) > 2))
+
+    def backward(self, grad):
+        operands = self.saved_tensors
+        sizes = {}
+        for s, t in zip(self.subs, operands):
+            sizes.update(zip(s, t.shape))
+        return tuple(
+            None if edge is None else _einsum_grad(k, grad, operands, self.subs, self.out, sizes)
+            for k, edge in enumerate(self.next_edges)
+        )
+
+
+def _einsum_grad(k, grad, operands, subs, out, sizes):
+    """d(einsum)/d(operand k): the einsum of the gradient with the other operands.
+
+    Letters only operand k has are restored with a vector of ones (broadcast), repeated
+    letters (a diagonal, as in 'ii->i') with an identity matrix.
+    """
+    target = subs[k]
+    elsewhere = set(out).union(*(set(s) for j, s in enumerate(subs) if j != k))
+    spare = iter(c for c in string.ascii_letters if c not in set("".join(subs) + out))
+    extra_subs, extra_ops, result, seen = [], [], [], set()
+    dtype = grad.data.dtype
+    for c in target:
+        if c in seen:
+            fresh = next(spare)
+            extra_subs.append(c + fresh)
+            extra_ops.append(Tensor._make(xp.eye(sizes[c], dtype=dtype), False, None, 0))
+            result.append(fresh)
+        else:
+            seen.add(c)
+            result.append(c)
+    for c in seen:
+        if c not in elsewhere:
+            extra_subs.append(c)
+            extra_ops.append(Tensor._make(xp.ones(sizes[c], dtype=dtype), False, None, 0))
+    others = [t for j, t in enumerate(operands) if j != k]
+    other_subs = [s for j, s in enumerate(subs) if j != k]
+    eq = ",".join([out] + other_subs + extra_subs) + "->" + "".join(result)
+    return einsum(eq, grad, *others, *extra_ops)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, e.g. ``einsum('ij,jk->ik', a, b)`` for a matrix product.
+
+    Supports '...', implicit output (no '->'), repeated letters (diagonals, traces) and
+    any number of operands; differentiable to any order.
+
+    Example:
+        >>> a = bricks.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> float(einsum('ii->', a))
+        5.0
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    operands = [t if isinstance(t, Tensor) else tensor(t) for t in operands]
+    _same_dtype("einsum", *operands)
+    subs, out = _parse_einsum(equation, [t.shape for t in operands])
+    sizes = {}
+    for s, t in zip(subs, operands):
+        for c, n in zip(s, t.shape):
+            if sizes.setdefault(c, n) != n:
+                raise RuntimeError(f"einsum: subscript {c!r} has size {sizes[c]} and {n} in "
+                                   f"{equation!r}")
+    return Einsum.apply(*operands, subs=tuple(subs), out=out)
