@@ -4,10 +4,10 @@ Each family lives in its own file; this package re-exports them with explicit li
 ``bricks.nn.functional`` (imported as ``F``) holds the functional forms.
 """
 
-from bricks.nn import functional
+from bricks.nn import functional, init, utils
 from bricks.nn.module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
 
 __all__ = [
-    "functional",
+    "functional", "init", "utils",
     "Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict",
 ]
