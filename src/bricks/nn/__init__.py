@@ -5,9 +5,14 @@ Each family lives in its own file; this package re-exports them with explicit li
 """
 
 from bricks.nn import functional, init, utils
+from bricks.nn.layers import Dropout, Flatten, Identity, Linear, Maxout, Unflatten
 from bricks.nn.module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
+from bricks.nn.normalization import BatchNorm1d, LayerNorm
 
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict",
+    # layers
+    "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Maxout", "BatchNorm1d",
+    "LayerNorm",
 ]

@@ -1,0 +1,323 @@
+"""Normalization layers: BatchNorm1d and LayerNorm, with their functional forms.
+
+Both are compositions of bricks ops (mean, subtraction, rsqrt, ...), so autograd gives
+their backward, and their double backward, with no hand-written gradient (STYLE rule 5).
+The running statistics of batch norm are updated in place under ``no_grad``: they are
+state, not part of the graph.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from bricks import backend
+from bricks.autograd import no_grad
+from bricks.backend import xp
+from bricks.nn.layers import _empty, _factory_dtype
+from bricks.nn.module import Module, Parameter
+from bricks.tensor import Tensor
+
+__all__ = ["BatchNorm1d", "LayerNorm", "batch_norm", "layer_norm"]
+
+
+def _normalize(x: Tensor, dims, eps: float):
+    """(x - mean) / sqrt(var + eps) over ``dims``, with the biased variance; also returns
+    the batch mean and biased variance (keepdim) for running statistics."""
+    mean = x.mean(dim=dims, keepdim=True)
+    d = x - mean
+    var = (d * d).mean(dim=dims, keepdim=True)
+    return d * (var + eps).rsqrt(), mean, var
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization over every dimension but the channel dimension 1.
+
+    y = (x - mu) / sqrt(sigma^2 + eps) * gamma + beta, per channel c.
+
+    With ``training=True``, mu and sigma^2 are the batch's mean and biased variance over
+    (N, *), and when ``running_mean``/``running_var`` are given they are updated in place:
+    running = (1 - momentum) * running + momentum * batch statistic, where the variance
+    that enters running_var is the unbiased one (n / (n - 1) times sigma^2), as in PyTorch.
+    With ``training=False``, mu and sigma^2 are ``running_mean`` and ``running_var``.
+
+    Args:
+        input: (N, C) or (N, C, *).
+        running_mean, running_var: (C,) or None.
+        weight (gamma), bias (beta): (C,) or None (no scale / no shift).
+        training: use batch statistics (and update the running ones).
+        momentum: weight of the new batch statistic in the running average.
+        eps: added to the variance for numerical stability.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Example:
+        >>> x = bricks.tensor([[1.0, 10.0], [3.0, 30.0]])
+        >>> y = bricks.nn.functional.batch_norm(x, None, None, training=True)
+        >>> [round(v, 3) for v in y[:, 0].tolist()]
+        [-1.0, 1.0]
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, *), got "
+                         f"shape {tuple(input.shape)}")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} of shape {tuple(t.shape)} does not match "
+                             f"the {c} channels of the input (shape {tuple(input.shape)}); "
+                             f"expected ({c},)")
+    if training:
+        n = input.numel() // c if c else 0
+        if n == 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {tuple(input.shape)}")
+        if eps <= 0:
+            raise ValueError(f"batch_norm: eps must be positive in training, got {eps}")
+    elif eps < 0:
+        raise ValueError(f"batch_norm: eps must be non-negative, got {eps}")
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = (1, c) + (1,) * (input.ndim - 2)  # broadcasts a (C,) vector along channels
+
+    if training:
+        y, mean, var = _normalize(input, dims, eps)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(
+                        mean.data.reshape(c).astype(running_mean.dtype) * momentum)
+                if running_var is not None:
+                    unbiased = var.data.reshape(c) * (n / (n - 1))
+                    running_var.mul_(1 - momentum).add_(
+                        unbiased.astype(running_var.dtype) * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when "
+                             "training=False (or pass training=True to use batch statistics)")
+        mean = running_mean.detach().reshape(shape)
+        var = running_var.detach().reshape(shape)
+        y = (input - mean) * (var + eps).rsqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+class BatchNorm1d(Module):
+    """Batch normalization (Ioffe and Szegedy, 2015) of (N, C) or (N, C, L) inputs.
+
+    y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, per feature (channel) c.
+
+    Training mode normalizes with the batch's mean and biased variance over N (and L) and
+    updates ``running_mean`` and ``running_var`` (unbiased variance) with
+    running = (1 - momentum) * running + momentum * batch; ``momentum=None`` gives the
+    cumulative average (momentum 1 / num_batches_tracked).  Eval mode normalizes with the
+    running statistics, or with the batch's when ``track_running_stats=False``.
+
+    Args:
+        num_features: C, the number of features or channels.
+        eps: added to the variance for numerical stability (default 1e-5).
+        momentum: weight of each new batch in the running averages (default 0.1), or None.
+        affine: learn gamma (``weight``, ones) and beta (``bias``, zeros) (default True).
+        track_running_stats: keep ``running_mean``, ``running_var`` and
+            ``num_batches_tracked`` buffers (default True).
+        device, dtype: as for :class:`~bricks.nn.Linear`.
+        bias: learn beta (keyword only, default True; needs ``affine``).
+
+    Shapes:
+        (N, C) -> (N, C) and (N, C, L) -> (N, C, L).
+
+    Example:
+        >>> bn = bricks.nn.BatchNorm1d(3)
+        >>> bn
+        BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+        >>> y = bn(bricks.randn(8, 3) * 5 + 2)
+        >>> [round(v, 4) + 0.0 for v in y.mean(dim=0).tolist()]
+        [0.0, 0.0, 0.0]
+        >>> int(bn.num_batches_tracked)
+        1
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__()
+        if not isinstance(num_features, numbers.Integral) or num_features < 1:
+            raise ValueError(f"BatchNorm1d: num_features must be a positive int, got "
+                             f"{num_features!r}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got "
+                             f"{momentum!r}")
+        dtype = _factory_dtype(dtype, device, "BatchNorm1d")
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(_empty((self.num_features,), dtype))
+            if bias:
+                self.bias = Parameter(_empty((self.num_features,), dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _empty((self.num_features,), dtype))
+            self.register_buffer("running_var", _empty((self.num_features,), dtype))
+            self.register_buffer("num_batches_tracked",
+                                 Tensor._make(xp.zeros((), dtype=backend.int64), False, None, 0))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics, and gamma to ones and beta to zeros."""
+        self.reset_running_stats()
+        with no_grad():
+            if self.weight is not None:
+                self.weight.fill_(1)
+            if self.bias is not None:
+                self.bias.fill_(0)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) input, got "
+                             f"{input.ndim}D input of shape {tuple(input.shape)}")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: expected {self.num_features} features in "
+                             f"dimension 1, got input of shape {tuple(input.shape)}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            with no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / int(self.num_batches_tracked)
+        use_batch_stats = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return batch_norm(input, self.running_mean if track else None,
+                          self.running_var if track else None, self.weight, self.bias,
+                          use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+def _normalized_shape(normalized_shape) -> tuple:
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(n) for n in normalized_shape)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Layer normalization over the last ``len(normalized_shape)`` dimensions.
+
+    y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, with the mean and biased variance
+    taken per sample over the normalized dimensions (no running statistics: training and
+    eval behave the same).
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape: an int or a tuple, the trailing shape to normalize over.
+        weight (gamma), bias (beta): of shape ``normalized_shape``, or None.
+        eps: added to the variance for numerical stability.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Example:
+        >>> x = bricks.tensor([[1.0, 2.0, 3.0]])
+        >>> [round(v, 4) for v in bricks.nn.functional.layer_norm(x, 3).tolist()[0]]
+        [-1.2247, 0.0, 1.2247]
+    """
+    shape = _normalized_shape(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(f"layer_norm: input of shape {tuple(input.shape)} does not end in "
+                         f"normalized_shape {shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {name} of shape {tuple(t.shape)} must have "
+                             f"normalized_shape {shape}")
+    y, _, _ = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+class LayerNorm(Module):
+    """Layer normalization (Ba et al., 2016) over the trailing ``normalized_shape``.
+
+    y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, statistics per sample.
+
+    Args:
+        normalized_shape: an int or a tuple: the last dimensions of the input to normalize.
+        eps: added to the variance for numerical stability (default 1e-5).
+        elementwise_affine: learn gamma (``weight``, ones) and beta (``bias``, zeros) of
+            shape ``normalized_shape`` (default True).
+        bias: learn beta (default True; needs ``elementwise_affine``).
+        device, dtype: as for :class:`~bricks.nn.Linear`.
+
+    Shapes:
+        (*, *normalized_shape) -> the same shape.
+
+    Example:
+        >>> ln = bricks.nn.LayerNorm(4)
+        >>> ln
+        LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
+        >>> y = ln(bricks.randn(2, 4) * 3 + 1)
+        >>> [round(v, 4) + 0.0 for v in y.mean(dim=-1).tolist()]
+        [0.0, 0.0]
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        dtype = _factory_dtype(dtype, device, "LayerNorm")
+        self.normalized_shape = _normalized_shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(_empty(self.normalized_shape, dtype))
+            if bias:
+                self.bias = Parameter(_empty(self.normalized_shape, dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """gamma = ones, beta = zeros."""
+        with no_grad():
+            if self.weight is not None:
+                self.weight.fill_(1)
+            if self.bias is not None:
+                self.bias.fill_(0)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
