@@ -8,7 +8,7 @@ hooks.  Containers (:class:`Sequential`, :class:`ModuleList`, :class:`ModuleDict
 modules together.
 
 Example:
-    >>> class TwoLayer(Module):
+    >>> class TwoLayer(bricks.nn.Module):
     ...     def __init__(self):
     ...         super().__init__()
     ...         self.hidden = bricks.nn.Linear(2, 4)
@@ -94,6 +94,12 @@ class _RemovableHandle:
 
     def remove(self):
         self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 class Module:
@@ -470,7 +476,7 @@ class Module:
         head = ("layer", "type", "output shape", "params")
         table = [head] + [(n, t, str(s), f"{p:,}") for n, t, s, p in rows]
         widths = [max(len(r[i]) for r in table) for i in range(4)]
-        fmt = "  ".join("{:<%d}" % w for w in widths[:3]) + "  {:>%d}" % widths[3]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths[:3]) + f"  {{:>{widths[3]}}}"
         rule = "-" * (builtin_sum(widths) + 6)
         out = [fmt.format(*head), rule] + [fmt.format(*r) for r in table[1:]]
         total = self.num_parameters()
@@ -487,6 +493,18 @@ def _check_name(name, what):
         raise TypeError(f"{what} name must be a str, got {type(name).__name__}")
     if "." in name or not name:
         raise KeyError(f"{what} name {name!r} must be a non-empty string without '.'")
+
+
+def _delete_and_renumber(container, index):
+    # Delete, then renumber "0".."n-1" as PyTorch does, so that a later append (which
+    # names the new module str(len)) cannot overwrite a surviving module.
+    names = list(container._modules)
+    for name in names[index] if isinstance(index, slice) else [names[index]]:
+        del container._modules[name]
+    modules = list(container._modules.values())
+    container._modules.clear()
+    for i, m in enumerate(modules):
+        container._modules[str(i)] = m
 
 
 class Sequential(Module):
@@ -531,9 +549,7 @@ class Sequential(Module):
         self.register_module(name, module)
 
     def __delitem__(self, index):
-        names = list(self._modules)
-        for name in names[index] if isinstance(index, slice) else [names[index]]:
-            del self._modules[name]
+        _delete_and_renumber(self, index)
 
     def append(self, module) -> Sequential:
         self.register_module(str(len(self._modules)), module)
@@ -564,6 +580,9 @@ class ModuleList(Module):
         name = list(self._modules)[index]
         self.register_module(name, module)
 
+    def __delitem__(self, index):
+        _delete_and_renumber(self, index)
+
     def append(self, module) -> ModuleList:
         self.register_module(str(len(self._modules)), module)
         return self
@@ -582,6 +601,24 @@ class ModuleList(Module):
 
     def forward(self, *args):
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")
+
+    def __repr__(self):
+        # Like PyTorch: runs of identical children print once, as "(0-2): 3 x Linear(...)".
+        reprs = [repr(m) for m in self._modules.values()]
+        if not reprs:
+            return type(self).__name__ + "()"
+        runs = []  # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = []
+        for first, last, r in runs:
+            r = r.replace("\n", "\n  ")
+            lines.append(f"({first}): {r}" if first == last
+                         else f"({first}-{last}): {last - first + 1} x {r}")
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):
@@ -606,6 +643,13 @@ class ModuleDict(Module):
 
     def __iter__(self):
         return iter(self._modules)
+
+    def pop(self, key) -> Module:
+        """Remove the module under ``key`` and return it."""
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
 
     def __contains__(self, key):
         return key in self._modules
