@@ -459,6 +459,19 @@ def test_functional_batch_norm_matches_torch(dtype, training, shape):
         np.testing.assert_allclose(ours.grad.numpy(), ref.grad.numpy(), **TOL[dtype])
 
 
+def test_normalization_refuses_mixed_dtypes_like_torch():
+    x = bricks.randn(4, 3, dtype=bricks.float64)
+    with pytest.raises(TypeError, match=r"weight.*float32.*float64.*double\(\)"):
+        nn.BatchNorm1d(3, track_running_stats=False)(x)
+    with pytest.raises(TypeError, match="running_mean"):
+        nn.BatchNorm1d(3, affine=False).eval()(x)
+    with pytest.raises(TypeError, match=r"layer_norm: weight"):
+        nn.LayerNorm(3)(x)
+    with pytest.raises(RuntimeError, match="mixed dtype"):
+        torch.nn.LayerNorm(3)(torch.randn(4, 3, dtype=torch.float64))
+    assert nn.BatchNorm1d(3).double()(x).dtype == np.float64
+
+
 def test_functional_batch_norm_errors():
     x = bricks.zeros(4, 3)
     with pytest.raises(ValueError, match=r"running_mean.*\(2,\).*3 channels"):

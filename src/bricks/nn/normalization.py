@@ -29,6 +29,15 @@ def _normalize(x: Tensor, dims, eps: float):
     return d * (var + eps).rsqrt(), mean, var
 
 
+def _check_dtypes(op, input, named):
+    # As PyTorch: no silent promotion of a float32 module's output to float64.
+    for name, t in named:
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(f"{op}: {name} has dtype {t.dtype} but the input has dtype "
+                            f"{input.dtype}; convert one of them first (module.double() or "
+                            f"x.float())")
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -63,12 +72,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, *), got "
                          f"shape {tuple(input.shape)}")
     c = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
+    named = (("running_mean", running_mean), ("running_var", running_var),
+             ("weight", weight), ("bias", bias))
+    for name, t in named:
         if t is not None and t.shape != (c,):
             raise ValueError(f"batch_norm: {name} of shape {tuple(t.shape)} does not match "
                              f"the {c} channels of the input (shape {tuple(input.shape)}); "
                              f"expected ({c},)")
+    _check_dtypes("batch_norm", input, named)
     if training:
         n = input.numel() // c if c else 0
         if n == 1:
@@ -256,6 +267,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"layer_norm: {name} of shape {tuple(t.shape)} must have "
                              f"normalized_shape {shape}")
+    _check_dtypes("layer_norm", input, (("weight", weight), ("bias", bias)))
     y, _, _ = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
     if weight is not None:
         y = y * weight
