@@ -144,13 +144,13 @@ class Module:
             )
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep=params)
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=modules)
             modules[name] = value
         elif isinstance(value, Buffer):
-            self._forget(name)
+            self._forget(name, keep=buffers)
             self.register_buffer(name, Tensor._make(value.data, False, None, 0),
                                  value.persistent)
         elif name in params:
@@ -171,9 +171,12 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
+        # Drop ``name`` from every store except ``keep``, where the caller re-assigns it in
+        # place: re-assigning must not move an entry to the end of state_dict's order.
         for d in (self.__dict__, self._parameters, self._buffers, self._modules):
-            d.pop(name, None)
+            if d is not keep:
+                d.pop(name, None)
         if name in self._non_persistent_buffers:
             self._non_persistent_buffers.remove(name)
 
@@ -200,7 +203,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
                             f"{type(param).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
@@ -212,7 +215,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
                             f"{type(tensor).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.append(name)
@@ -223,7 +226,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"register_module: {name!r} must be a Module or None, got "
                             f"{type(module).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     add_module = register_module
