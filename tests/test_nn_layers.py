@@ -579,6 +579,18 @@ def test_maxout_is_the_max_of_the_affine_pieces():
     assert m.linear.weight.shape == (6, 3)
 
 
+def test_maxout_tied_pieces_share_the_gradient_like_torch():
+    tm = TorchMaxout(3, 2, 2, dtype=torch.float64)
+    with torch.no_grad():  # both pieces of every unit identical: every max is a tie
+        tm.linear.weight[1::2] = tm.linear.weight[0::2]
+        tm.linear.bias[1::2] = tm.linear.bias[0::2]
+    bm = nn.Maxout(3, 2, 2, dtype=bricks.float64)
+    _copy_weights(bm, tm)
+    _compare(bm, tm, _rng().standard_normal((4, 3)), np.float64)
+    g = bm.linear.weight.grad.numpy()
+    np.testing.assert_array_equal(g[0::2], g[1::2])
+
+
 def test_maxout_gradcheck_repr_and_errors():
     m = nn.Maxout(3, 2, pieces=2, dtype=bricks.float64)
     x = bricks.tensor(_rng().standard_normal((4, 3)), requires_grad=True)
@@ -615,3 +627,10 @@ def test_model_state_dict_keys_repr_and_loaded_outputs_match_torch():
     tm.eval()
     bm.eval()
     _compare(bm, tm, _rng(9).standard_normal((5, 4)), np.float64)
+
+
+def test_summary_lists_the_layers_with_output_shapes_and_counts():
+    text = _make_mlp(nn).summary((5, 4))
+    assert "BatchNorm1d" in text and "(5, 8)" in text and "LayerNorm" in text
+    total = 4 * 8 + 8 + 2 * 8 + 8 * 6 + 6 + 2 * 6 + 6 * 2 + 2
+    assert f"total parameters: {total:,}" in text
