@@ -1,0 +1,21 @@
+"""Optimizers and learning-rate schedules.
+
+First-order methods, from the lectures' order: :class:`SGD` (plain and full-batch gradient
+descent, momentum, Nesterov), :class:`Adagrad`, :class:`RMSprop`, :class:`Adadelta`,
+:class:`Adam` and :class:`AdamW`.  All share :class:`Optimizer`'s contract (PyTorch's):
+``param_groups``, ``state``, ``zero_grad()``, ``step(closure=None)``, ``state_dict()``.
+Schedules that change the learning rate during training live in
+:mod:`bricks.optim.lr_scheduler`.  Reading order: ``optimizer.py`` then ``sgd.py``.
+"""
+
+from bricks.optim import lr_scheduler
+from bricks.optim.adadelta import Adadelta
+from bricks.optim.adagrad import Adagrad
+from bricks.optim.adam import Adam, AdamW
+from bricks.optim.optimizer import Optimizer
+from bricks.optim.rmsprop import RMSprop
+from bricks.optim.sgd import SGD
+
+__all__ = [
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "lr_scheduler",
+]
