@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import bricks
+import bricks.nn
 from bricks.nn import utils
 
 SHAPES = [(3, 4), (4,), (2, 3, 2), ()]
@@ -88,8 +89,11 @@ def test_clip_grad_norm_nonfinite():
 def test_clip_grad_norm_of_a_trained_model_matches_torch():
     torch.manual_seed(0)
     tmodel = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
-    model = bricks.nn.Sequential(bricks.nn.Linear(3, 5), bricks.nn.Tanh(),
-                                 bricks.nn.Linear(5, 2))
+    class Tanh(bricks.nn.Module):
+        def forward(self, x):
+            return x.tanh()
+
+    model = bricks.nn.Sequential(bricks.nn.Linear(3, 5), Tanh(), bricks.nn.Linear(5, 2))
     model.load_state_dict({k: v.detach().numpy() for k, v in tmodel.state_dict().items()})
     x = np.random.default_rng(1).standard_normal((8, 3)).astype(np.float32)
     (tmodel(torch.from_numpy(x)) ** 2).sum().backward()
