@@ -5,6 +5,24 @@ Each family lives in its own file; this package re-exports them with explicit li
 """
 
 from bricks.nn import functional, init, utils
+from bricks.nn.activation import (
+    ELU,
+    GELU,
+    SELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Step,
+    Tanh,
+)
 from bricks.nn.layers import Dropout, Flatten, Identity, Linear, Maxout, Unflatten
 from bricks.nn.module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
 from bricks.nn.normalization import BatchNorm1d, LayerNorm
@@ -15,4 +33,7 @@ __all__ = [
     # layers
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Maxout", "BatchNorm1d",
     "LayerNorm",
+    # activations
+    "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "Softplus", "SiLU",
+    "Softsign", "Step", "Hardtanh", "Mish", "Softmax", "LogSoftmax",
 ]
