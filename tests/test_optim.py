@@ -575,7 +575,7 @@ def test_flat_closure_helpers():
     with bricks.no_grad():
         loss, g = _flat.loss_and_flat_grad(closure, params)
     assert isinstance(loss, float)
-    np.testing.assert_allclose(loss, float(_torch_loss(_torch_params())), rtol=1e-12)
+    np.testing.assert_allclose(loss, _torch_loss(_torch_params()).item(), rtol=1e-12)
 
     d = -g
     t = 0.1
