@@ -262,8 +262,13 @@ class Function:
     def register_output_hook(self, index, hook):
         if self._hooks is None:
             self._hooks = {}
-        self._hooks.setdefault(index, []).append(hook)
-        return _HookHandle(self._hooks[index], hook)
+        hooks = self._hooks.setdefault(index, [])
+        # retain_grad() keeps the gradient after every other hook, whenever they were added.
+        if hooks and type(hooks[-1]) is _RetainGrad and type(hook) is not _RetainGrad:
+            hooks.insert(len(hooks) - 1, hook)
+        else:
+            hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
 
 _FREED_MESSAGE = (
@@ -328,12 +333,15 @@ def run_backward(
             else:
                 node_slot[(t.grad_fn, t._output_nr)] = i
 
-    # Seed the buffers; a root that is itself a leaf receives its gradient directly.
+    # Seed the buffers.  Leaves collect their gradient in leaf_buffers (one entry per leaf:
+    # tensor, summed gradient, whether that sum is a fresh array) and receive it once, at the
+    # end, so that their hooks see the total and not one partial sum per use.
     buffers = {}
+    leaf_buffers = {}
     root_nodes = []
     for t, g in zip(roots, grad_roots):
         if t.grad_fn is None:
-            _deliver_to_leaf(t, g, leaf_slot, captured, create_graph)
+            _buffer_leaf(leaf_buffers, t, g, leaf_slot, captured)
             continue
         fn = t.grad_fn
         buf = buffers.get(fn)
@@ -406,7 +414,7 @@ def run_backward(
                 g = _check_grad(fn, g, meta)
                 target, nr = edge
                 if nr < 0:
-                    _deliver_to_leaf(target, g, leaf_slot, captured, create_graph)
+                    _buffer_leaf(leaf_buffers, target, g, leaf_slot, captured)
                     continue
                 if target not in needed:
                     continue
@@ -417,6 +425,8 @@ def run_backward(
                 deps[target] -= 1
                 if deps[target] == 0:
                     ready.append(target)
+        for t, g, fresh in leaf_buffers.values():
+            _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph)
     finally:
         mode.__exit__()
 
@@ -467,22 +477,33 @@ def _check_grad(fn, g, meta):
     return g
 
 
-def _deliver_to_leaf(t, g, leaf_slot, captured, create_graph):
+def _buffer_leaf(leaf_buffers, t, g, leaf_slot, captured):
+    if captured is not None and id(t) not in leaf_slot:
+        return  # grad(): a leaf that was not asked for gets nothing, and its hooks do not run
+    entry = leaf_buffers.get(id(t))
+    if entry is None:
+        leaf_buffers[id(t)] = [t, g, False]
+    else:
+        entry[1] = entry[1] + g
+        entry[2] = True
+
+
+def _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph):
     if t._hooks:
         for hook in list(t._hooks):
             result = hook(g)
             if result is not None:
-                g = result
+                g, fresh = result, False
     if captured is not None:
-        slot = leaf_slot.get(id(t))
-        if slot is not None:
-            captured[slot] = g if captured[slot] is None else captured[slot] + g
+        captured[leaf_slot[id(t)]] = g
         return
     if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
+        # A clone (differentiable): the same gradient tensor may reach several leaves (a + b),
+        # and zeroing one leaf's .grad in place must not zero the other's.
+        t.grad = (g if fresh else g.clone()) if t.grad is None else t.grad + g
     elif t.grad is None:
-        # Copy: the same gradient array may be handed to several leaves (a + b).
-        t.grad = Tensor._make(g.data.copy(), False, None, 0)
+        # Copy unless the sum is new: the same gradient array may reach several leaves.
+        t.grad = Tensor._make(g.data if fresh else g.data.copy(), False, None, 0)
     else:
         t.grad = Tensor._make(t.grad.data + g.data, False, None, 0)
 
