@@ -48,6 +48,14 @@ def test_tensor_from_numpy_keeps_dtype_and_copies(dtype):
     assert t.numpy().any(), "bricks.tensor must copy its input"
 
 
+@pytest.mark.parametrize("value", [np.float64(2.5), np.float32(1.5), np.int32(3), np.int64(4),
+                                   np.bool_(True), np.float16(0.5)])
+def test_tensor_from_numpy_scalar_keeps_dtype(value):
+    t = bricks.tensor(value)
+    assert t.shape == () and t.item() == value
+    assert t.dtype.name == str(torch.tensor(value).dtype).removeprefix("torch.")
+
+
 def test_tensor_with_explicit_dtype_and_from_tensor():
     t = bricks.tensor([1, 2], dtype=bricks.float64)
     assert t.dtype == np.float64
@@ -187,6 +195,16 @@ def test_arange_linspace_eye_match_torch():
         bricks.arange(0, 3, 0)
 
 
+@pytest.mark.parametrize("args", [(np.int64(5),), (np.int32(1), 4), (bricks.tensor(4),),
+                                  (0, bricks.tensor(6), 2), (np.float32(2.0),)])
+def test_arange_with_numpy_and_tensor_numbers_matches_torch(args):
+    b = bricks.arange(*args)
+    t = torch.arange(*[torch.tensor(a.item()) if isinstance(a, bricks.Tensor) else a
+                       for a in args])
+    assert b.dtype.name == str(t.dtype).removeprefix("torch.")
+    assert b.tolist() == t.tolist()
+
+
 def test_like_functions_keep_shape_and_dtype():
     x = bricks.tensor([[1.0, 2.0]], dtype=bricks.float64, requires_grad=True)
     for fn in (bricks.zeros_like, bricks.ones_like, bricks.randn_like, bricks.empty_like,
@@ -212,6 +230,11 @@ def test_random_functions_shapes_dtypes_and_ranges():
     i = bricks.randint(3, 7, (500,))
     assert i.dtype == np.int64 and set(i.tolist()) == {3, 4, 5, 6}
     assert bricks.randint(4, (2, 2)).shape == (2, 2)
+    assert set(bricks.randint(2, size=(100,)).tolist()) == {0, 1}
+    assert set(bricks.randint(5, 7, size=(100,)).tolist()) == {5, 6}
+    assert bricks.randint(3, (4,), dtype=bricks.int32).dtype == np.int32
+    with pytest.raises(TypeError, match="randint"):
+        bricks.randint(3)
     assert sorted(bricks.randperm(6).tolist()) == list(range(6))
     with pytest.raises(TypeError, match="floating"):
         bricks.randn(2, dtype=bricks.int64)

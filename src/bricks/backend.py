@@ -12,6 +12,7 @@ import numpy
 
 xp = numpy
 ndarray = numpy.ndarray
+generic = numpy.generic  # NumPy scalars (numpy.float64(1.0)): they keep their dtype like arrays
 
 try:  # CuPy is optional: a GPU is never required.
     import cupy  # type: ignore

@@ -694,8 +694,8 @@ def tensor(data, dtype=None, requires_grad=False) -> Tensor:
     """Make a leaf tensor from a number, a nested list, an array or another tensor.
 
     Dtypes follow PyTorch: Python floats and float lists give the default dtype (float32),
-    Python ints give int64, bools give bool, NumPy arrays keep their dtype.  The data is
-    always copied.
+    Python ints give int64, bools give bool, NumPy arrays and scalars keep their dtype.  The
+    data is always copied.
 
     Args:
         data: the values.
@@ -713,6 +713,8 @@ def tensor(data, dtype=None, requires_grad=False) -> Tensor:
         arr = data.data.copy() if dtype is None else data.data.astype(dtype)
     elif isinstance(data, backend.ndarray) or backend.get_array_module(data) is not xp:
         arr = data.copy() if dtype is None else data.astype(dtype)
+    elif isinstance(data, backend.generic):
+        arr = xp.array(data, dtype=dtype)
     else:
         try:
             arr = xp.array(data)

@@ -90,6 +90,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
     """
     if end is None:
         start, end = 0, start
+    # NumPy scalars and one-element tensors count as the Python numbers they hold.
+    start, end, step = (v.item() if isinstance(v, (Tensor, backend.generic)) else v
+                        for v in (start, end, step))
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     integral = all(isinstance(v, int) for v in (start, end, step))

@@ -51,10 +51,12 @@ def randn_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
 def randint(low, high=None, size=None, dtype=None, generator=None) -> Tensor:
     """Integers drawn uniformly from [low, high): ``randint(high, size)`` or
     ``randint(low, high, size)``."""
-    if size is None:
-        if high is None or not isinstance(high, (tuple, list)):
-            raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
-        low, high, size = 0, low, high
+    if isinstance(high, (tuple, list)) and size is None:
+        low, high, size = 0, low, high  # randint(high, size)
+    elif high is None and size is not None:
+        low, high = 0, low  # randint(high, size=size)
+    if high is None or size is None:
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     gen = generator or backend.default_generator()
