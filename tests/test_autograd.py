@@ -452,6 +452,39 @@ def test_modifying_a_view_of_saved_tensor_is_detected():
         y.backward()
 
 
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda w: w.reshape(2, 2), lambda w: w.view(4), lambda w: w.T, lambda w: w[1:3],
+        lambda w: w[None], lambda w: w[...], lambda w: w.unsqueeze(0),
+        lambda w: w.flatten(), lambda w: w.split(2)[1], lambda w: w.chunk(2)[0],
+        lambda w: w.flip(0), lambda w: w.detach(), lambda w: w.float(),
+        lambda w: w.reshape(2, 2).transpose(0, 1).permute(1, 0)[0],
+    ],
+)
+def test_inplace_through_any_view_of_saved_tensor_is_detected(view):
+    x = leaf([1.0, 2.0, 3.0, 4.0])
+    w = bricks.tensor([1.0, 2.0, 3.0, 4.0])
+    y = (x * w).sum()
+    v = view(w)
+    assert np.shares_memory(v.data, w.data)
+    with bricks.no_grad():
+        v.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+@pytest.mark.xfail(strict=True, reason="x[i] on a 1-D tensor (every dimension indexed by an int) "
+                   "is a copy, not a view as in PyTorch: NumPy returns a scalar for it "
+                   "(functions/shape.py BasicIndex; x[key + (Ellipsis,)] gives a 0-d view)")
+def test_integer_index_to_zero_dim_is_a_view():
+    w = bricks.zeros(3)
+    v = w[1]
+    with bricks.no_grad():
+        v.fill_(1.0)
+    assert w.tolist() == [0.0, 1.0, 0.0]
+
+
 def test_modifying_a_parameter_after_backward_is_fine():
     w = leaf([1.0, 2.0])
     y = (w * w).sum()

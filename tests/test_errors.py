@@ -332,6 +332,21 @@ def test_inplace_errors():
         y.backward()
 
 
+@pytest.mark.parametrize("op", ["fill_", "zero_", "add_", "mul_", "copy_", "uniform_",
+                                "normal_", "clamp_", "setitem"])
+def test_inplace_on_expanded_view_says_clone(op):
+    v = bricks.tensor([[1.0, 2.0]]).expand(3, 2)
+    calls = {
+        "fill_": lambda: v.fill_(0), "zero_": lambda: v.zero_(), "add_": lambda: v.add_(1),
+        "mul_": lambda: v.mul_(2), "copy_": lambda: v.copy_(bricks.ones(3, 2)),
+        "uniform_": lambda: v.uniform_(), "normal_": lambda: v.normal_(),
+        "clamp_": lambda: v.clamp_(0, 1), "setitem": lambda: v.__setitem__(0, 1.0),
+    }
+    with pytest.raises(RuntimeError, match=rf"{op}: the tensor of shape \(3, 2\) is an expanded "
+                                           r"view.*clone\(\)"):
+        calls[op]()
+
+
 def test_creation_errors():
     with pytest.raises(ValueError, match=r"zeros: sizes must be non-negative, got \(2, -1\)"):
         bricks.zeros(2, -1)

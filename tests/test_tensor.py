@@ -526,6 +526,39 @@ def test_inplace_on_parameters_under_no_grad_like_an_optimizer():
     assert w.requires_grad and w.is_leaf
 
 
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x: x.mean(), lambda x: x.var(), lambda x: x.sum(), lambda x: x[0].exp(),
+        lambda x: -x.sum(), lambda x: x.sum() * x.sum(), lambda x: x.max(), lambda x: x.std(),
+        lambda x: x.sum().sigmoid(), lambda x: x.sum().to(bricks.float64),
+    ],
+)
+def test_zero_dim_results_hold_arrays_that_change_in_place(op):
+    # NumPy returns scalars from ufuncs and reductions on 0-d data; a Tensor must still hold
+    # an array, or in-place updates (optimizer steps, zero_grad) on it fail.
+    x = bricks.tensor([0.5, 1.5, 2.5], requires_grad=True)
+    y = op(x)
+    assert isinstance(y.data, np.ndarray) and y.shape == ()
+    with bricks.no_grad():
+        z = op(x)
+        assert isinstance(z.data, np.ndarray)
+        z.add_(1)
+
+
+def test_optimizer_step_on_zero_dim_parameter():
+    p = bricks.tensor(2.0, requires_grad=True)
+    for _ in range(2):
+        loss = (p * p).mean() + p.exp()
+        loss.backward()
+        assert isinstance(p.grad.data, np.ndarray)
+        with bricks.no_grad():
+            p.grad.mul_(0.5)
+            p.sub_(p.grad, alpha=0.1)
+            p.grad.zero_()
+    assert p.grad.item() == 0.0 and p.item() < 2.0 and p.is_leaf
+
+
 def test_inplace_int_tensor_refuses_float_result():
     k = bricks.tensor([1, 2])
     k.add_(3)

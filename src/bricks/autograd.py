@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import weakref
 
-from bricks.backend import is_floating, xp
+from bricks.backend import generic, is_floating, xp
 
 __all__ = [
     "Function",
@@ -159,7 +159,15 @@ class Function:
         raw = fn.forward(*[t.data for t in inputs], **options)
         fn._fwd_inputs = None
         multi = type(raw) is tuple
-        arrays = raw if multi else (raw,)
+        originals = raw if multi else (raw,)
+        arrays = originals
+        # NumPy hands back scalars, not 0-d arrays, from ufuncs and reductions on 0-d data;
+        # a scalar cannot be changed in place (optimizer steps on a 0-d parameter's grad).
+        if multi:
+            if any(isinstance(a, generic) for a in raw):
+                arrays = tuple(xp.asarray(a) if isinstance(a, generic) else a for a in raw)
+        elif isinstance(raw, generic):
+            arrays = (xp.asarray(raw),)
         make = Tensor._make
         if record:
             fn.next_edges = tuple(
@@ -175,7 +183,7 @@ class Function:
                 for i, a in enumerate(arrays)
             )
             if fn._saved is not None:
-                fn._resolve_saved(inputs, outputs)
+                fn._resolve_saved(inputs, outputs, originals)
         else:
             outputs = tuple(make(a, False, None, 0) for a in arrays)
         if cls.is_view:
@@ -205,7 +213,7 @@ class Function:
         if self._record:
             self._saved = arrays
 
-    def _resolve_saved(self, inputs, outputs):
+    def _resolve_saved(self, inputs, outputs, originals):
         entries = []
         for a in self._saved:
             entry = a
@@ -216,9 +224,12 @@ class Function:
                         break
                 else:
                     for i, t in enumerate(outputs):
-                        if a is t.data:
-                            entry = _SavedOutput(a, i, t._vc)
+                        if a is originals[i]:
+                            entry = _SavedOutput(t.data, i, t._vc)
                             break
+                    else:
+                        if isinstance(a, generic):
+                            entry = xp.asarray(a)
             entries.append(entry)
         self._saved = tuple(entries)
 
@@ -505,7 +516,9 @@ def _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph):
         # Copy unless the sum is new: the same gradient array may reach several leaves.
         t.grad = Tensor._make(g.data if fresh else g.data.copy(), False, None, 0)
     else:
-        t.grad = Tensor._make(t.grad.data + g.data, False, None, 0)
+        total = t.grad.data + g.data
+        t.grad = Tensor._make(xp.asarray(total) if isinstance(total, generic) else total,
+                              False, None, 0)
 
 
 def _as_grad_list(outputs, grad_outputs, who):

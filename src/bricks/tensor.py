@@ -668,7 +668,7 @@ class Tensor:
         return _inplace.div_(self, other)
 
     def zero_(self):
-        return _inplace.fill_(self, 0)
+        return _inplace.zero_(self)
 
     def fill_(self, value):
         return _inplace.fill_(self, value)

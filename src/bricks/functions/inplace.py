@@ -14,11 +14,18 @@ from bricks.backend import xp
 from bricks.functions.shape import index_key
 from bricks.tensor import Tensor
 
-__all__ = ["add_", "mul_", "div_", "fill_", "copy_", "clamp_", "uniform_", "normal_",
+__all__ = ["add_", "mul_", "div_", "fill_", "zero_", "copy_", "clamp_", "uniform_", "normal_",
            "setitem"]
 
 
 def _check(t: Tensor, op: str):
+    if not getattr(t.data.flags, "writeable", True):
+        # NumPy marks broadcast views read-only: many elements share one memory location.
+        raise RuntimeError(
+            f"{op}: the tensor of shape {tuple(t.shape)} is an expanded view (expand, "
+            f"broadcast_to) whose elements share memory, so it cannot be changed in place; "
+            f"clone() it first"
+        )
     if autograd.is_grad_enabled() and t._requires_grad:
         if t.grad_fn is None:
             raise RuntimeError(
@@ -71,11 +78,15 @@ def div_(t: Tensor, other):
     return _store(t, "div_", t.data / _value(other))
 
 
-def fill_(t: Tensor, value):
-    _check(t, "fill_")
+def fill_(t: Tensor, value, op="fill_"):
+    _check(t, op)
     t.data.fill(_value(value))
     t._vc[0] += 1
     return t
+
+
+def zero_(t: Tensor):
+    return fill_(t, 0, "zero_")
 
 
 def copy_(t: Tensor, src):
