@@ -597,6 +597,17 @@ def test_grad_allow_unused():
     assert gx.tolist() == [2.0] and gz is None
 
 
+def test_grad_with_the_same_input_twice():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    gx1, gh1, gx2, gh2 = bricks.grad((h * x).sum(), [x, h, x, h])
+    tx = torch.tensor([1.0, 2.0], requires_grad=True)
+    th = tx * 3
+    ref = torch.autograd.grad((th * tx).sum(), [tx, th, tx, th])
+    for mine, theirs in zip((gx1, gh1, gx2, gh2), ref):
+        assert mine.tolist() == theirs.tolist()
+
+
 def test_grad_with_grad_outputs():
     x = leaf([1.0, 2.0, 3.0])
     y = x * x

@@ -334,15 +334,18 @@ def run_backward(
     captured = None
     leaf_slot = {}
     node_slot = {}
+    repeats = []  # (i, j): input i is input j again, and gets the same gradient
     if inputs is not None:
         captured = [None] * len(inputs)
         for i, t in enumerate(inputs):
             if not t._requires_grad:
                 raise RuntimeError(f"grad: input {i} does not require grad")
-            if t.grad_fn is None:
-                leaf_slot[id(t)] = i
+            slots, key = (leaf_slot, id(t)) if t.grad_fn is None else (
+                node_slot, (t.grad_fn, t._output_nr))
+            if key in slots:
+                repeats.append((i, slots[key]))
             else:
-                node_slot[(t.grad_fn, t._output_nr)] = i
+                slots[key] = i
 
     # Seed the buffers.  Leaves collect their gradient in leaf_buffers (one entry per leaf:
     # tensor, summed gradient, whether that sum is a fresh array) and receive it once, at the
@@ -442,6 +445,8 @@ def run_backward(
         mode.__exit__()
 
     if captured is not None:
+        for i, j in repeats:
+            captured[i] = captured[j]
         for i, g in enumerate(captured):
             if g is None and not allow_unused:
                 raise RuntimeError(
