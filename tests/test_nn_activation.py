@@ -113,22 +113,17 @@ def _compare(fn_b, fn_t, x, dtype_name, seed=0, double_mask=None):
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 def test_matches_torch(row, shape, dtype_name, form):
-    if shape == () and dtype_name == "float64":
-        pytest.skip("engine bug: 0-d float64 results lose precision (see the xfail tests)")
     x = np.random.default_rng(len(shape)).standard_normal(shape) * 3
     _compare(*_fns(row, form), x, dtype_name)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a 0-d float64 op result holds a NumPy "
-                   "scalar (np.float64 is a float subclass), so result_type treats it as a "
-                   "Python float and 1.0 - y drops to float32")
-def test_engine_0d_float64_result_keeps_its_dtype():
+def test_0d_float64_result_keeps_its_dtype():
+    # A 0-d result must stay a 0-d array: a NumPy scalar would promote like a Python float.
     y = bricks.tensor(0.1, dtype=bricks.float64).exp()
     assert (1.0 - y).dtype == bricks.float64
 
 
-@pytest.mark.xfail(strict=True, reason="the same engine bug, seen through sigmoid's backward")
-def test_engine_0d_float64_sigmoid_gradient():
+def test_0d_float64_sigmoid_gradient():
     x = bricks.tensor(0.377, dtype=bricks.float64, requires_grad=True)
     F.sigmoid(x).backward()
     s = 1 / (1 + np.exp(-0.377))
@@ -267,8 +262,6 @@ def _prelu_derivatives(lib, module, x, v, wx, ww, dtype):
     (3, (2, 3, 2, 2)),
 ], ids=str)
 def test_prelu_matches_torch(num_parameters, shape, dtype_name):
-    if shape == () and dtype_name == "float64":
-        pytest.skip("engine bug: 0-d float64 results lose precision (see the xfail tests)")
     bd, td, (tol_y, tol_g) = DTYPES[dtype_name]
     rng = np.random.default_rng(5)
     x = rng.standard_normal(shape) * 3
