@@ -193,32 +193,3 @@ def test_render_without_graphviz_raises_a_clear_error_and_saves_the_dot(tmp_path
     assert saved.read_text() == to_dot(y)
     assert not (tmp_path / "graph.svg").exists()
 
-
-# ---------------------------------------------------------------- engine bugs seen from here
-# Found while drawing graphs of scalar losses: NumPy ufuncs on 0-d arrays return NumPy
-# scalars (numpy.float32), and Function.apply stores them as Tensor.data unchanged.  These
-# xfail(strict=True) tests turn into failures once the engine wraps 0-d results in arrays;
-# then delete them.
-
-_ZERO_D = "0-d op results are NumPy scalars, not 0-d arrays (engine bug, reported)"
-
-
-@pytest.mark.xfail(strict=True, reason=_ZERO_D)
-def test_zero_d_results_are_arrays():
-    y = bricks.tensor(2.0) * 3
-    assert type(y.data) is type(bricks.tensor(2.0).data)
-
-
-@pytest.mark.xfail(strict=True, reason=_ZERO_D)
-def test_zero_grad_of_a_scalar_parameter_clears_it():
-    w = bricks.tensor(2.0, requires_grad=True)
-    (w * w).backward()
-    w.grad.zero_()  # silently does nothing: numpy.float32.fill is a no-op
-    assert w.grad.item() == 0.0
-
-
-@pytest.mark.xfail(strict=True, reason=_ZERO_D)
-def test_in_place_add_on_a_scalar_result():
-    y = bricks.tensor(2.0) * 3
-    y.add_(1)  # TypeError: 'numpy.float32' object does not support item assignment
-    assert y.item() == 7.0
