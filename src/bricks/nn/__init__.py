@@ -24,6 +24,19 @@ from bricks.nn.activation import (
     Tanh,
 )
 from bricks.nn.layers import Dropout, Flatten, Identity, Linear, Maxout, Unflatten
+from bricks.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+    l1_penalty,
+    l2_penalty,
+)
 from bricks.nn.module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
 from bricks.nn.normalization import BatchNorm1d, LayerNorm
 
@@ -36,4 +49,7 @@ __all__ = [
     # activations
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "Softplus", "SiLU",
     "Softsign", "Step", "Hardtanh", "Mish", "Softmax", "LogSoftmax",
+    # losses and penalties
+    "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
+    "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "l1_penalty", "l2_penalty",
 ]
