@@ -130,6 +130,9 @@ from bricks.functions.shape import (
     unsqueeze,
 )
 from bricks.higher_order import hessian, hvp, jacobian, jvp, vjp
+
+# The higher layers, so that `import bricks` gives bricks.nn and bricks.optim (as torch does).
+from bricks import nn, optim, testing, viz  # noqa: E402  isort: skip
 from bricks.tensor import Tensor, tensor
 
 clip = clamp
@@ -137,6 +140,8 @@ clip = clamp
 __version__ = "0.1.0"
 
 __all__ = [
+    # subpackages
+    "nn", "optim", "testing", "viz",
     # tensors and dtypes
     "Tensor", "tensor", "bool", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "get_default_dtype", "set_default_dtype",
