@@ -15,7 +15,7 @@ A few dozen CG iterations give a good approximate Newton step ("truncated Newton
 
 from __future__ import annotations
 
-from bricks.autograd import grad, no_grad
+from bricks.autograd import enable_grad, grad, no_grad
 from bricks.backend import get_array_module
 from bricks.functions.creation import zeros_like
 from bricks.optim import _flat
@@ -144,9 +144,14 @@ class HessianFree(ClosureOptimizer):
     def _hessian_product(self, grads):
         params = self._params
 
+        live = [i for i, g in enumerate(grads) if g.requires_grad]  # others: constant
+
         def product(v):
-            hv = grad(grads, params, grad_outputs=self._split(v), retain_graph=True,
-                      allow_unused=True)
+            if not live:
+                return 0 * v
+            vs = self._split(v)
+            hv = grad([grads[i] for i in live], params, grad_outputs=[vs[i] for i in live],
+                      retain_graph=True, allow_unused=True)
             return self._flatten(hv)
 
         return product
@@ -226,31 +231,32 @@ class HessianFree(ClosureOptimizer):
         state.setdefault("func_evals", 0)
         state.setdefault("damping", group["damping"])
 
-        out = _flat.evaluate_closure(closure)
-        loss = _loss_of(out, who)
-        state["func_evals"] += 1
-        f = float(loss)
-        if group["curvature"] == "gauss-newton":
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise TypeError(f"{who}: with curvature='gauss-newton' the closure must "
-                                f"return (loss, outputs), got {type(out).__name__}")
-            grads = grad(loss, params, retain_graph=True, allow_unused=True)
-            product = self._gauss_newton_product(loss, out[1])
-        else:
-            grads = _graph_grads(loss, params, who)
-            product = self._hessian_product(grads)
-        g = self._flatten(grads)
-        if abs(g).max() <= group["tolerance_grad"]:
-            return loss.detach()
-        state["n_iter"] += 1
+        with enable_grad():  # double backward, even when step() runs under no_grad
+            out = closure()
+            loss = _loss_of(out, who)
+            state["func_evals"] += 1
+            f = float(loss)
+            if group["curvature"] == "gauss-newton":
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise TypeError(f"{who}: with curvature='gauss-newton' the closure must "
+                                    f"return (loss, outputs), got {type(out).__name__}")
+                grads = grad(loss, params, retain_graph=True, allow_unused=True)
+                product = self._gauss_newton_product(loss, out[1])
+            else:
+                grads = _graph_grads(loss, params, who)
+                product = self._hessian_product(grads)
+            g = self._flatten(grads)
+            if abs(g).max() <= group["tolerance_grad"]:
+                return loss.detach()
+            state["n_iter"] += 1
 
-        lam = state["damping"]
-        p_prev = state.get("p_prev")
-        p0 = p_prev * group["cg_decay"] if p_prev is not None else 0 * g
-        p, r, cg_iters = self._cg(product, g, lam, p0, group["cg_max_iter"], group["cg_tol"])
-        del product, grads
-        state["p_prev"] = p.copy()
-        state["cg_iters"] = cg_iters
+            lam = state["damping"]
+            p_prev = state.get("p_prev")
+            p0 = p_prev * group["cg_decay"] if p_prev is not None else 0 * g
+            p, r, cg_iters = self._cg(product, g, lam, p0, group["cg_max_iter"], group["cg_tol"])
+            del product, grads
+            state["p_prev"] = p.copy()
+            state["cg_iters"] = cg_iters
 
         # predicted decrease of the undamped model: g.p + 1/2 p.B p, with B p = r - g - lam p
         gp = g.dot(p)

@@ -10,7 +10,7 @@ one backward pass per row, and the solve costs O(n^3): a method for small models
 
 from __future__ import annotations
 
-from bricks.autograd import grad, no_grad
+from bricks.autograd import enable_grad, grad, no_grad
 from bricks.backend import get_array_module
 from bricks.functions.shape import cat
 from bricks.optim import _flat
@@ -39,7 +39,7 @@ def _graph_grads(loss, params, who):
     except RuntimeError as err:
         raise RuntimeError(
             f"{who}: cannot differentiate the closure's loss twice ({err}). The closure "
-            f"must return the loss *without* calling loss.backward(): {who} differentiates "
+            f"must return the loss without calling loss.backward(): {who} differentiates "
             f"it itself.") from None
     return [g if g is not None else p * 0.0 for g, p in zip(grads, params)]
 
@@ -146,7 +146,9 @@ class Newton(ClosureOptimizer):
         flat_g = cat([g.reshape(-1) for g in grads])
         xp = get_array_module(params[0].data)
         n = flat_g.shape[0]
-        H = xp.empty((n, n), dtype=params[0].data.dtype)
+        H = xp.zeros((n, n), dtype=params[0].data.dtype)
+        if not flat_g.requires_grad:  # the gradient is constant: a linear loss, H = 0
+            return H
         for i in range(n):
             row = grad(flat_g[i], params, retain_graph=True, allow_unused=True)
             H[i] = _flat._concat([r.data if r is not None else xp.zeros(p.data.shape,
@@ -167,16 +169,17 @@ class Newton(ClosureOptimizer):
         state.setdefault("func_evals", 0)
         state.setdefault("damping", group["damping"])
 
-        orig_loss = _loss_of(_flat.evaluate_closure(closure), who)
-        state["func_evals"] += 1
-        f = float(orig_loss)
-        grads = _graph_grads(orig_loss, params, who)
-        g = _flat._concat([gi.data for gi in grads], params[0].data)
-        if abs(g).max() <= group["tolerance_grad"]:
-            return orig_loss.detach()
-        state["n_iter"] += 1
-        H = self._hessian(grads)
-        del grads
+        with enable_grad():  # double backward, even when step() runs under no_grad
+            orig_loss = _loss_of(closure(), who)
+            state["func_evals"] += 1
+            f = float(orig_loss)
+            grads = _graph_grads(orig_loss, params, who)
+            g = _flat._concat([gi.data for gi in grads], params[0].data)
+            if abs(g).max() <= group["tolerance_grad"]:
+                return orig_loss.detach()
+            state["n_iter"] += 1
+            H = self._hessian(grads)
+            del grads
 
         lam, factor = state["damping"], group["damping_factor"]
         xp = get_array_module(g)
