@@ -8,7 +8,9 @@ Measured on the problems below (and bounded in the asserts, with margin):
 * Newton on L2-regularized logistic regression (200 x 3, float64): gradient norm < 1e-8
   after 5 iterations (bound 10).
 * Hessian-free (Gauss-Newton) on an MLP 2-16-16-1 regressing a 2-D sine: MSE < 1e-5 after
-  39 steps (bound 60); Adam (lr 0.003 ... 0.1) is still above 4e-5 after 5000 steps.
+  39 steps (bound 60; 1093 Gauss-Newton-vector products and 78 loss evaluations in all);
+  Adam from the same weights (lr 0.003, 0.01, 0.03) is still above 6e-5 after 1560 steps
+  (40x, asserted above 2e-5), and above 4e-5 after 5000 steps (lr up to 0.1).
 """
 
 import copy
