@@ -306,10 +306,12 @@ class FloorDivide(Function):
         return xp.floor_divide(a, b)
 
     def backward(self, grad):
-        # Piecewise constant: the derivative is zero wherever it exists.
-        return grad * 0.0, None if self.next_edges[1] is None else sum_to(
-            grad * 0.0, self.input_meta[1][0]
-        )
+        # Piecewise constant: the derivative is zero wherever it exists.  Still each gradient
+        # has its operand's shape (a broadcast operand sums back down).
+        (sa, _), (sb, _) = self.input_meta
+        ga = sum_to(grad * 0.0, sa) if self.next_edges[0] is not None else None
+        gb = sum_to(grad * 0.0, sb) if self.next_edges[1] is not None else None
+        return ga, gb
 
 
 def floor_divide(a, b) -> Tensor:
