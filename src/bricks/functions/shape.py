@@ -276,6 +276,8 @@ def chunk(x: Tensor, chunks: int, dim=0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     d = normalize_dim(dim, x.ndim, "chunk")
+    if x.shape[d] == 0:  # PyTorch's rule: an empty dimension gives ``chunks`` empty pieces
+        return split(x, [0] * chunks, d)
     size = -(-x.shape[d] // chunks)
     return split(x, builtins.max(size, 1), d)
 
