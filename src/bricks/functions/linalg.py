@@ -12,7 +12,7 @@ import string
 
 from bricks.autograd import Function
 from bricks.backend import xp
-from bricks.functions.arithmetic import sum_to
+from bricks.functions.arithmetic import broadcast_to, sum_to
 from bricks.functions.shape import reshape, transpose, unsqueeze
 from bricks.tensor import Tensor, tensor
 
@@ -228,7 +228,13 @@ def einsum(equation: str, *operands) -> Tensor:
     sizes = {}
     for s, t in zip(subs, operands):
         for c, n in zip(s, t.shape):
-            if sizes.setdefault(c, n) != n:
-                raise RuntimeError(f"einsum: subscript {c!r} has size {sizes[c]} and {n} in "
+            m = sizes.setdefault(c, n)
+            if m != n and 1 not in (m, n):
+                raise RuntimeError(f"einsum: subscript {c!r} has size {m} and {n} in "
                                    f"{equation!r}")
+            if m == 1:
+                sizes[c] = n
+    # Size-1 dimensions broadcast, as in PyTorch: expanding them first (a view) keeps the
+    # Function itself strict, and broadcast_to's backward sums their gradient back.
+    operands = [broadcast_to(t, tuple(sizes[c] for c in s)) for s, t in zip(subs, operands)]
     return Einsum.apply(*operands, subs=tuple(subs), out=out)
