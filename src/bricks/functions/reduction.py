@@ -88,8 +88,12 @@ def mean(x: Tensor, dim=None, keepdim=False) -> Tensor:
     _require_float(x, "mean")
     axes = normalize_dims(dim, x.ndim, "mean")
     n = _count(x, axes)
-    with xp.errstate(invalid="ignore", divide="ignore"):  # an empty mean is nan
-        return Sum.apply(x, axes=axes, keepdim=keepdim) / float(n)
+    total = Sum.apply(x, axes=axes, keepdim=keepdim)
+    if n == 0:
+        # An empty mean is 0/0 = nan.  Adding nan (rather than dividing by 0) keeps 1/0 out
+        # of the gradient's own graph, so double backward stays finite, as in PyTorch.
+        return total + float("nan")
+    return total / float(n)
 
 
 def _correction(correction, unbiased):
@@ -107,6 +111,13 @@ def var(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
     correction = _correction(correction, unbiased)
     axes = normalize_dims(dim, x.ndim, "var")
     n = _count(x, axes)
+    if n:
+        # Shift by one sample first (the variance does not change): constant data then has
+        # deviations of exactly 0, so its std is exactly 0 with PyTorch's zero gradient, not
+        # rounding noise divided by rounding noise; a large common offset loses no digits.
+        first = tuple(slice(0, 1) if axes is None or i in axes else slice(None)
+                      for i in range(x.ndim))
+        x = x - Tensor._make(xp.asarray(x.data[first]), False, None, 0)
     d = x - mean(x, dim=axes, keepdim=True)
     denom = n - correction
     total = Sum.apply(d * d, axes=axes, keepdim=keepdim)
@@ -115,8 +126,14 @@ def var(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
 
 
 def std(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tensor:
-    """Standard deviation: the square root of ``var`` (same arguments)."""
-    return E.sqrt(var(x, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+    """Standard deviation: the square root of ``var`` (same arguments).
+
+    Where the spread is zero the square root has no derivative; the gradient there is 0,
+    as in PyTorch (a constant feature must not turn a whole batch's gradient into nan).
+    """
+    v = var(x, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    zero = Tensor._make(v.data == 0, False, None, 0)
+    return E.where(zero, 0.0, E.sqrt(E.where(zero, 1.0, v)))
 
 
 class AMax(Function):
@@ -228,14 +245,16 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
 class Prod(Function):
     def forward(self, x, dim, keepdim):
         self.dim, self.keepdim = dim, keepdim
-        y = x.prod(axis=dim, keepdims=True)
+        # Save the very array returned: only then is it recognized as this node's output,
+        # so that double backward differentiates through it instead of taking a constant.
+        y = xp.asarray(x.prod(axis=dim, keepdims=keepdim))
         self.save_for_backward(x, y)
-        return y if keepdim else y.squeeze(dim)
+        return y
 
     def backward(self, grad):
         x, y = self.saved_tensors
         if not self.keepdim:
-            grad = grad.unsqueeze(self.dim)
+            grad, y = grad.unsqueeze(self.dim), y.unsqueeze(self.dim)
         if not (x.data == 0).any():
             return grad * y / x
         # With zeros, y/x is undefined: use the product of the other elements directly.
@@ -253,13 +272,15 @@ def prod(x: Tensor, dim=None, keepdim=False) -> Tensor:
 
     The gradient d(prod)/dx_i is the product of the other elements, zeros included.
     """
-    if dim is None:
+    if dim is not None:
+        if not isinstance(dim, int):
+            raise TypeError("prod: dim must be a single int")
+        dim = normalize_dim(dim, x.ndim, "prod")
+    if dim is None or x.ndim == 0:  # a 0-d tensor reduces over its one element too
         flat = x.reshape(-1)
         out = Prod.apply(flat, dim=0, keepdim=False)
         return out.reshape((1,) * x.ndim) if keepdim else out
-    if not isinstance(dim, int):
-        raise TypeError("prod: dim must be a single int")
-    return Prod.apply(x, dim=normalize_dim(dim, x.ndim, "prod"), keepdim=keepdim)
+    return Prod.apply(x, dim=dim, keepdim=keepdim)
 
 
 def logsumexp(x: Tensor, dim, keepdim=False) -> Tensor:
@@ -269,8 +290,11 @@ def logsumexp(x: Tensor, dim, keepdim=False) -> Tensor:
     """
     _require_float(x, "logsumexp")
     axes = normalize_dims(dim, x.ndim, "logsumexp")
-    m = amax(x, dim=axes, keepdim=True).detach()
-    m = Tensor._make(xp.where(xp.isfinite(m.data), m.data, 0), False, None, 0)
+    if _count(x, axes) == 0:
+        # log(0) = -inf for an empty sum; adding it to a sum keeps log's 1/0 out of the
+        # gradient's own graph (finite double backward, as in PyTorch).
+        return Sum.apply(x, axes=axes, keepdim=keepdim) + float("-inf")
+    m = _max_shift(x, axes)
     out = E.log(sum(E.exp(x - m), dim=axes, keepdim=True)) + m
     return out if keepdim else out.reshape(
         tuple(n for i, n in enumerate(x.shape) if axes is not None and i not in axes)
@@ -287,15 +311,18 @@ class Norm(Function):
             y = a.sum(axis=axes, keepdims=True)
         else:
             y = (a**p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+        if not keepdim:
+            y = y.reshape(tuple(n for i, n in enumerate(x.shape)
+                                if axes is not None and i not in axes))
+        # Save the array returned, so double backward sees the output, not a constant.
         self.save_for_backward(x, y)
-        return y if keepdim else y.reshape(
-            tuple(n for i, n in enumerate(x.shape) if axes is not None and i not in axes)
-        )
+        return y
 
     def backward(self, grad):
         x, y = self.saved_tensors
         shape, p = self.input_meta[0][0], self.p
         g = _unreduce(grad, shape, self.axes, self.keepdim)
+        y = _unreduce(y, shape, self.axes, self.keepdim)
         if p == 1:
             return broadcast_to(g, shape) * Tensor._make(xp.sign(x.data), False, None, 0)
         # d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1); 0 where the norm is 0 (PyTorch).
@@ -324,7 +351,9 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
     if p == float("-inf"):
         return amin(E.abs(x), dim=axes, keepdim=keepdim)
     if p == 0:
-        return sum((x != 0).to(x.dtype), dim=axes, keepdim=keepdim)
+        # The count of nonzeros; through sign (zero gradient) so that, as in PyTorch, the
+        # result takes part in autograd with a zero gradient instead of breaking backward.
+        return sum(E.sign(E.abs(x)), dim=axes, keepdim=keepdim)
     if p < 0:
         raise ValueError(f"norm: p must be positive, 0 or ±inf, got {p}")
     return Norm.apply(x, p=p, axes=axes, keepdim=keepdim)
@@ -348,10 +377,23 @@ def cumsum(x: Tensor, dim) -> Tensor:
     return Cumsum.apply(x, dim=normalize_dim(dim, x.ndim, "cumsum"))
 
 
+def _max_shift(x: Tensor, axes) -> Tensor:
+    """The max over ``axes`` (kept as size 1) as a constant, to subtract before exp.
+
+    Any constant gives the same softmax; the max keeps exp from overflowing.  Where it is
+    not finite, or the reduction is empty (softmax of an empty dim is empty, logsumexp
+    -inf, as in PyTorch), 0 is used instead.
+    """
+    if x.data.size == 0:
+        return Tensor._make(xp.zeros(_kept_shape(x.shape, axes), x.dtype), False, None, 0)
+    m = x.data.max(axis=axes, keepdims=True)
+    return Tensor._make(xp.where(xp.isfinite(m), m, 0), False, None, 0)
+
+
 def softmax(x: Tensor, dim) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along ``dim``; stable for logits of any magnitude."""
     _require_float(x, "softmax")
-    m = amax(x, dim=dim, keepdim=True).detach()
+    m = _max_shift(x, normalize_dims(dim, x.ndim, "softmax"))
     e = E.exp(x - m)
     return e / sum(e, dim=dim, keepdim=True)
 
@@ -359,5 +401,5 @@ def softmax(x: Tensor, dim) -> Tensor:
 def log_softmax(x: Tensor, dim) -> Tensor:
     """x_i - log(sum_j exp(x_j)) along ``dim``, computed as (x - max) - log(sum exp(x - max))."""
     _require_float(x, "log_softmax")
-    shifted = x - amax(x, dim=dim, keepdim=True).detach()
+    shifted = x - _max_shift(x, normalize_dims(dim, x.ndim, "log_softmax"))
     return shifted - E.log(sum(E.exp(shifted), dim=dim, keepdim=True))
