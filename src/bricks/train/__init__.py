@@ -1,0 +1,26 @@
+"""Training: the fit loop, metrics, callbacks, progress and plots.
+
+``fit(model, loss_fn, optimizer, train_data, val_data, epochs, ...)`` trains and returns a
+:class:`History`; ``evaluate`` and ``predict`` use a trained model.  Reading order:
+``trainer.py`` (the loop), then ``callbacks.py`` and ``metrics.py``.  Plots live in
+:mod:`bricks.train.plots` (needs matplotlib; imported on use).
+"""
+
+from bricks.train import metrics
+from bricks.train.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    JSONLogger,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    NaNGuard,
+    TrainingDiverged,
+)
+from bricks.train.trainer import History, Trainer, evaluate, fit, predict
+
+__all__ = [
+    "fit", "evaluate", "predict", "Trainer", "History", "metrics",
+    "Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback", "CSVLogger",
+    "JSONLogger", "NaNGuard", "TrainingDiverged",
+]

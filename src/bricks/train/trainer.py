@@ -1,0 +1,415 @@
+"""The training loop: ``fit``, ``evaluate`` and ``predict``.
+
+One epoch of training is the lectures' loop, batch by batch::
+
+    for x, y in batches:                  # shuffled anew each epoch
+        optimizer.zero_grad()             # forget the last batch's gradients
+        loss = loss_fn(model(x), y)       # forward: predictions and how wrong they are
+        loss.backward()                   # backward: d loss / d every parameter
+        optimizer.step()                  # update: e.g. w <- w - lr * grad
+
+then the model is evaluated on the validation data (``model.eval()``, no gradients), the
+numbers of the epoch go into a :class:`History`, the callbacks have their say (early
+stopping, checkpoints, logs) and the learning-rate schedule takes a step.
+
+Optimizers that re-evaluate the model several times per step (L-BFGS, BFGS, conjugate
+gradients, Newton, Hessian-free) get the forward/backward pass as a *closure* instead:
+``optimizer.step(closure)``.
+
+Reproducibility: with ``seed=...`` the shuffle order comes from a generator seeded with
+it and ``bricks.manual_seed(seed)`` seeds dropout and every other random op, so the same
+seed, model initialization and data give the same History bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bricks.autograd import no_grad
+from bricks.backend import default_generator, is_floating, xp
+from bricks.tensor import Tensor
+from bricks.train.callbacks import Callback, LRSchedulerCallback
+from bricks.train.metrics import get_metric
+from bricks.train.progress import EpochProgress
+
+
+class History:
+    """What happened in :func:`fit`, epoch by epoch (Keras' layout).
+
+    Attributes:
+        history: ``{'loss': [...], 'accuracy': [...], 'val_loss': [...], 'lr': [...]}``, one
+            entry per epoch (metrics under their names, validation ones prefixed ``val_``).
+        epoch: the epoch numbers, from 0.
+        stopped_reason: why training ended before ``epochs`` (early stopping, a diverging
+            loss), else ``None``.
+    """
+
+    def __init__(self):
+        self.history: dict[str, list] = {}
+        self.epoch: list[int] = []
+        self.stopped_reason: str | None = None
+
+    def append(self, epoch: int, logs: dict) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> list:
+        return self.history[key]
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def to_dict(self) -> dict:
+        """A JSON-able copy: ``{'epoch': [...], 'history': {...}, 'stopped_reason': ...}``."""
+        return {"epoch": list(self.epoch),
+                "history": {k: list(v) for k, v in self.history.items()},
+                "stopped_reason": self.stopped_reason}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> History:
+        history = cls()
+        history.epoch = list(state["epoch"])
+        history.history = {k: list(v) for k, v in state["history"].items()}
+        history.stopped_reason = state.get("stopped_reason")
+        return history
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self)}, keys={list(self.history)})"
+
+
+# ---------------------------------------------------------------- data in, batches out
+class _ArrayBatches:
+    """Batches of ``(X, y)`` arrays: a minimal loader for when no DataLoader is given."""
+
+    def __init__(self, x, y, batch_size: int, shuffle: bool, generator):
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle, self.generator = batch_size, shuffle, generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.x)
+        order = self.generator.permutation(n) if self.shuffle else xp.arange(n)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.x[idx], (None if self.y is None else self.y[idx])
+
+
+def _raw(a):
+    return a.data if isinstance(a, Tensor) else xp.asarray(a)
+
+
+def make_batches(data, batch_size: int = 32, shuffle: bool = False, generator=None):
+    """An iterable of ``(x, y)`` batches from a DataLoader, a Dataset or an ``(X, y)`` pair.
+
+    A DataLoader (anything with a ``batch_size`` that iterates) is used as it is; a Dataset
+    or arrays are batched here, in an order drawn from ``generator`` when ``shuffle``.  A
+    single array (or Tensor) ``X`` gives batches ``(x, None)``, for :func:`predict`.
+    """
+    if generator is None:
+        generator = default_generator()
+    if hasattr(data, "batch_size") and hasattr(data, "__iter__"):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = _raw(data[0]), _raw(data[1])
+        if len(x) != len(y):
+            raise ValueError(f"fit: X has {len(x)} samples but y has {len(y)}")
+        return _ArrayBatches(x, y, batch_size, shuffle, generator)
+    if isinstance(data, Tensor) or hasattr(data, "ndim"):
+        return _ArrayBatches(_raw(data), None, batch_size, shuffle, generator)
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):  # a map-style Dataset
+        try:
+            from bricks.data import DataLoader
+        except ImportError:  # bricks.data not installed yet: stack the samples here
+            samples = [data[i] for i in range(len(data))]
+            x = xp.stack([_raw(s[0]) for s in samples])
+            y = xp.stack([_raw(s[1]) for s in samples])
+            return _ArrayBatches(x, y, batch_size, shuffle, generator)
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    raise TypeError(f"expected a Dataset, a DataLoader or an (X, y) pair of arrays, "
+                    f"got {type(data).__name__}")
+
+
+def _split(batch):
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    return batch, None
+
+
+# ---------------------------------------------------------------- the trainer
+class Trainer:
+    """Trains ``model`` by minimizing ``loss_fn`` with ``optimizer``; :func:`fit` wraps it.
+
+    Callbacks reach the run through it: ``trainer.model``, ``trainer.optimizer``,
+    ``trainer.history``, and set ``trainer.stop_training = True`` to end it after the
+    current batch.
+    """
+
+    def __init__(self, model, loss_fn, optimizer, metrics=None, callbacks=None,
+                 scheduler=None, verbose: bool = True):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.metrics = [get_metric(m) for m in (metrics or [])]
+        self.callbacks = list(callbacks or [])
+        if scheduler is not None:
+            self.callbacks.append(LRSchedulerCallback(scheduler))
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"fit: callbacks must be Callback objects, got {cb!r}")
+            cb.set_trainer(self)
+        self.verbose = verbose
+        self.history = History()
+        self.stop_training = False
+        self.global_step = 0
+
+    # -- one batch
+    def _to_input(self, a):
+        """A Tensor; floating data converted to the model's dtype (NumPy gives float64)."""
+        t = a if isinstance(a, Tensor) else Tensor(xp.asarray(a))
+        param = next(iter(self.model.parameters()), None)
+        if param is not None and is_floating(t.dtype) and t.dtype != param.dtype:
+            t = t.to(param.dtype)
+        return t
+
+    def train_step(self, x, y):
+        """One update on the batch ``(x, y)``; returns ``(loss, outputs)`` before the update."""
+        x, y = self._to_input(x), self._to_input(y)
+        if not _needs_closure(self.optimizer):
+            self.optimizer.zero_grad()
+            outputs = self.model(x)
+            loss = self.loss_fn(outputs, y)
+            loss.backward()
+            self.optimizer.step()
+            return loss.item(), outputs.detach()
+
+        first = []  # the first evaluation is at the parameters before the step
+
+        def closure():
+            self.optimizer.zero_grad()
+            outputs = self.model(x)
+            loss = self.loss_fn(outputs, y)
+            if not first:
+                first.append((loss.item(), outputs.detach()))
+            if _differentiates_itself(self.optimizer):
+                return loss  # Newton and Hessian-free take their own derivatives
+            loss.backward()
+            return loss
+
+        self.optimizer.step(closure)
+        return first[0]
+
+    # -- one epoch
+    def train_epoch(self, batches, epoch: int, progress=None) -> dict:
+        """Train on every batch once; return the epoch's mean loss and metrics."""
+        self.model.train()
+        loss_sum, count, outputs, targets = 0.0, 0, [], []
+        for step, batch in enumerate(batches):
+            x, y = _split(batch)
+            if y is None:
+                raise ValueError("fit: the training data has no targets; pass (X, y)")
+            loss, out = self.train_step(x, y)
+            n = len(out)
+            loss_sum, count = loss_sum + loss * n, count + n
+            if self.metrics:
+                outputs.append(out.data)
+                targets.append(_raw(y))
+            self.global_step += 1
+            if progress is not None:
+                progress.update(loss)
+            for cb in self.callbacks:
+                cb.on_batch_end(step, {"loss": loss, "epoch": epoch, "step": step,
+                                       "global_step": self.global_step})
+            if self.stop_training:
+                break
+        logs = {"loss": loss_sum / max(count, 1)}
+        if self.metrics and outputs:
+            logs.update(self._metrics(xp.concatenate(targets), xp.concatenate(outputs)))
+        return logs
+
+    def _metrics(self, y_true, y_pred, prefix: str = "") -> dict:
+        logs = {}
+        for name, fn in self.metrics:
+            value = fn(y_true, y_pred)
+            logs[prefix + name] = value.tolist() if hasattr(value, "tolist") else value
+        return logs
+
+    def fit(self, train_data, val_data=None, epochs: int = 1, batch_size: int = 32,
+            shuffle: bool = True, seed: int | None = None) -> History:
+        """Train for ``epochs`` epochs (fewer if a callback stops); see :func:`fit`."""
+        if seed is not None:
+            from bricks.backend import manual_seed
+            manual_seed(seed)  # dropout and other random ops
+            generator = xp.random.default_rng(seed)
+        else:
+            generator = default_generator()
+        batches = make_batches(train_data, batch_size, shuffle, generator)
+        self.stop_training = False
+        for cb in self.callbacks:
+            cb.on_train_begin({})
+        for epoch in range(epochs):
+            for cb in self.callbacks:
+                cb.on_epoch_begin(epoch, {})
+            lr = self.optimizer.param_groups[0]["lr"]  # the rate used in this epoch
+            total = len(batches) if hasattr(batches, "__len__") else None
+            progress = EpochProgress(epoch, epochs, total, self.verbose)
+            logs = self.train_epoch(batches, epoch, progress)
+            if val_data is not None:
+                val = evaluate(self.model, val_data, self.loss_fn,
+                               [fn for _, fn in self.metrics], batch_size, _names=self.metrics)
+                logs.update({"val_" + k: v for k, v in val.items()})
+            logs["lr"] = float(lr)
+            self.history.append(epoch, logs)
+            progress.close(logs)
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in self.callbacks:
+            cb.on_train_end({})
+        return self.history
+
+
+def _needs_closure(optimizer) -> bool:
+    """L-BFGS, BFGS, CG, Newton and Hessian-free re-evaluate the model: step(closure)."""
+    from bricks.optim._line_search import ClosureOptimizer
+    return isinstance(optimizer, ClosureOptimizer)
+
+
+def _differentiates_itself(optimizer) -> bool:
+    from bricks.optim import HessianFree, Newton
+    return isinstance(optimizer, (Newton, HessianFree))
+
+
+# ---------------------------------------------------------------- the public functions
+def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
+        batch_size: int = 32, metrics=None, callbacks=None, scheduler=None,
+        shuffle: bool = True, seed: int | None = None, verbose: bool = True) -> History:
+    """Train ``model`` on ``train_data``; return the :class:`History` of the run.
+
+    Each epoch: mini-batch updates ``w <- optimizer(w, d loss / d w)`` over the shuffled
+    training data (``model.train()``), then, if ``val_data`` is given, an evaluation on it
+    (``model.eval()``, no gradients), then the callbacks and the scheduler's step.
+
+    Args:
+        model: a :class:`bricks.nn.Module` (or any callable with ``parameters()``,
+            ``train()`` and ``eval()``).
+        loss_fn: ``loss_fn(outputs, targets)`` returning a scalar Tensor, e.g.
+            ``bricks.nn.CrossEntropyLoss()``.
+        optimizer: e.g. ``bricks.optim.Adam(model.parameters())``; closure-based ones
+            (``LBFGS``, ``Newton``, ...) get ``step(closure)``.
+        train_data, val_data: a Dataset, a DataLoader, or an ``(X, y)`` pair of arrays or
+            Tensors.  Floating inputs are converted to the model's dtype.
+        epochs: passes over the training data.
+        batch_size: samples per update (ignored for a DataLoader, which has its own).
+        metrics: names (``'accuracy'``, ``'f1'``, ``'r2'``, ... see
+            :mod:`bricks.train.metrics`) or functions ``fn(y_true, y_pred)``.
+        callbacks: :class:`~bricks.train.callbacks.Callback` objects.
+        scheduler: a learning-rate schedule, stepped once per epoch (``ReduceLROnPlateau``
+            with the validation loss, or the training loss without validation data).
+        shuffle: reshuffle the training data every epoch.
+        seed: seeds the shuffle order and ``bricks.manual_seed`` (dropout): the same seed
+            gives the same history bit for bit.
+        verbose: show a progress bar per epoch (a summary line when not on a terminal).
+
+    Returns:
+        History: ``history.history['loss']``, ``['val_loss']``, ``['accuracy']``,
+        ``['lr']``, ... one value per epoch.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 2)); y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+        >>> model = bricks.nn.Linear(2, 2)
+        >>> opt = bricks.optim.SGD(model.parameters(), lr=0.5)
+        >>> h = bricks.train.fit(model, bricks.nn.CrossEntropyLoss(), opt, (X, y), epochs=5,
+        ...                      metrics=["accuracy"], seed=0, verbose=False)
+        >>> h.history["accuracy"][-1] > 0.9
+        True
+        >>> sorted(h.history)
+        ['accuracy', 'loss', 'lr']
+    """
+    trainer = Trainer(model, loss_fn, optimizer, metrics, callbacks, scheduler, verbose)
+    return trainer.fit(train_data, val_data, epochs, batch_size, shuffle, seed)
+
+
+def _forward_all(model, data, batch_size: int):
+    """Run ``model`` over ``data`` in eval mode without gradients; yield (out, y) per batch."""
+    was_training = getattr(model, "training", False)
+    model.eval()
+    param = next(iter(model.parameters()), None)
+    try:
+        with no_grad():
+            for batch in make_batches(data, batch_size, shuffle=False):
+                x, y = _split(batch)
+                x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
+                if param is not None and is_floating(x.dtype) and x.dtype != param.dtype:
+                    x = x.to(param.dtype)
+                yield model(x), y
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model, data, loss_fn=None, metrics=None, batch_size: int = 256,
+             _names=None) -> dict:
+    """The loss and metrics of ``model`` on ``data`` (eval mode, no gradients).
+
+    The loss is the sample-weighted mean of the batch losses (for a mean-reduced loss,
+    the loss over the whole data); metrics are computed on all predictions at once.
+
+    Args:
+        model: the trained model.
+        data: a Dataset, a DataLoader or an ``(X, y)`` pair.
+        loss_fn: reported as ``'loss'`` when given.
+        metrics: names or functions, as in :func:`fit`.
+        batch_size: samples per forward pass (memory only; the numbers do not change).
+
+    Returns:
+        ``{'loss': ..., 'accuracy': ..., ...}`` as Python numbers.
+
+    Example:
+        >>> model = bricks.nn.Linear(2, 2)
+        >>> X = np.array([[1.0, 0.0], [0.0, 1.0]]); y = np.array([0, 1])
+        >>> sorted(bricks.train.evaluate(model, (X, y), bricks.nn.CrossEntropyLoss(),
+        ...                              ["accuracy"]))
+        ['accuracy', 'loss']
+    """
+    names = _names if _names is not None else [get_metric(m) for m in (metrics or [])]
+    loss_sum, count, outputs, targets = 0.0, 0, [], []
+    for out, y in _forward_all(model, data, batch_size):
+        if y is None:
+            raise ValueError("evaluate: the data has no targets; use predict() for inputs only")
+        if loss_fn is not None:
+            y_t = y if isinstance(y, Tensor) else Tensor(xp.asarray(y))
+            if is_floating(y_t.dtype) and y_t.dtype != out.dtype:
+                y_t = y_t.to(out.dtype)
+            loss_sum += loss_fn(out, y_t).item() * len(out)
+        count += len(out)
+        outputs.append(out.data)
+        targets.append(_raw(y))
+    logs = {} if loss_fn is None else {"loss": loss_sum / max(count, 1)}
+    y_true, y_pred = xp.concatenate(targets), xp.concatenate(outputs)
+    for name, fn in names:
+        value = fn(y_true, y_pred)
+        logs[name] = value.tolist() if hasattr(value, "tolist") else value
+    return logs
+
+
+def predict(model, data, batch_size: int = 256) -> Tensor:
+    """The model's outputs for every sample of ``data``, in order (eval mode, no gradients).
+
+    Args:
+        model: the trained model.
+        data: inputs ``X`` (array or Tensor), an ``(X, y)`` pair (``y`` ignored), a Dataset
+            or a DataLoader (which should not shuffle).
+        batch_size: samples per forward pass.
+
+    Returns:
+        a Tensor ``(N, ...)``: e.g. logits; ``predict(...).argmax(dim=1)`` gives classes.
+
+    Example:
+        >>> model = bricks.nn.Linear(3, 2)
+        >>> bricks.train.predict(model, np.zeros((5, 3))).shape
+        (5, 2)
+    """
+    outputs = [out.data for out, _ in _forward_all(model, data, batch_size)]
+    return Tensor(xp.concatenate(outputs))
