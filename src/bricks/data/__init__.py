@@ -1,0 +1,23 @@
+"""bricks.data: datasets, loaders, splits, scalers and transforms (``torch.utils.data`` names).
+
+    Dataset, TensorDataset, Subset, random_split      dataset.py
+    DataLoader, default_collate                       dataloader.py
+    train_test_split                                  split.py (scikit-learn's semantics)
+    StandardScaler, MinMaxScaler                      scalers.py (scikit-learn's numbers)
+    transforms: Compose, Normalize, Flatten, OneHot,  transforms.py
+        RandomShift, RandomRotation, GaussianNoise, RandomHorizontalFlip
+"""
+
+from bricks.data import transforms
+from bricks.data.dataloader import DataLoader, default_collate
+from bricks.data.dataset import Dataset, Subset, TensorDataset, random_split
+from bricks.data.scalers import MinMaxScaler, StandardScaler
+from bricks.data.split import train_test_split
+
+__all__ = [
+    "transforms",
+    "Dataset", "TensorDataset", "Subset", "random_split",
+    "DataLoader", "default_collate",
+    "train_test_split",
+    "StandardScaler", "MinMaxScaler",
+]
