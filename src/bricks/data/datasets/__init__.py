@@ -1,0 +1,72 @@
+"""Datasets that work offline: toy 2-D sets, a 1-D curve, digits, MNIST, MNIST-1D.
+
+* ``toy``: the TensorFlow Playground's sets (circle, xor, gauss, spiral, plane,
+  multi-gauss), moons, and the 1-D regression toy: ``make_<name>(n, noise, seed)``.
+* ``digits``: the 8x8 digits from scikit-learn's bundled copy (optional extra).
+* ``mnist``: 10,000 real MNIST digits bundled with bricks, IDX files of MNIST and
+  Fashion-MNIST from a folder, an IDX reader/writer and a SHA-256-verified download.
+* ``mnist1d``: MNIST-1D, generated offline.
+* ``registry``: ``load_dataset(name)`` and ``list_datasets()`` over all of them.
+
+Loaders return NumPy arrays ``(X, y)``; see each function for dtypes and shapes.
+"""
+
+from .digits import load_digits
+from .download import DatasetError, download, sha256sum
+from .mnist import (
+    BUNDLED_MNIST_SHA256,
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_SHA256,
+    MNIST_SHA256,
+    download_mnist,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+    write_idx,
+)
+from .mnist1d import MNIST1D_DEFAULTS, load_mnist1d, make_mnist1d
+from .registry import DATASETS, DatasetRow, DatasetSpec, list_datasets, load_dataset
+from .toy import (
+    REGRESSION_1D_FUNCTIONS,
+    make_circle,
+    make_gauss,
+    make_moons,
+    make_multi_gauss,
+    make_plane,
+    make_regression_1d,
+    make_spiral,
+    make_xor,
+)
+
+__all__ = [
+    "DatasetError",
+    "DatasetSpec",
+    "DatasetRow",
+    "DATASETS",
+    "load_dataset",
+    "list_datasets",
+    "make_circle",
+    "make_xor",
+    "make_gauss",
+    "make_spiral",
+    "make_moons",
+    "make_plane",
+    "make_multi_gauss",
+    "make_regression_1d",
+    "REGRESSION_1D_FUNCTIONS",
+    "load_digits",
+    "load_mnist",
+    "load_fashion_mnist",
+    "read_idx",
+    "write_idx",
+    "download",
+    "download_mnist",
+    "sha256sum",
+    "MNIST_SHA256",
+    "FASHION_MNIST_SHA256",
+    "FASHION_MNIST_CLASSES",
+    "BUNDLED_MNIST_SHA256",
+    "load_mnist1d",
+    "make_mnist1d",
+    "MNIST1D_DEFAULTS",
+]
