@@ -95,7 +95,7 @@ def test_evaluate_and_predict():
         direct = model.eval()(bricks.tensor(X.astype(np.float32)))
     model.train()
     np.testing.assert_allclose(out.numpy(), direct.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(predict(model, (X, y), batch_size=100).numpy(), out.numpy())
+    np.testing.assert_array_equal(predict(model, (X, y), batch_size=7).numpy(), out.numpy())
     assert model.training  # predict restores the mode
     res = evaluate(model, (bricks.tensor(X), bricks.tensor(y)), nn.CrossEntropyLoss(),
                    ["accuracy", "confusion_matrix"], batch_size=13)
