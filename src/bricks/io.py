@@ -13,7 +13,9 @@ The container is `safetensors <https://huggingface.co/docs/safetensors>`_: an 8-
 little-endian header length, a JSON header (name -> dtype, shape, byte offsets, plus a
 ``__metadata__`` str -> str map) and the raw little-endian bytes.  bricks keeps one JSON
 document in ``__metadata__["bricks"]``; everything that is not an array (hyperparameters,
-step counts, key order, the RNG state) lives there, every array is a tensor of the file.
+step counts, the RNG state, the key order, which safetensors does not keep) lives there,
+every array is a tensor of the file.  A state-dict file's document is
+``{"format": "bricks.state_dict", "version": 1, "keys": [...], "metadata": <packed>}``.
 When the ``safetensors`` package is not installed (or with ``format="npz"``), the same
 tensors and JSON go into an uncompressed NumPy ``.npz`` zip (the JSON as a ``uint8``
 member named ``__metadata__``).  :func:`load` tells the two apart by their first bytes,
@@ -36,6 +38,7 @@ Checkpoint layout (format version 1)::
               scheduler.<path>, scaler.<path>, history.<path>, extra.<path>,
               metadata.<path>           arrays found in those values, if any
     JSON      {"format": "bricks.checkpoint", "version": 1, "bricks_version": ...,
+               "keys": [every tensor name, in the order saved],
                "model": [names] | null,
                "optimizer": {"class": "SGD", "state": <packed state_dict>} | null,
                "scheduler": ..., "scaler": ...,
@@ -208,15 +211,17 @@ def save(state_dict, path, metadata=None, *, format: str | None = None) -> None:
             integer or floating dtype (any shape, 0-d and empty included), e.g.
             ``model.state_dict()``.
         path: the file to write.
-        metadata: an optional dict of JSON-like values (nested lists and dicts, numbers,
-            strings; tuples and NumPy values are kept too), returned by
-            ``load(path, with_metadata=True)``.
+        metadata: an optional dict of JSON-like values (nested lists, tuples and dicts,
+            Python numbers including NaN and infinities, strings, booleans, None), returned
+            as it was by ``load(path, with_metadata=True)``; no arrays (they belong in the
+            state dict).
         format: ``"safetensors"``, ``"npz"``, or None: ``"npz"`` if ``path`` ends in
             ``.npz`` or the safetensors package is missing, else ``"safetensors"``.
 
     Raises:
         TypeError: a key is not a string, a value is not a Tensor or array, or the
-            metadata holds something that is not data (a function, an object).
+            metadata holds something that is not JSON-like (a function, an object, an array
+            or a NumPy scalar).
         ValueError: a dtype that the format cannot hold (complex, strings, objects), or a
             key named ``"__metadata__"`` (reserved).
 
@@ -243,11 +248,11 @@ def save(state_dict, path, metadata=None, *, format: str | None = None) -> None:
                             f"expected a Tensor or an array")
         arrays[key] = value
     packer = _Packer()
-    document = {"format": _STATE_DICT, "version": FORMAT_VERSION, "keys": list(arrays),
+    document = {"format": _STATE_DICT, "version": FORMAT_VERSION,
                 "metadata": packer.pack({} if metadata is None else metadata, ["metadata"])}
     if packer.arrays:
-        raise TypeError("save: metadata holds arrays; put them in the state dict, or use "
-                        "save_checkpoint(extra=...)")
+        raise TypeError(f"save: metadata holds arrays or NumPy scalars (at {list(packer.arrays)});"
+                        f" put arrays in the state dict, and numbers as Python numbers")
     _write(path, arrays, document, format)
 
 
@@ -283,12 +288,7 @@ def load(path, with_metadata: bool = False):
     if document is None:
         out = OrderedDict((k, _as_tensor(v)) for k, v in arrays.items())
         return (out, raw) if with_metadata else out
-    keys = document.get("keys") if document.get("format") == _STATE_DICT else None
-    if keys is not None:
-        if not isinstance(keys, list) or sorted(keys) != sorted(arrays):
-            raise CheckpointError(path, "the metadata's key list does not match the "
-                                        "tensors in the file")
-        arrays = OrderedDict((k, arrays[k]) for k in keys)
+    if document.get("format") == _STATE_DICT:
         metadata = _Unpacker(path, arrays).unpack(document.get("metadata", {}), "metadata")
     else:
         metadata = document
@@ -666,6 +666,7 @@ def _write(path, arrays, document, format):
     if _META_KEY in arrays:
         raise ValueError(f"the key {_META_KEY!r} is reserved for the file's metadata")
     arrays = OrderedDict((k, _storable(k, v)) for k, v in arrays.items())
+    document["keys"] = list(arrays)
     text = json.dumps(document, allow_nan=False, ensure_ascii=False)
     if use_npz:
         with atomic_write(path) as f:
@@ -698,7 +699,12 @@ def _read(path):
         raise CheckpointError(path, f"the bricks metadata is not valid JSON ({e})") from None
     if not isinstance(document, dict):
         raise CheckpointError(path, "the bricks metadata is not a JSON object")
-    return arrays, document, document
+    keys = document.get("keys")  # the order of saving (safetensors sorts its entries)
+    if (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)
+            or len(set(keys)) != len(keys) or set(keys) != set(arrays)):
+        raise CheckpointError(path, "the bricks metadata's key list does not match the "
+                                    "tensors in the file")
+    return OrderedDict((k, arrays[k]) for k in keys), document, document
 
 
 def _read_npz(path, data):
@@ -790,10 +796,11 @@ def _check_header(path, data):
     if len(data) < 8:
         raise bad(f"only {len(data)} bytes: too short for a safetensors file (which starts "
                   f"with an 8-byte header length) or an npz file")
-    if data[0] == 0x80 and data[1] in (2, 3, 4, 5):  # the PROTO opcode of pickles
-        raise bad("this is a Python pickle (e.g. from torch.save); bricks never unpickles")
     n = int.from_bytes(data[:8], "little")
     if n > len(data) - 8:
+        if data[0] == 0x80 and data[1] in (2, 3, 4, 5):  # the PROTO opcode of pickles
+            raise bad("this is a Python pickle (e.g. from torch.save), not safetensors or "
+                      "npz; bricks never unpickles")
         raise bad(f"the header length field says {n} bytes but only {len(data) - 8} follow "
                   f"(a truncated file, or neither safetensors nor npz)")
     if n > _MAX_HEADER:
