@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import bricks
+import bricks.data
 from bricks import nn, optim
 from bricks.optim import lr_scheduler
 from bricks.train import History, Trainer, evaluate, fit, predict
@@ -224,7 +225,8 @@ def test_inputs_tensor_dataset_and_loader():
                 yield bricks.tensor(X[i:i + 32]), bricks.tensor(y[i:i + 32])
 
     results = []
-    for data in [(X, y), (bricks.tensor(X), bricks.tensor(y)), Pairs(), Loader()]:
+    loader = bricks.data.DataLoader(bricks.data.TensorDataset(X, y), batch_size=32)
+    for data in [(X, y), (bricks.tensor(X), bricks.tensor(y)), Pairs(), Loader(), loader]:
         model = mlp(seed=4)
         h = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), data,
                 epochs=2, batch_size=32, shuffle=False, verbose=False)

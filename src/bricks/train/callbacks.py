@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import warnings
 
+from bricks.io import atomic_write, save_checkpoint
 from bricks.optim.lr_scheduler import ReduceLROnPlateau
 
 
@@ -165,22 +165,11 @@ class LRSchedulerCallback(Callback):
 
 
 def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so a crash leaves
-    either the old file or the new one, never half of one."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``text`` to ``path`` (creating its folder) with :func:`bricks.io.atomic_write`:
+    a temporary file and a rename, so a crash leaves the old file or the new one."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "w", newline="") as f:
+        f.write(text)
 
 
 def _scalar(value) -> bool:
@@ -228,7 +217,8 @@ class ModelCheckpoint(Callback):
     ``save_best_only=True``: only when the monitored number improves on the best so far
     (mode as in :class:`EarlyStopping`); ``False``: after every epoch.  ``path`` may hold
     ``{epoch}`` (from 1) to keep one file per epoch, e.g. ``'run/ckpt-{epoch:03d}.safetensors'``.
-    Writes are atomic (``bricks.io`` writes a temporary file and renames it).
+    Writes are atomic (``bricks.io`` writes a temporary file and renames it); load with
+    ``bricks.io.load_checkpoint(path, model=..., optimizer=...)``.
 
     Attributes: ``best``, ``best_epoch``, ``saved`` (the paths written, in order).
     """
@@ -240,10 +230,6 @@ class ModelCheckpoint(Callback):
         self.scheduler = scheduler
 
     def on_train_begin(self, logs: dict) -> None:
-        try:
-            from bricks import io  # noqa: F401
-        except ImportError as err:
-            raise ImportError("ModelCheckpoint needs bricks.io (save_checkpoint)") from err
         self._best = _Best(self.mode)
         self.best, self.best_epoch, self.saved = None, None, []
 
@@ -253,8 +239,8 @@ class ModelCheckpoint(Callback):
             if not self._best.improves(current):
                 return
             self._best.value, self.best, self.best_epoch = current, current, epoch
-        from bricks.io import save_checkpoint
         path = self.path.format(epoch=epoch + 1)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         save_checkpoint(path, model=self.model, optimizer=self.trainer.optimizer,
                         scheduler=self.scheduler, epoch=epoch,
                         history=self.trainer.history.to_dict())

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 
 from bricks.backend import to_numpy, xp
+from bricks.io import atomic_write
 from bricks.train.metrics import to_labels
 
 
@@ -29,17 +29,9 @@ def _figure(width: float, height: float):
 
 def _save(fig, path) -> str:
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "wb") as f:  # a crash never leaves half a PNG
+        fig.savefig(f, format="png")
     return path
 
 

@@ -23,10 +23,9 @@ seed, model initialization and data give the same History bit for bit.
 
 from __future__ import annotations
 
-import math
-
 from bricks.autograd import no_grad
-from bricks.backend import default_generator, is_floating, xp
+from bricks.backend import is_floating, manual_seed, xp
+from bricks.data import DataLoader, TensorDataset
 from bricks.tensor import Tensor
 from bricks.train.callbacks import Callback, LRSchedulerCallback
 from bricks.train.metrics import get_metric
@@ -79,62 +78,37 @@ class History:
 
 
 # ---------------------------------------------------------------- data in, batches out
-class _ArrayBatches:
-    """Batches of ``(X, y)`` arrays: a minimal loader for when no DataLoader is given."""
-
-    def __init__(self, x, y, batch_size: int, shuffle: bool, generator):
-        self.x, self.y = x, y
-        self.batch_size, self.shuffle, self.generator = batch_size, shuffle, generator
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
-
-    def __iter__(self):
-        n = len(self.x)
-        order = self.generator.permutation(n) if self.shuffle else xp.arange(n)
-        for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            yield self.x[idx], (None if self.y is None else self.y[idx])
-
-
 def _raw(a):
     return a.data if isinstance(a, Tensor) else xp.asarray(a)
 
 
 def make_batches(data, batch_size: int = 32, shuffle: bool = False, generator=None):
-    """An iterable of ``(x, y)`` batches from a DataLoader, a Dataset or an ``(X, y)`` pair.
+    """A :class:`bricks.data.DataLoader` over ``data``: a DataLoader (used as it is, with
+    its own batch size and shuffling), a Dataset, an ``(X, y)`` pair of arrays or Tensors,
+    or inputs ``X`` alone (batches ``(x,)``, for :func:`predict`).
 
-    A DataLoader (anything with a ``batch_size`` that iterates) is used as it is; a Dataset
-    or arrays are batched here, in an order drawn from ``generator`` when ``shuffle``.  A
-    single array (or Tensor) ``X`` gives batches ``(x, None)``, for :func:`predict`.
+    ``generator`` draws the shuffle order (default: the global one, ``bricks.manual_seed``).
     """
-    if generator is None:
-        generator = default_generator()
-    if hasattr(data, "batch_size") and hasattr(data, "__iter__"):
+    if isinstance(data, DataLoader) or (hasattr(data, "batch_size")
+                                        and hasattr(data, "__iter__")):
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = _raw(data[0]), _raw(data[1])
         if len(x) != len(y):
             raise ValueError(f"fit: X has {len(x)} samples but y has {len(y)}")
-        return _ArrayBatches(x, y, batch_size, shuffle, generator)
-    if isinstance(data, Tensor) or hasattr(data, "ndim"):
-        return _ArrayBatches(_raw(data), None, batch_size, shuffle, generator)
-    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):  # a map-style Dataset
-        try:
-            from bricks.data import DataLoader
-        except ImportError:  # bricks.data not installed yet: stack the samples here
-            samples = [data[i] for i in range(len(data))]
-            x = xp.stack([_raw(s[0]) for s in samples])
-            y = xp.stack([_raw(s[1]) for s in samples])
-            return _ArrayBatches(x, y, batch_size, shuffle, generator)
-        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
-    raise TypeError(f"expected a Dataset, a DataLoader or an (X, y) pair of arrays, "
-                    f"got {type(data).__name__}")
+        data = TensorDataset(x, y)
+    elif isinstance(data, Tensor) or hasattr(data, "ndim"):
+        data = TensorDataset(_raw(data))
+    elif not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
+        raise TypeError(f"expected a Dataset, a DataLoader or an (X, y) pair of arrays, "
+                        f"got {type(data).__name__}")
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
 def _split(batch):
-    if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        return batch[0], batch[1]
+    """``(x, y)`` from a batch: a pair, or inputs alone (``y`` is then None)."""
+    if isinstance(batch, (tuple, list)):
+        return batch[0], (batch[1] if len(batch) > 1 else None)
     return batch, None
 
 
@@ -237,12 +211,10 @@ class Trainer:
     def fit(self, train_data, val_data=None, epochs: int = 1, batch_size: int = 32,
             shuffle: bool = True, seed: int | None = None) -> History:
         """Train for ``epochs`` epochs (fewer if a callback stops); see :func:`fit`."""
+        generator = None  # the global generator, seeded by bricks.manual_seed
         if seed is not None:
-            from bricks.backend import manual_seed
             manual_seed(seed)  # dropout and other random ops
             generator = xp.random.default_rng(seed)
-        else:
-            generator = default_generator()
         batches = make_batches(train_data, batch_size, shuffle, generator)
         self.stop_training = False
         for cb in self.callbacks:
