@@ -87,6 +87,7 @@ _META_KEY = "__metadata__"          # safetensors' reserved header key; the npz 
 _BRICKS_KEY = "bricks"              # the one entry bricks puts in __metadata__
 _MAX_HEADER = 100_000_000           # safetensors' own limit on the JSON header (bytes)
 _MAX_NDIM = 64
+_MAX_DEPTH = 100                    # nesting of lists/dicts in the JSON (states need ~5)
 _STATE_DICT = "bricks.state_dict"
 _CHECKPOINT = "bricks.checkpoint"
 
@@ -508,6 +509,9 @@ class _Packer:
         return key
 
     def pack(self, value, path):
+        if len(path) > _MAX_DEPTH:
+            raise TypeError(f"cannot store {'.'.join(path[:3])}...: nested more than "
+                            f"{_MAX_DEPTH} levels deep")
         if value is None or isinstance(value, (bool, str, int)):
             return value
         if isinstance(value, float):
@@ -547,8 +551,8 @@ class _Unpacker:
 
     def unpack(self, obj, where):
         try:
-            return self._unpack(obj, where)
-        except RecursionError:
+            return self._unpack(obj, where, 0)
+        except RecursionError:  # pragma: no cover - _MAX_DEPTH comes first
             raise CheckpointError(self.path, f"{where}: nested too deeply") from None
 
     def _array(self, key, where, tag):
@@ -560,13 +564,15 @@ class _Unpacker:
     def _bad(self, where, what):
         return CheckpointError(self.path, f"{where}: {what}")
 
-    def _unpack(self, obj, where):
+    def _unpack(self, obj, where, depth):
+        if depth > _MAX_DEPTH:
+            raise self._bad(where, f"nested more than {_MAX_DEPTH} levels deep")
         if isinstance(obj, list):
-            return [self._unpack(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+            return [self._unpack(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]
         if not isinstance(obj, dict):
             return obj
         if not any(k.startswith("__") for k in obj):
-            return {k: self._unpack(v, f"{where}.{k}") for k, v in obj.items()}
+            return {k: self._unpack(v, f"{where}.{k}", depth + 1) for k, v in obj.items()}
         if len(obj) != 1:
             raise self._bad(where, f"a tagged value has extra keys {sorted(obj)}")
         (tag, arg), = obj.items()
@@ -586,18 +592,18 @@ class _Unpacker:
         if tag == "__tuple__":
             if not isinstance(arg, list):
                 raise self._bad(where, "__tuple__ needs a list")
-            return tuple(self._unpack(v, f"{where}[{i}]") for i, v in enumerate(arg))
+            return tuple(self._unpack(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(arg))
         if tag == "__dict__":
             if not isinstance(arg, list) or not all(isinstance(p, list) and len(p) == 2
                                                     for p in arg):
                 raise self._bad(where, "__dict__ needs a list of [key, value] pairs")
             out = {}
             for k, v in arg:
-                k = self._unpack(k, where)
+                k = self._unpack(k, where, depth + 1)
                 if not isinstance(k, self._SCALARS):
                     raise self._bad(where, f"a dict key must be a str, number, bool or "
                                            f"null, got {type(k).__name__}")
-                out[k] = self._unpack(v, f"{where}.{k}")
+                out[k] = self._unpack(v, f"{where}.{k}", depth + 1)
             return out
         raise self._bad(where, f"unknown tag {tag!r}")
 
