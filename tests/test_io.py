@@ -712,3 +712,16 @@ def test_generator_kinds(tmp_path):
         bio.save_checkpoint(tmp_path / "h", generators={"x": object()})
     with pytest.raises(CheckpointError, match="invalid state for generator 'bits'"):
         bio.load_checkpoint(tmp_path / "g", generators={"bits": xp.random.MT19937(0)})
+
+
+@pytest.mark.parametrize("name", ["StandardScaler", "MinMaxScaler"])
+def test_checkpoint_with_bricks_data_scalers(tmp_path, name):
+    data = pytest.importorskip("bricks.data")
+    cls = getattr(data, name)
+    x = xp.random.default_rng(0).standard_normal((20, 3)) * 5 + 2
+    scaler = cls().fit(x)
+    bio.save_checkpoint(tmp_path / "s", scaler=scaler)
+    fresh = cls()
+    bio.load_checkpoint(tmp_path / "s", scaler=fresh)
+    assert_same(fresh.state_dict(), scaler.state_dict())
+    assert_same(xp.asarray(fresh.transform(x)), xp.asarray(scaler.transform(x)))
