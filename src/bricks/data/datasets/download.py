@@ -13,6 +13,7 @@ leaves nothing behind under the final name.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import tempfile
@@ -128,13 +129,22 @@ def download(
         with os.fdopen(fd, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as response:
+                    announced = response.headers.get("Content-Length")
+                    received = 0
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         digest.update(chunk)
                         out.write(chunk)
+                        received += len(chunk)
+                # http.client returns a short body silently when the server hangs up early.
+                if announced is not None and announced.isdigit() and received != int(announced):
+                    raise DatasetError(
+                        f"download of {url} failed: the connection closed after {received} "
+                        f"of {announced} bytes"
+                    )
             except urllib.error.HTTPError as e:
                 raise DatasetError(f"download of {url} failed: HTTP {e.code} {e.reason}") from e
-            except (urllib.error.URLError, OSError) as e:
-                reason = getattr(e, "reason", None) or e
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                reason = getattr(e, "reason", None) or repr(e)
                 raise DatasetError(f"download of {url} failed: {reason}") from e
         actual = digest.hexdigest()
         if actual != expected:

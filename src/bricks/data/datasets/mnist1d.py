@@ -143,15 +143,15 @@ def make_mnist1d(**overrides):
     }
 
 
-def _package_dataset():
+def _package_make_dataset():
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError:  # also when one of its own imports (requests, matplotlib) is missing
         return None
-    return make_dataset(get_dataset_args())
+    return lambda: make_dataset(get_dataset_args())
 
 
-_cache: dict[bool, dict] = {}
+_cache: dict[str, dict] = {}
 
 
 def load_mnist1d(split: str | None = None, use_package: bool | None = None):
@@ -178,17 +178,19 @@ def load_mnist1d(split: str | None = None, use_package: bool | None = None):
     """
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be None, 'train' or 'test', got {split!r}")
-    want_package = use_package is not False
-    if want_package not in _cache:
-        data = _package_dataset() if want_package else None
-        if data is None:
-            if use_package:
-                raise ImportError(
-                    "load_mnist1d(use_package=True) needs the mnist1d package: pip install mnist1d"
-                )
-            data = make_mnist1d()
-        _cache[want_package] = {k: data[k] for k in ("x", "y", "x_test", "y_test")}
-    d = _cache[want_package]
+    generate, source = make_mnist1d, "bricks"
+    if use_package is not False:
+        package = _package_make_dataset()
+        if package is not None:
+            generate, source = package, "mnist1d"
+        elif use_package:
+            raise ImportError(
+                "load_mnist1d(use_package=True) needs the mnist1d package: pip install mnist1d"
+            )
+    if source not in _cache:
+        data = generate()
+        _cache[source] = {k: data[k] for k in ("x", "y", "x_test", "y_test")}
+    d = _cache[source]
     if split == "train":
         X, y = d["x"], d["y"]
     elif split == "test":

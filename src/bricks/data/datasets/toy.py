@@ -230,8 +230,7 @@ def make_moons(n: int = 500, noise: float = 0.0, seed: int | None = None):
         xp.stack([1 - xp.cos(s_in), 1 - xp.sin(s_in) - 0.5], axis=1),
     ])
     y = xp.concatenate([xp.zeros(n_out, xp.int64), xp.ones(n_in, xp.int64)])
-    if noise > 0:
-        X += rng.normal(0.0, noise, X.shape)
+    X += rng.standard_normal(X.shape) * noise
     return _finish(rng, X, y, xp.int64)
 
 
