@@ -396,17 +396,19 @@ def _good_idx(tmp_path):
     "mangle,match",
     [
         (lambda b: b[:-1], "truncated: shape \\(2, 3, 4\\) needs 24 data bytes, found 23"),
-        (lambda b: b[:10], "truncated: its header needs 16 bytes"),
+        (lambda b: b[:10], "truncated: its header needs 16 bytes, it has 10"),
+        (lambda b: b[:4] + b"\xff" * 12, "truncated: shape \\(4294967295, "),
         (lambda b: b[:3], "truncated: 3 bytes"),
-        (lambda b: b + b"\x00", "corrupted: .* 1 extra"),
+        (lambda b: b + b"\x00", "corrupted: extra bytes after the 24 data bytes"),
         (lambda b: b"\x01" + b[1:], "wrong magic number 0x01000803"),
         (lambda b: b[:2] + b"\x07" + b[3:], "unknown dtype code 0x07"),
         (lambda b: b[:3] + b"\x00" + b[4:], "0 dimensions"),
         (lambda b: gzip.compress(b)[:-12], "corrupted or truncated gzip"),
-        (lambda b: _flip_middle(gzip.compress(b * 50)), "corrupted or truncated gzip"),
+        (lambda b: _flip_middle(_big_gz()), "corrupted or truncated gzip"),
+        (lambda b: _flip_crc(gzip.compress(b)), "corrupted or truncated gzip.*CRC"),
     ],
-    ids=["short-data", "short-dims", "short-header", "extra", "magic", "dtype", "ndim0",
-         "gz-truncated", "gz-corrupted"],  # fmt: skip
+    ids=["short-data", "short-dims", "huge-shape", "short-header", "extra", "magic", "dtype",
+         "ndim0", "gz-truncated", "gz-corrupted", "gz-crc"],  # fmt: skip
 )
 def test_idx_bad_files(tmp_path, mangle, match):
     good = _good_idx(tmp_path).read_bytes()
@@ -415,6 +417,18 @@ def test_idx_bad_files(tmp_path, mangle, match):
     with pytest.raises(DatasetError, match=match) as info:
         read_idx(bad)
     assert str(bad) in str(info.value)
+
+
+def _big_gz():
+    a = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    header = bytes([0, 0, 8, 3]) + b"".join(s.to_bytes(4, "big") for s in a.shape)
+    return gzip.compress(header + a.tobytes())
+
+
+def _flip_crc(b):
+    b = bytearray(b)
+    b[-6] ^= 0x01  # the trailer's CRC-32: the inflated data is intact, the check must fail
+    return bytes(b)
 
 
 def _flip_middle(b):

@@ -123,28 +123,47 @@ def read_idx(path: str | os.PathLike):
                [0, 1]], dtype=uint8)
     """
     name = os.fspath(path)
+    gzipped = False
     try:
         with open(name, "rb") as f:
-            raw = f.read()
+            gzipped = f.read(2) == _GZIP_MAGIC
+            f.seek(0)
+            if gzipped:
+                with gzip.GzipFile(fileobj=f, mode="rb") as g:
+                    return _parse_idx(g, name)
+            return _parse_idx(f, name)
     except FileNotFoundError:
         raise DatasetError(f"IDX file {name!r} does not exist") from None
-    except OSError as e:
-        raise DatasetError(f"cannot read IDX file {name!r}: {e.strerror or e}") from e
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
+    except (OSError, EOFError, zlib.error) as e:
+        if gzipped:
             raise DatasetError(
                 f"IDX file {name!r} is a corrupted or truncated gzip file: {e}"
             ) from e
-    if len(raw) < 4:
-        raise DatasetError(f"IDX file {name!r} is truncated: {len(raw)} bytes, no full header")
-    if raw[0] != 0 or raw[1] != 0:
+        raise DatasetError(f"cannot read IDX file {name!r}: {e.strerror or e}") from e
+
+
+def _read_upto(f, n):
+    # In chunks, so a header that promises more than the file holds costs no memory.
+    chunks, left = [], n
+    while left > 0:
+        chunk = f.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _parse_idx(f, name):
+    head = _read_upto(f, 4)
+    if len(head) < 4:
+        raise DatasetError(f"IDX file {name!r} is truncated: {len(head)} bytes, no full header")
+    if head[0] != 0 or head[1] != 0:
         raise DatasetError(
-            f"IDX file {name!r} has a wrong magic number 0x{raw[:4].hex()}: "
+            f"IDX file {name!r} has a wrong magic number 0x{head.hex()}: "
             "an IDX file starts with two zero bytes (e.g. 0x00000803 for MNIST images)"
         )
-    code, ndim = raw[2], raw[3]
+    code, ndim = head[2], head[3]
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
         raise DatasetError(
@@ -152,27 +171,29 @@ def read_idx(path: str | os.PathLike):
         )
     if ndim == 0:
         raise DatasetError(f"IDX file {name!r} declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = _read_upto(f, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DatasetError(
-            f"IDX file {name!r} is truncated: its header needs {header} bytes, it has {len(raw)}"
+            f"IDX file {name!r} is truncated: its header needs {4 + 4 * ndim} bytes, "
+            f"it has {4 + len(dims)}"
         )
-    shape = tuple(int(s) for s in xp.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int(s) for s in xp.frombuffer(dims, dtype=">u4"))
     dtype = _IDX_DTYPES[code]
-    expected = math.prod(shape) * dtype.itemsize
-    found = len(raw) - header
-    if found < expected:
+    count = math.prod(shape)
+    expected = count * dtype.itemsize
+    data = _read_upto(f, expected + 1)
+    if len(data) < expected:
         raise DatasetError(
             f"IDX file {name!r} is truncated: shape {shape} needs {expected} data bytes, "
-            f"found {found}"
+            f"found {len(data)}"
         )
-    if found > expected:
+    if len(data) > expected:
         raise DatasetError(
-            f"IDX file {name!r} is corrupted: shape {shape} needs {expected} data bytes, "
-            f"found {found - expected} extra"
+            f"IDX file {name!r} is corrupted: extra bytes after the {expected} data bytes "
+            f"that shape {shape} needs"
         )
-    data = xp.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=header)
-    return data.reshape(shape).astype(dtype.newbyteorder("="))
+    array = xp.frombuffer(data, dtype=dtype, count=count).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
 
 
 def write_idx(path: str | os.PathLike, array) -> Path:
