@@ -63,6 +63,15 @@ def test_tensor_dataset_size_mismatch_names_sizes():
         TensorDataset([1, 2, 3])
 
 
+def test_public_surface():
+    import importlib
+
+    assert bricks.data.datasets is importlib.import_module("bricks.data.datasets")
+    assert bricks.data.transforms is importlib.import_module("bricks.data.transforms")
+    for name in bricks.data.__all__:
+        assert getattr(bricks.data, name) is not None
+
+
 def test_dataset_is_abstract():
     with pytest.raises(NotImplementedError):
         Dataset()[0]

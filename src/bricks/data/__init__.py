@@ -6,6 +6,7 @@
     StandardScaler, MinMaxScaler                      scalers.py (scikit-learn's numbers)
     transforms: Compose, Normalize, Flatten, OneHot,  transforms.py
         RandomShift, RandomRotation, GaussianNoise, RandomHorizontalFlip
+    datasets: toy 2-D sets, digits, MNIST, MNIST-1D   datasets/ (its own package)
 """
 
 from bricks.data import transforms
@@ -14,8 +15,10 @@ from bricks.data.dataset import Dataset, Subset, TensorDataset, random_split
 from bricks.data.scalers import MinMaxScaler, StandardScaler
 from bricks.data.split import train_test_split
 
+from bricks.data import datasets  # noqa: E402  isort: skip  (after the loaders it may use)
+
 __all__ = [
-    "transforms",
+    "transforms", "datasets",
     "Dataset", "TensorDataset", "Subset", "random_split",
     "DataLoader", "default_collate",
     "train_test_split",
