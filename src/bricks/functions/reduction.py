@@ -131,6 +131,8 @@ def std(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
     Where the spread is zero the square root has no derivative; the gradient there is 0,
     as in PyTorch (a constant feature must not turn a whole batch's gradient into nan).
     """
+    _require_float(x, "std")
+    dim = normalize_dims(dim, x.ndim, "std")  # a bad dim names std, not var
     v = var(x, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
     zero = Tensor._make(v.data == 0, False, None, 0)
     return E.where(zero, 0.0, E.sqrt(E.where(zero, 1.0, v)))
