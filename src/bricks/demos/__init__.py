@@ -9,6 +9,7 @@ use; the default setting is what the README quotes.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from bricks.demos._common import DemoResult
 
