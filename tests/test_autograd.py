@@ -474,9 +474,6 @@ def test_inplace_through_any_view_of_saved_tensor_is_detected(view):
         y.backward()
 
 
-@pytest.mark.xfail(strict=True, reason="x[i] on a 1-D tensor (every dimension indexed by an int) "
-                   "is a copy, not a view as in PyTorch: NumPy returns a scalar for it "
-                   "(functions/shape.py BasicIndex; x[key + (Ellipsis,)] gives a 0-d view)")
 def test_integer_index_to_zero_dim_is_a_view():
     w = bricks.zeros(3)
     v = w[1]

@@ -742,10 +742,6 @@ def test_non_tensor_arguments():
 # ---------------------------------------------------------------- engine bugs found here
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: Where.backward (functions/elementwise.py) builds its zeros as grad * 0.0, so "
-    "an inf or nan upstream gradient leaks nan into the branch that was not taken; PyTorch "
-    "gives exact zeros. nll_loss works around it for all-ignored batches."))
 def test_engine_where_backward_gives_zero_to_the_branch_not_taken():
     a = bricks.tensor([1.0, 2.0], requires_grad=True)
     out = bricks.where(bricks.tensor([True, False]), a, 0.0)
@@ -754,9 +750,6 @@ def test_engine_where_backward_gives_zero_to_the_branch_not_taken():
     assert g.tolist() == [1.0, 0.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: _ZeroGrad.backward (sign, floor, ceil, round) returns grad * 0.0, which is "
-    "nan where the upstream gradient is inf or nan; PyTorch returns zeros."))
 def test_engine_zero_gradient_ops_give_zeros_for_inf_upstream():
     a = bricks.tensor([1.0, 2.0], requires_grad=True)
     with np.errstate(invalid="ignore"):

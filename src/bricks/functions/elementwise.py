@@ -34,6 +34,11 @@ def _const(array) -> Tensor:
     return Tensor._make(array, False, None, 0)
 
 
+def _masked(grad: Tensor, mask) -> Tensor:
+    """``grad`` where the bool array ``mask`` holds, exact 0 elsewhere (even for inf grads)."""
+    return where(_const(mask), grad, _const(xp.zeros((), dtype=grad.data.dtype)))
+
+
 class Exp(Function):
     def forward(self, x):
         y = xp.exp(x)
@@ -224,7 +229,7 @@ class Relu(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad * _const((y.data > 0).astype(y.data.dtype))
+        return _masked(grad, y.data > 0)
 
 
 def relu(x) -> Tensor:
@@ -255,7 +260,8 @@ class _ZeroGrad(Function):
     """Base of piecewise-constant ops: the derivative is 0 wherever it exists."""
 
     def backward(self, grad):
-        return grad * 0.0
+        # Exact zeros, not grad * 0: an inf or nan upstream gradient must not leak through.
+        return _const(xp.zeros_like(grad.data))
 
 
 class Sign(_ZeroGrad):
@@ -342,7 +348,7 @@ class Clamp(Function):
             inside &= x.data >= self.lo
         if self.hi is not None:
             inside &= x.data <= self.hi
-        return grad * _const(inside.astype(grad.data.dtype))
+        return _masked(grad, inside)
 
 
 def clamp(x, min=None, max=None) -> Tensor:
@@ -426,7 +432,8 @@ class Where(Function):
     def backward(self, grad):
         (cond,) = self.saved_tensors
         _, (sa, _), (sb, _) = self.input_meta
-        zero = grad * 0.0
+        # A constant zero, not grad * 0: inf or nan upstream must give exact zeros (PyTorch).
+        zero = _const(xp.zeros((), dtype=grad.data.dtype))
         ga = sum_to(where(cond, grad, zero), sa) if self.next_edges[1] is not None else None
         gb = sum_to(where(cond, zero, grad), sb) if self.next_edges[2] is not None else None
         return None, ga, gb

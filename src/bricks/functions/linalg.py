@@ -109,6 +109,7 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
     if a.shape != b.shape:
         raise RuntimeError(f"dot: tensors must have the same length, got {a.shape[0]} and "
                            f"{b.shape[0]}")
+    _same_dtype("dot", a, b)
     return matmul(a, b)
 
 

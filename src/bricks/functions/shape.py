@@ -43,7 +43,7 @@ class Reshape(Function):
         return grad.reshape(self.input_meta[0][0])
 
 
-def reshape(x: Tensor, shape) -> Tensor:
+def reshape(x: Tensor, shape, _op: str = "reshape") -> Tensor:
     """The same elements in a new shape (one size may be -1, inferred).
 
     Example:
@@ -57,12 +57,14 @@ def reshape(x: Tensor, shape) -> Tensor:
         return Reshape.apply(x, shape=shape)
     except ValueError:
         raise RuntimeError(
-            f"reshape: shape {shape} is invalid for a tensor of {x.data.size} elements "
+            f"{_op}: shape {shape} is invalid for a tensor of {x.data.size} elements "
             f"(shape {tuple(x.shape)})"
         ) from None
 
 
-view = reshape
+def view(x: Tensor, shape) -> Tensor:
+    """``reshape`` under PyTorch's other name (bricks never needs contiguous memory)."""
+    return reshape(x, shape, _op="view")
 
 
 def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
@@ -309,7 +311,13 @@ class BasicIndex(Function):
 
     def forward(self, x, key):
         self.key = key
-        return x[key]
+        out = x[key]
+        if type(out) is not backend.ndarray:
+            # Every dimension indexed by an int: NumPy returns a scalar copy; an Ellipsis
+            # keeps it a 0-d view, so x[i].fill_(v) writes through as in PyTorch.
+            has_ellipsis = any(k is Ellipsis for k in key)
+            out = xp.asarray(out) if has_ellipsis else x[key + (Ellipsis,)]
+        return out
 
     def backward(self, grad):
         return IndexBackward.apply(grad, key=self.key, shape=self.input_meta[0][0],
