@@ -35,13 +35,13 @@ DEFAULTS = {
     "data": "mnist",
     "target": None,
     "task": None,
-    "model": "mlp:256,128",
+    "model": "mlp:512,256",
     "activation": "relu",
-    "dropout": 0.0,
+    "dropout": 0.2,
     "batch_norm": False,
     "optimizer": "adam",
     "lr": None,            # None: the optimizer's own default (OPTIMIZERS)
-    "epochs": 12,
+    "epochs": 30,
     "batch_size": 128,
     "seed": 0,
     "test_size": 0.15,
@@ -114,7 +114,7 @@ def _add_train_options(p):
                    help=f"hidden activation: relu, tanh, sigmoid, gelu, ... (default: "
                         f"{d['activation']})")
     p.add_argument("--dropout", type=float, default=S, metavar="P",
-                   help="dropout probability after each hidden layer (default: 0)")
+                   help="dropout probability after each hidden layer (default: 0.2)")
     p.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=S,
                    help="batch normalization after each hidden linear layer")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), default=S,
@@ -397,7 +397,10 @@ def load_data(cfg: dict):
         task, y, classes = _labels(y_raw, cfg.get("task"), data)
         info = {"file": os.path.abspath(data), "target": cfg.get("target")}
     else:
-        X, y_raw = load_dataset(data)
+        try:  # generated sets (toy, ...) draw fresh entropy without a seed
+            X, y_raw = load_dataset(data, seed=cfg["seed"])
+        except TypeError:
+            X, y_raw = load_dataset(data)
         spec = DATASETS[data.strip().lower().replace("_", "-")]
         task = cfg.get("task") or spec.task
         if task == "classification":
@@ -578,6 +581,11 @@ def cmd_train(args) -> int:
                            f"{', '.join('--' + k.replace('_', '-') for k in changed)})")
         cfg = _check_config({**DEFAULTS, **old["config"],
                              **{k: v for k, v in explicit.items() if k in RESUMABLE}})
+        if "epochs" in explicit and cfg["schedule"] != "none" and \
+                explicit["epochs"] != old["config"]["epochs"]:
+            print(f"bricks: note: the {cfg['schedule']} schedule was planned for "
+                  f"{old['config']['epochs']} epochs; the extra epochs continue it",
+                  file=sys.stderr)
         run = cfg["out"] or os.path.dirname(os.path.abspath(ckpt_in))
         os.makedirs(run, exist_ok=True)
     else:
@@ -904,6 +912,7 @@ def main(argv=None) -> int:
     from bricks.io import CheckpointError
 
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -920,5 +929,7 @@ def main(argv=None) -> int:
         print(f"bricks: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("bricks: interrupted", file=sys.stderr)
+        hint = " (continue with: bricks train --resume RUN_FOLDER)" if getattr(
+            args, "command", None) == "train" else ""
+        print(f"bricks: interrupted{hint}", file=sys.stderr)
         return 130
