@@ -260,8 +260,9 @@ class _ZeroGrad(Function):
     """Base of piecewise-constant ops: the derivative is 0 wherever it exists."""
 
     def backward(self, grad):
-        # Exact zeros, not grad * 0: an inf or nan upstream gradient must not leak through.
-        return _const(xp.zeros_like(grad.data))
+        # Exact zeros, not grad * 0 (an inf or nan upstream gradient must not leak through),
+        # still connected to grad so that a create_graph result stays differentiable.
+        return _masked(grad, xp.zeros(grad.data.shape, dtype=bool))
 
 
 class Sign(_ZeroGrad):
