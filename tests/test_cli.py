@@ -349,6 +349,7 @@ def test_datasets_lists_the_registry(capsys):
 def test_error_unknown_dataset_lists_the_available_ones(capsys, tmp_path):
     line = assert_error(capsys, "train", "--data", "cifar", "--out", str(tmp_path / "r"))
     assert "cifar" in line and "moons" in line and "mnist" in line
+    assert not os.path.exists(tmp_path / "r")  # no empty run folder left behind
 
 
 @pytest.mark.parametrize("argv, contains", [

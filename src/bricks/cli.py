@@ -589,7 +589,9 @@ def cmd_train(args) -> int:
         run = cfg["out"] or os.path.dirname(os.path.abspath(ckpt_in))
         os.makedirs(run, exist_ok=True)
     else:
-        run = _new_run_folder(cfg["out"])
+        run = None  # made once the data has loaded, so a typo leaves no empty folder
+        if cfg["out"] is not None and os.path.exists(os.path.join(cfg["out"], CHECKPOINT)):
+            _new_run_folder(cfg["out"])  # the error about an existing run
 
     with _blas_threads(cfg["threads"]):
         return _train(cfg, explicit, run, ckpt_in)
@@ -605,6 +607,8 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     t0 = time.perf_counter()
     d = load_data(cfg)
     X_train, X_test, y_train, y_test = split_data(d, cfg)
+    if run is None:
+        run = _new_run_folder(cfg["out"])
     if d["task"] == "classification" and cfg["optimizer"] == "lbfgs" and "batch_size" not in \
             explicit:
         cfg["batch_size"] = len(X_train)  # L-BFGS wants the full batch
