@@ -158,25 +158,30 @@ class Function:
         fn._fwd_inputs = inputs
         raw = fn.forward(*[t.data for t in inputs], **options)
         fn._fwd_inputs = None
-        multi = type(raw) is tuple
-        originals = raw if multi else (raw,)
-        arrays = originals
-        # NumPy hands back scalars, not 0-d arrays, from ufuncs and reductions on 0-d data;
-        # a scalar cannot be changed in place (optimizer steps on a 0-d parameter's grad).
-        if multi:
-            if any(isinstance(a, generic) for a in raw):
-                arrays = tuple(xp.asarray(a) if isinstance(a, generic) else a for a in raw)
-        elif isinstance(raw, generic):
-            arrays = (xp.asarray(raw),)
         make = Tensor._make
+        if type(raw) is not tuple:
+            # The common single-output case, written out: this is the hottest path of bricks.
+            # NumPy hands back scalars, not 0-d arrays, from ufuncs and reductions on 0-d
+            # data; a scalar cannot be changed in place (optimizer steps on a 0-d grad).
+            original = raw
+            if isinstance(raw, generic):
+                raw = xp.asarray(raw)
+            if not record:
+                out = make(raw, False, None, 0)
+            else:
+                fn._set_edges(inputs)
+                fn.output_meta = ((raw.shape, raw.dtype),)
+                out = make(raw, True, fn, 0) if raw.dtype.kind == "f" else make(
+                    raw, False, None, 0)
+                if fn._saved is not None:
+                    fn._resolve_saved(inputs, (out,), (original,))
+            if cls.is_view:
+                out._vc = inputs[0]._vc
+            return out
+        originals = raw
+        arrays = tuple(xp.asarray(a) if isinstance(a, generic) else a for a in raw)
         if record:
-            fn.next_edges = tuple(
-                (t.grad_fn, t._output_nr)
-                if t.grad_fn is not None
-                else ((t, -1) if t._requires_grad else None)
-                for t in inputs
-            )
-            fn.input_meta = tuple((t.data.shape, t.data.dtype) for t in inputs)
+            fn._set_edges(inputs)
             fn.output_meta = tuple((a.shape, a.dtype) for a in arrays)
             outputs = tuple(
                 make(a, True, fn, i) if is_floating(a.dtype) else make(a, False, None, 0)
@@ -189,7 +194,24 @@ class Function:
         if cls.is_view:
             for out in outputs:
                 out._vc = inputs[0]._vc
-        return outputs if multi else outputs[0]
+        return outputs
+
+    def _set_edges(self, inputs):
+        # Per input: its producer node and output slot, the leaf itself, or None (no grad).
+        edges = []
+        meta = []
+        for t in inputs:
+            producer = t.grad_fn
+            if producer is not None:
+                edges.append((producer, t._output_nr))
+            elif t._requires_grad:
+                edges.append((t, -1))
+            else:
+                edges.append(None)
+            d = t.data
+            meta.append((d.shape, d.dtype))
+        self.next_edges = tuple(edges)
+        self.input_meta = tuple(meta)
 
     # ---- what forward and backward call
 

@@ -74,7 +74,11 @@ def _broadcast_error(op, a, b):
 
 
 def _apply_binary(cls, op, a, b, floating=False):
-    ta, tb = binary_operands(a, b, op, floating)
+    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype
+            and (not floating or a.data.dtype.kind == "f")):
+        ta, tb = a, b  # the common case: nothing to promote
+    else:
+        ta, tb = binary_operands(a, b, op, floating)
     try:
         return cls.apply(ta, tb)
     except ValueError:

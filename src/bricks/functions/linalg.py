@@ -13,7 +13,7 @@ import string
 from bricks.autograd import Function
 from bricks.backend import xp
 from bricks.functions.arithmetic import broadcast_to, sum_to
-from bricks.functions.shape import reshape, transpose, unsqueeze
+from bricks.functions.shape import Permute, reshape, unsqueeze
 from bricks.tensor import Tensor, tensor
 
 __all__ = ["matmul", "mm", "dot", "outer", "einsum"]
@@ -38,11 +38,18 @@ class MatMul(Function):
         a, b = self.saved_tensors
         (sa, _), (sb, _) = self.input_meta
         ga = gb = None
+        # Operands here are at least 2-D (matmul added the vector dimensions), so the
+        # products go straight to MatMul without the public wrapper's checks.
         if self.next_edges[0] is not None:
-            ga = sum_to(matmul(grad, transpose(b, -1, -2)), sa)
+            ga = sum_to(MatMul.apply(grad, _swap_last(b)), sa)
         if self.next_edges[1] is not None:
-            gb = sum_to(matmul(transpose(a, -1, -2), grad), sb)
+            gb = sum_to(MatMul.apply(_swap_last(a), grad), sb)
         return ga, gb
+
+
+def _swap_last(x: Tensor) -> Tensor:
+    n = x.data.ndim
+    return Permute.apply(x, dims=tuple(range(n - 2)) + (n - 1, n - 2))
 
 
 def matmul(a, b) -> Tensor:
