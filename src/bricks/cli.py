@@ -24,6 +24,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 from bricks.backend import manual_seed, xp
 
@@ -177,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("datasets", help="list the datasets --data accepts",
                    description="List the datasets that --data accepts by name.")
+
+    demo = sub.add_parser("demo", help="run a lecture's claim as a demo (--list to see them)",
+                          description="Run a demo that reproduces one claim a lecture makes: "
+                                      "it prints the claim and the numbers that show it and "
+                                      "saves its figures as PNG.")
+    demo.add_argument("name", nargs="?", metavar="NAME", help="the demo to run")
+    demo.add_argument("--list", action="store_true", help="list the demos")
+    demo.add_argument("--out", default="demos", metavar="DIR",
+                      help="folder for the figures (default: demos/NAME)")
+    demo.add_argument("--fast", action="store_true",
+                      help="the small setting the tests use (seconds)")
+    demo.add_argument("--threads", type=_positive_int, default=1)
     return parser
 
 
@@ -904,9 +917,28 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- bricks demo
+def cmd_demo(args) -> int:
+    from bricks import demos
+
+    if args.list or not args.name:
+        rows = demos.list_demos()
+        width = max(len(name) for name, _ in rows)
+        for name, title in rows:
+            print(f"{name.ljust(width)}  {title}")
+        if not args.list:
+            print("\nrun one with: bricks demo NAME")
+        return 0
+    start = time.perf_counter()
+    result = demos.run_demo(args.name, Path(args.out) / args.name, fast=args.fast)
+    print(result.report())
+    print(f"\n({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "datasets": cmd_datasets}
+            "datasets": cmd_datasets, "demo": cmd_demo}
 
 
 def main(argv=None) -> int:
