@@ -156,10 +156,6 @@ def test_run_demo_rejects_unknown_name(tmp_path):
         bricks.demos.run_demo("no-such-demo", tmp_path, fast=True)
 
 
-@pytest.mark.xfail(strict=True, reason="WolfeOptimizer gives the line search max_eval - 1 "
-                   "closure calls, and max_iter=1 defaults max_eval to 1: with one iteration "
-                   "per step() ConjugateGradient's step length becomes 0 and it stalls "
-                   "silently (torch's LBFGS gives its line search its own budget)")
 def test_conjugate_gradient_one_iteration_per_step_makes_progress():
     w = bricks.nn.Parameter(bricks.tensor([-4.0, 1.0], dtype=bricks.float64))
     opt = optim.ConjugateGradient([w], max_iter=1)

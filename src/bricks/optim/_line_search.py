@@ -384,7 +384,9 @@ class WolfeOptimizer(ClosureOptimizer):
 
             loss, flat_grad, t, ls_func_evals = strong_wolfe(
                 obj_func, x_init, t, d, loss, flat_grad, gtd, c1=group["c1"], c2=group["c2"],
-                tolerance_change=tolerance_change, max_ls=max_eval - current_evals)
+                tolerance_change=tolerance_change, max_ls=25)
+            # The line search has its own budget (25, torch's default), as in torch's LBFGS:
+            # tying it to max_eval left max_iter=1 steps with none, and the step length at 0.
             _flat.add_flat_(params, d, t)
             state["t"] = t
             current_evals += ls_func_evals
