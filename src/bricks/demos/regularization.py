@@ -76,7 +76,7 @@ def run(out_dir, fast: bool = False) -> DemoResult:
     start = time.perf_counter()
     train = make_moons(60, noise=0.35, seed=3)
     val = make_moons(1000, noise=0.35, seed=4)
-    width, epochs = (64, 200) if fast else (256, 500)
+    width, epochs = (64, 200) if fast else (128, 400)
     settings = {
         "none": {},
         "L2": {"penalty": nn.l2_penalty, "reg": 3e-3},
