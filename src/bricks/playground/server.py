@@ -1,0 +1,564 @@
+"""The playground's web server: a Starlette app with a JSON API and a WebSocket per session.
+
+``create_app()`` builds the app (the page, ``/api/...`` and ``/ws/{id}``, as specified in
+docs/playground-protocol.md); ``serve()`` runs it on uvicorn, on loopback by default. The
+CPU work (training, snapshots) runs in worker threads so one busy session never blocks the
+event loop; each :class:`~bricks.playground.session.Session` serializes its own commands.
+Every error reaches the page as ``{"error": "..."}`` with a 4xx status, and the server keeps
+serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+import webbrowser
+from pathlib import Path
+
+import anyio
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bricks.playground import schema
+from bricks.playground.schema import SchemaError
+from bricks.playground.session import Session
+
+__all__ = ["create_app", "serve", "SessionManager", "STATIC_DIR"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+_PLACEHOLDER = """<!doctype html><meta charset="utf-8"><title>bricks playground</title>
+<p>The bricks playground server is running, but its page
+(<code>bricks/playground/static/index.html</code>) is missing.
+The API is at <a href="/api/options">/api/options</a>.</p>"""
+
+
+class _Entry:
+    __slots__ = ("session", "last_seen", "sockets", "delete_at", "compare_with")
+
+    def __init__(self, session, compare_with=None):
+        self.session = session
+        self.last_seen = time.monotonic()
+        self.sockets = 0
+        self.delete_at = None
+        self.compare_with = compare_with
+
+
+class SessionManager:
+    """The live sessions, capped in number and freed when idle or when their tab closes.
+
+    Args:
+        max_sessions: more sessions than this at once get 429.
+        idle_timeout: seconds without a request or an open WebSocket before a session is
+            deleted.
+        grace: seconds a session outlives its last WebSocket (a reload reconnects in time).
+    """
+
+    def __init__(self, max_sessions: int = 16, idle_timeout: float = 1800.0,
+                 grace: float = 10.0):
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self.grace = grace
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._entries)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._entries)
+
+    def sweep(self) -> None:
+        """Delete sessions past their grace period or idle for ``idle_timeout`` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            dead = [sid for sid, e in self._entries.items()
+                    if (e.delete_at is not None and now >= e.delete_at)
+                    or (e.sockets == 0 and now - e.last_seen > self.idle_timeout)]
+            entries = [self._entries.pop(sid) for sid in dead]
+        for e in entries:
+            e.session.close()
+
+    def create(self, config=None, compare_with: str | None = None) -> tuple[str, Session]:
+        self.sweep()
+        with self._lock:
+            if len(self._entries) >= self.max_sessions:
+                raise SchemaError(f"sessions: at most {self.max_sessions} sessions at once; "
+                                  f"close a tab or DELETE /api/sessions/{{id}}", 429)
+        if compare_with is not None:
+            if not isinstance(compare_with, str):
+                raise SchemaError("compare_with: expected a session id (string)")
+            base = self.get(compare_with)
+            if config is not None and not isinstance(config, dict):
+                raise SchemaError(f"config: expected an object, got "
+                                  f"{type(config).__name__}")
+            data_keys = [k for k in (config or {}) if k in schema.DATA_KEYS]
+            if data_keys:
+                raise SchemaError(f"config: {data_keys[0]!r} is a data key; a compare "
+                                  f"session trains on the same data as {compare_with}")
+            with base.lock:
+                cfg = schema.validate_config(config or {}, base.config)
+            session = Session(cfg, data=base.data_tuple())
+        else:
+            session = Session(config or {})
+        sid = secrets.token_urlsafe(12)
+        with self._lock:
+            if len(self._entries) >= self.max_sessions:
+                raise SchemaError(f"sessions: at most {self.max_sessions} sessions at once",
+                                  429)
+            self._entries[sid] = _Entry(session, compare_with)
+        return sid, session
+
+    def entry(self, sid: str) -> _Entry:
+        self.sweep()
+        with self._lock:
+            e = self._entries.get(sid)
+        if e is None:
+            raise SchemaError(f"session {sid!r} not found (it may have been closed or timed "
+                              f"out)", 404)
+        e.last_seen = time.monotonic()
+        return e
+
+    def get(self, sid: str) -> Session:
+        return self.entry(sid).session
+
+    def delete(self, sid: str) -> None:
+        with self._lock:
+            e = self._entries.pop(sid, None)
+        if e is None:
+            raise SchemaError(f"session {sid!r} not found", 404)
+        e.session.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+        for e in entries:
+            e.session.close()
+
+    def socket_opened(self, sid: str) -> None:
+        e = self.entry(sid)
+        e.sockets += 1
+        e.delete_at = None
+
+    def socket_closed(self, sid: str) -> None:
+        with self._lock:
+            e = self._entries.get(sid)
+        if e is None:
+            return
+        e.sockets = max(0, e.sockets - 1)
+        e.last_seen = time.monotonic()
+        if e.sockets == 0:
+            e.delete_at = time.monotonic() + self.grace
+
+    def alive(self, sid: str, session: Session) -> bool:
+        with self._lock:
+            e = self._entries.get(sid)
+        return e is not None and e.session is session
+
+
+def _error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _api(handler):
+    """Wrap an endpoint so every failure is a JSON ``{"error": ...}`` response."""
+    async def endpoint(request: Request):
+        try:
+            return await handler(request)
+        except SchemaError as err:
+            return _error(str(err), err.status)
+        except Exception as err:  # a bug must not take the server down
+            return _error(f"internal error: {type(err).__name__}: {err}", 500)
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise SchemaError(f"body: at most {limit} bytes, got {length}", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise SchemaError(f"body: at most {limit} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json(request: Request, allow_empty: bool = True):
+    body = await _read_body(request, schema.LIMITS["max_body_bytes"])
+    return schema.parse_json(body, allow_empty=allow_empty)
+
+
+def _options() -> dict:
+    datasets = [{"name": name,
+                 "task": "regression" if name in schema.REGRESSION_DATASETS
+                 else "classification",
+                 "multiclass": name in schema.MULTICLASS_DATASETS or name == "custom"}
+                for name in schema.DATASETS]
+    return {
+        "datasets": datasets,
+        "features": [{"name": k, "label": v} for k, v in schema.FEATURES.items()],
+        "activations": list(schema.ACTIVATIONS),
+        "initializers": list(schema.INITIALIZERS),
+        "optimizers": [{"name": k, "label": v, "full_batch": k in schema.FULL_BATCH_OPTIMIZERS}
+                       for k, v in schema.OPTIMIZERS.items()],
+        "losses": list(schema.LOSSES),
+        "regularizations": list(schema.REGULARIZATIONS),
+        "limits": dict(schema.LIMITS),
+        "defaults": schema.default_config(),
+    }
+
+
+def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: float = 10.0,
+               static_dir: str | Path | None = None) -> Starlette:
+    """The playground as an ASGI app (Starlette).
+
+    Args:
+        max_sessions: sessions alive at once (one per browser tab); one more gets 429.
+        idle_timeout: seconds without requests or sockets before a session is freed.
+        grace: seconds a session outlives its last WebSocket.
+        static_dir: the page's folder (default: ``bricks/playground/static``).
+
+    Returns:
+        The app; ``app.state.manager`` is its :class:`SessionManager`.
+    """
+    manager = SessionManager(max_sessions, idle_timeout, grace)
+    static = Path(static_dir) if static_dir is not None else STATIC_DIR
+
+    async def index(request: Request):
+        page = static / "index.html"
+        if page.is_file():
+            return FileResponse(page, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_PLACEHOLDER)
+
+    async def static_file(request: Request):
+        rel = request.path_params["path"]
+        root = static.resolve()
+        target = (root / rel).resolve()
+        if root not in target.parents or not target.is_file():
+            return _error(f"static file {rel!r} not found", 404)
+        return FileResponse(target, headers={"Cache-Control": "no-cache"})
+
+    @_api
+    async def health(request: Request):
+        manager.sweep()
+        return JSONResponse({"ok": True, "sessions": len(manager),
+                             "max_sessions": manager.max_sessions})
+
+    @_api
+    async def options(request: Request):
+        return JSONResponse(_options())
+
+    @_api
+    async def sessions_list(request: Request):
+        manager.sweep()
+        return JSONResponse({"sessions": manager.ids()})
+
+    @_api
+    async def sessions_create(request: Request):
+        body = await _json(request)
+        if not isinstance(body, dict):
+            raise SchemaError("body: expected an object like {\"config\": {...}}")
+        unknown = [k for k in body if k not in ("config", "compare_with")]
+        if unknown:
+            raise SchemaError(f"body: unknown key {unknown[0]!r} (expected config, "
+                              f"compare_with)")
+        config = body.get("config")
+        if config is not None and not isinstance(config, dict):
+            raise SchemaError(f"config: expected an object, got {type(config).__name__}")
+        sid, session = await run_in_threadpool(manager.create, config,
+                                               body.get("compare_with"))
+        return JSONResponse({"id": sid, "config": session.config}, status_code=201)
+
+    def _sid(request):
+        return request.path_params["id"]
+
+    @_api
+    async def session_get(request: Request):
+        e = manager.entry(_sid(request))
+        s = e.session
+        return JSONResponse({"id": _sid(request), "config": s.config, "status": s.status,
+                             "epoch": s.epoch, "compare_with": e.compare_with})
+
+    @_api
+    async def session_delete(request: Request):
+        await run_in_threadpool(manager.delete, _sid(request))
+        return Response(status_code=204)
+
+    @_api
+    async def config_get(request: Request):
+        return JSONResponse(manager.get(_sid(request)).config)
+
+    @_api
+    async def config_patch(request: Request):
+        s = manager.get(_sid(request))
+        body = await _json(request, allow_empty=False)
+        reset = await run_in_threadpool(s.update_config, body)
+        return JSONResponse({"config": s.config, "reset": reset})
+
+    @_api
+    async def play(request: Request):
+        s = manager.get(_sid(request))
+        await run_in_threadpool(s.play)
+        return JSONResponse(s.summary())
+
+    @_api
+    async def pause(request: Request):
+        s = manager.get(_sid(request))
+        await run_in_threadpool(s.pause)
+        return JSONResponse(s.summary())
+
+    @_api
+    async def step(request: Request):
+        s = manager.get(_sid(request))
+        epochs = schema.validate_step(await _json(request))
+        await run_in_threadpool(s.step, epochs)
+        return JSONResponse(s.summary())
+
+    @_api
+    async def reset(request: Request):
+        s = manager.get(_sid(request))
+        await run_in_threadpool(s.reset)
+        return JSONResponse(s.summary())
+
+    @_api
+    async def state(request: Request):
+        s = manager.get(_sid(request))
+        return JSONResponse(await run_in_threadpool(s.snapshot))
+
+    @_api
+    async def data(request: Request):
+        s = manager.get(_sid(request))
+        return JSONResponse(await run_in_threadpool(s.data_message))
+
+    def _counts(s):
+        with s.lock:
+            return {"n_train": len(s.y_train), "n_test": len(s.y_test), "config": s.config}
+
+    @_api
+    async def points_add(request: Request):
+        s = manager.get(_sid(request))
+        body = await _json(request, allow_empty=False)
+        points = schema.validate_points(body, s.task)
+        await run_in_threadpool(s.add_points, points)
+        return JSONResponse(_counts(s))
+
+    @_api
+    async def points_clear(request: Request):
+        s = manager.get(_sid(request))
+        await run_in_threadpool(s.clear_points)
+        return JSONResponse(_counts(s))
+
+    @_api
+    async def upload(request: Request):
+        s = manager.get(_sid(request))
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in ("", "text/csv", "text/plain", "application/octet-stream",
+                         "application/vnd.ms-excel"):
+            raise SchemaError(f"upload: expected CSV text (Content-Type text/csv), got "
+                              f"{ctype!r}", 415)
+        body = await _read_body(request, schema.LIMITS["max_upload_bytes"])
+        rows, task, has_split = schema.parse_csv(body)
+        await run_in_threadpool(s.load_rows, rows, task, has_split)
+        return JSONResponse(_counts(s))
+
+    @_api
+    async def weights_put(request: Request):
+        s = manager.get(_sid(request))
+        body = await _json(request, allow_empty=False)
+        layer, i, j, value = schema.validate_weight_edit(body, s.weight_shapes())
+        await run_in_threadpool(s.set_weight, layer, i, j, value)
+        return JSONResponse({"layer": layer, "i": i, "j": j, "value": value})
+
+    @_api
+    async def export_script(request: Request):
+        s = manager.get(_sid(request))
+        text = await run_in_threadpool(s.export_script)
+        return Response(text, media_type="text/x-python", headers={
+            "Content-Disposition": 'attachment; filename="bricks_playground_model.py"'})
+
+    @_api
+    async def export_weights(request: Request):
+        s = manager.get(_sid(request))
+        blob = await run_in_threadpool(s.export_weights)
+        return Response(blob, media_type="application/octet-stream", headers={
+            "Content-Disposition": 'attachment; filename="bricks_playground.safetensors"'})
+
+    @_api
+    async def export_data(request: Request):
+        s = manager.get(_sid(request))
+        text = await run_in_threadpool(s.export_data)
+        return Response(text, media_type="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="bricks_playground_data.csv"'})
+
+    async def websocket(ws: WebSocket):
+        sid = ws.path_params["id"]
+        try:
+            session = manager.get(sid)
+        except SchemaError:
+            await ws.close(code=4404)
+            return
+        await ws.accept()
+        manager.socket_opened(sid)
+        send_lock = anyio.Lock()
+
+        async def send(message):
+            async with send_lock:
+                await ws.send_text(json.dumps(message))
+
+        async def sender(cancel):
+            sent_data, sent_version = -1, -1
+            while manager.alive(sid, session):
+                if session.data_version != sent_data:
+                    sent_data = session.data_version
+                    await send(await run_in_threadpool(session.data_message))
+                version = session.version
+                if version != sent_version:
+                    frame = await run_in_threadpool(session.snapshot)
+                    sent_version = version
+                    await send(frame)
+                await anyio.sleep(1.0 / session.config["fps"])
+            await ws.close(code=4410)
+            cancel.cancel()
+
+        async def command(msg):
+            if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+                raise SchemaError("message: expected an object with a \"type\"")
+            kind = msg["type"]
+            manager.entry(sid)  # touch (and 404 if it was deleted)
+            if kind == "ping":
+                await send({"type": "pong"})
+            elif kind == "play":
+                await run_in_threadpool(session.play)
+            elif kind == "pause":
+                await run_in_threadpool(session.pause)
+            elif kind == "step":
+                await run_in_threadpool(session.step, schema.validate_step(msg))
+            elif kind == "reset":
+                await run_in_threadpool(session.reset)
+            elif kind == "config":
+                extra = [k for k in msg if k not in ("type", "config")]
+                if extra:
+                    raise SchemaError(f"config message: unknown key {extra[0]!r}")
+                await run_in_threadpool(session.update_config, msg.get("config"))
+            else:
+                raise SchemaError(f"message: unknown type {kind!r} (expected play, pause, "
+                                  f"step, reset, config, ping)")
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sender, tg.cancel_scope)
+                while True:
+                    try:
+                        text = await ws.receive_text()
+                    except (WebSocketDisconnect, RuntimeError, KeyError):
+                        break
+                    try:
+                        if len(text) > schema.LIMITS["max_body_bytes"]:
+                            raise SchemaError("message: too large")
+                        await command(schema.parse_json(text.encode(), allow_empty=False))
+                    except SchemaError as err:
+                        await send({"type": "error", "error": str(err)})
+                    except Exception as err:  # a bug must not close everyone's socket
+                        await send({"type": "error",
+                                    "error": f"internal error: {type(err).__name__}: {err}"})
+                tg.cancel_scope.cancel()
+        except Exception:  # the socket went away while sending
+            pass
+        finally:
+            manager.socket_closed(sid)
+
+    async def http_error(request: Request, exc: HTTPException):
+        return _error(f"{exc.detail or 'error'}: {request.method} {request.url.path}",
+                      exc.status_code)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async def janitor():
+            while True:
+                await anyio.sleep(1.0)
+                await run_in_threadpool(manager.sweep)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(janitor)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+                await run_in_threadpool(manager.close_all)
+
+    s = "/api/sessions/{id}"
+    routes = [
+        Route("/", index),
+        Route("/static/{path:path}", static_file),
+        Route("/api/health", health),
+        Route("/api/options", options),
+        Route("/api/sessions", sessions_list, methods=["GET"]),
+        Route("/api/sessions", sessions_create, methods=["POST"]),
+        Route(s, session_get, methods=["GET"]),
+        Route(s, session_delete, methods=["DELETE"]),
+        Route(s + "/config", config_get, methods=["GET"]),
+        Route(s + "/config", config_patch, methods=["PATCH"]),
+        Route(s + "/play", play, methods=["POST"]),
+        Route(s + "/pause", pause, methods=["POST"]),
+        Route(s + "/step", step, methods=["POST"]),
+        Route(s + "/reset", reset, methods=["POST"]),
+        Route(s + "/state", state, methods=["GET"]),
+        Route(s + "/data", data, methods=["GET"]),
+        Route(s + "/points", points_add, methods=["POST"]),
+        Route(s + "/points", points_clear, methods=["DELETE"]),
+        Route(s + "/upload", upload, methods=["POST"]),
+        Route(s + "/weights", weights_put, methods=["PUT"]),
+        Route(s + "/export/script", export_script, methods=["GET"]),
+        Route(s + "/export/weights", export_weights, methods=["GET"]),
+        Route(s + "/export/data", export_data, methods=["GET"]),
+        WebSocketRoute("/ws/{id}", websocket),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error},
+                    lifespan=lifespan)
+    app.state.manager = manager
+    return app
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, **app_kwargs):
+    """Run the playground on uvicorn until Ctrl+C.
+
+    Args:
+        host: the address to bind; loopback by default (the playground has no login).
+        port: the port; 0 picks a free one.
+        open_browser: open the page in the default browser once the server is up.
+        **app_kwargs: passed to :func:`create_app`.
+    """
+    import uvicorn
+
+    if port == 0:
+        port = _free_port(host)
+    url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: the playground has no login and is reachable on {host}")
+    print(f"bricks playground at {url} (Ctrl+C to stop)", flush=True)
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    config = uvicorn.Config(create_app(**app_kwargs), host=host, port=port,
+                            log_level="warning", ws="auto")
+    uvicorn.Server(config).run()
