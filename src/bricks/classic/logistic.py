@@ -112,8 +112,7 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
             self.n_iter_ = it
             if float(xp.max(xp.abs(g))) <= self.tol:
                 break
-            # least squares: H is singular along directions the loss ignores (softmax shift)
-            step = xp.linalg.lstsq(H, g.reshape(-1), rcond=None)[0].reshape(theta.shape)
+            step = self._newton_step(H, g.reshape(-1), mask).reshape(theta.shape)
             t = 1.0
             while True:
                 new = theta - t * step
@@ -155,6 +154,13 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
             report=lambda: self._objective_np(A, codes, theta.data, lam, mask))
         self.loss_curve_ = curve
         return theta.data.copy()
+
+    def _newton_step(self, H, g, mask):
+        """``H^-1 g``; least squares when H is singular (e.g. duplicated features)."""
+        try:
+            return xp.linalg.solve(H, g)
+        except xp.linalg.LinAlgError:
+            return xp.linalg.lstsq(H, g, rcond=None)[0]
 
     def predict(self, X):
         """The most probable class of each row."""
@@ -281,14 +287,21 @@ class SoftmaxRegression(_LogisticBase):
         Y = xp.zeros_like(P)
         Y[xp.arange(n), codes] = 1.0
         g = (P - Y).T @ A / n  # (K, d)
-        H = xp.empty((K, d, K, d))
+        # H = sum_i (diag(p_i) - p_i p_i^T) (x) x_i x_i^T = blockdiag(A^T diag(P_k) A) - B^T B
+        B = (P[:, :, None] * A[:, None, :]).reshape(n, K * d)
+        H = -(B.T @ B)
         for k in range(K):
-            for m in range(k, K):
-                s = P[:, k] * ((k == m) - P[:, m])
-                block = (A.T * s) @ A / n
-                H[k, :, m, :] = block
-                H[m, :, k, :] = block.T
-        return g, H.reshape(K * d, K * d)
+            H[k * d:(k + 1) * d, k * d:(k + 1) * d] += (A.T * P[:, k]) @ A
+        return g, H / n
+
+    def _newton_step(self, H, g, mask):
+        # Adding the same vector to every class's unpenalized weights (the intercepts; all
+        # weights without a penalty) leaves the softmax unchanged: H is singular along
+        # u = 1_K (x) e_j.  The gradient is orthogonal to these u, so adding u u^T / K to H
+        # makes it invertible and gives the minimum-norm Newton step (it keeps sum_k b_k = 0).
+        K = H.shape[0] // len(mask)
+        free = xp.ones(len(mask)) if self.penalty != "l2" else 1.0 - mask
+        return super()._newton_step(H + xp.kron(xp.ones((K, K)) / K, xp.diag(free)), g, mask)
 
     def _codes_for_tensor(self, codes):
         return codes.astype(xp.int64)
