@@ -430,6 +430,12 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
                 if version != sent_version:
                     frame = await run_in_threadpool(session.snapshot)
                     sent_version = version
+                    if frame["data_version"] != sent_data:
+                        # The data changed while the frame was built: the page gets the
+                        # points a frame refers to before the frame itself.
+                        data = await run_in_threadpool(session.data_message)
+                        sent_data = data["version"]
+                        await send(data)
                     await send(frame)
                 await anyio.sleep(1.0 / session.config["fps"])
             await ws.close(code=4410)

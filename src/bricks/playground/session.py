@@ -460,7 +460,7 @@ class Session:
             self._thread = None
             if self.status == "playing":
                 self.status = "paused"
-            self.version += 1
+                self.version += 1
 
     def is_running(self) -> bool:
         t = self._thread
