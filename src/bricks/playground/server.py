@@ -423,6 +423,7 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
         async def sender(cancel):
             sent_data, sent_version = -1, -1
             while manager.alive(sid, session):
+                started = time.monotonic()
                 if session.data_version != sent_data:
                     sent_data = session.data_version
                     await send(await run_in_threadpool(session.data_message))
@@ -437,7 +438,8 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
                         sent_data = data["version"]
                         await send(data)
                     await send(frame)
-                await anyio.sleep(1.0 / session.config["fps"])
+                await anyio.sleep(max(0.0, 1.0 / session.config["fps"]
+                                      - (time.monotonic() - started)))
             await ws.close(code=4410)
             cancel.cancel()
 
