@@ -26,3 +26,18 @@ def test_unknown_demo_is_a_one_line_error(capsys):
     err = capsys.readouterr().err
     assert err.startswith("bricks: error: unknown demo 'no-such-demo'")
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_playground_rejects_a_bad_port(capsys):
+    assert main(["playground", "--port", "99999", "--no-browser"]) == 2
+    assert "--port must be in 0..65535" in capsys.readouterr().err
+
+
+def test_playground_command_starts_the_server(monkeypatch):
+    import bricks.playground as playground
+
+    seen = {}
+    monkeypatch.setattr(playground, "playground_main",
+                        lambda **kw: seen.update(kw) or 0)
+    assert main(["playground", "--no-browser", "--port", "8123"]) == 0
+    assert seen == {"host": "127.0.0.1", "port": 8123, "open_browser": False}

@@ -190,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fast", action="store_true",
                       help="the small setting the tests use (seconds)")
     demo.add_argument("--threads", type=_positive_int, default=1)
+
+    play = sub.add_parser("playground", help="train a network live in the browser",
+                          description="Start the local playground server and open its page.")
+    play.add_argument("--host", default="127.0.0.1",
+                      help="address to bind (default: 127.0.0.1, this machine only)")
+    play.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    play.add_argument("--no-browser", dest="open_browser", action="store_false",
+                      help="do not open a browser tab")
+    play.add_argument("--threads", type=_positive_int, default=1)
     return parser
 
 
@@ -936,9 +945,18 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- bricks playground
+def cmd_playground(args) -> int:
+    from bricks.playground import playground_main
+
+    if not 0 <= args.port <= 65535:
+        raise CLIError(f"--port must be in 0..65535, got {args.port}")
+    return playground_main(host=args.host, port=args.port, open_browser=args.open_browser)
+
+
 # ---------------------------------------------------------------- entry point
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "datasets": cmd_datasets, "demo": cmd_demo}
+            "datasets": cmd_datasets, "demo": cmd_demo, "playground": cmd_playground}
 
 
 def main(argv=None) -> int:
