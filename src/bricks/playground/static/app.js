@@ -967,11 +967,11 @@ function setNeurons(l, n) {
   change({ hidden });
 }
 
+// Send a command to A and then to B (one after the other: a step trains synchronously).
 async function both(command, body) {
   try {
-    const runs = [ui.a.command(command, body)];
-    if (ui.b) runs.push(ui.b.command(command, body));
-    await Promise.all(runs);
+    await ui.a.command(command, body);
+    if (ui.b) await ui.b.command(command, body);
   } catch (err) {
     showMessage(err.message);
   }
