@@ -826,3 +826,26 @@ def test_mlp_gradients_match_torch():
     assert lb.item() == pytest.approx(lt.item(), rel=1e-12)
     for a, b in zip(bp, tp):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_grad_mode_is_per_thread():
+    # A no_grad block in one thread must not stop another thread from recording.
+    import threading
+
+    inside, recorded = threading.Event(), {}
+    release = threading.Event()
+
+    def hold_no_grad():
+        with bricks.no_grad():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold_no_grad)
+    t.start()
+    inside.wait(5)
+    x = bricks.tensor([1.0, 2.0], requires_grad=True)
+    recorded["requires_grad"] = (x * x).requires_grad
+    release.set()
+    t.join()
+    assert recorded["requires_grad"] is True
+    assert bricks.is_grad_enabled()

@@ -314,11 +314,6 @@ def test_compare_mode(open_page, server, screenshot_dir):
     page.screenshot(path=str(screenshot_dir / "playground-compare.png"), full_page=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server/engine bug: bricks' grad mode (autograd._grad_enabled) is one process-wide flag, "
-    "so one session's backward (run under no_grad) or snapshot switches gradients off for a "
-    "session training in another thread; its forward builds no graph and its training thread "
-    "dies with 'backward: output 0 does not require grad'"))
 def test_compare_mode_plays_both_at_once(open_page, server):
     page, a_id, b_id = open_compare(open_page, server)
     page.click('[data-testid="play"]')

@@ -299,3 +299,33 @@ def test_play_without_training_points_is_an_error():
     s.clear_points()
     with pytest.raises(SchemaError, match="no training points"):
         s.play()
+
+
+def test_an_error_in_training_stops_the_session_with_a_reason(monkeypatch):
+    s = Session()
+
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(s, "_train_epoch", broken)
+    s.play()
+    deadline = time.time() + 5
+    while s.status == "playing" and time.time() < deadline:
+        time.sleep(0.01)
+    assert s.status == "stopped"
+    assert s.stop_reason == "error: RuntimeError: boom"
+
+
+def test_two_sessions_train_at_once_in_threads():
+    # Grad mode is per thread: one session's no_grad snapshot must not break the other.
+    a, b = Session({"seed": 1}), Session({"seed": 2})
+    a.play()
+    b.play()
+    deadline = time.time() + 10
+    while (a.epoch < 20 or b.epoch < 20) and time.time() < deadline:
+        a.snapshot()
+        time.sleep(0.01)
+    a.pause()
+    b.pause()
+    assert a.epoch >= 20 and b.epoch >= 20
+    assert a.status == "paused" and b.status == "paused"

@@ -26,6 +26,7 @@ Defining your own op::
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 
 from bricks.backend import generic, is_floating, xp
@@ -42,12 +43,18 @@ __all__ = [
 
 # ---------------------------------------------------------------- grad mode
 
-_grad_enabled = True
+class _GradState(threading.local):
+    # Per thread, as in PyTorch: a no_grad block (or a backward) in one thread must not
+    # switch off recording for a model training in another (the playground runs several).
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
     """True when ops record the graph for backward."""
-    return _grad_enabled
+    return _state.enabled
 
 
 class _GradMode:
@@ -56,14 +63,12 @@ class _GradMode:
     mode = True
 
     def __enter__(self):
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = self.mode
+        self._prev = _state.enabled
+        _state.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _state.enabled = self._prev
         return False
 
     def __call__(self, func):
@@ -95,17 +100,15 @@ class set_grad_enabled(_GradMode):
     """Set grad mode to ``mode``: at once as a call, or for a block as a context manager."""
 
     def __init__(self, mode: bool):
-        global _grad_enabled
         self.mode = bool(mode)
-        self._prev = _grad_enabled
-        _grad_enabled = self.mode
+        self._prev = _state.enabled
+        _state.enabled = self.mode
 
     def __enter__(self):
         return self
 
     def __call__(self, func):
-        global _grad_enabled
-        _grad_enabled = self._prev  # used as a decorator: the mode applies inside only
+        _state.enabled = self._prev  # used as a decorator: the mode applies inside only
         mode = self.mode
 
         @functools.wraps(func)
@@ -148,7 +151,7 @@ class Function:
     def apply(cls, *inputs, **options):
         fn = cls.__new__(cls)
         record = False
-        if _grad_enabled:
+        if _state.enabled:
             for t in inputs:
                 if t._requires_grad:
                     record = True
@@ -654,7 +657,7 @@ class _RetainGrad:
         t = self.ref()
         if t is not None:
             if t.grad is None:
-                t.grad = g if _grad_enabled else Tensor._make(g.data.copy(), False, None, 0)
+                t.grad = g if _state.enabled else Tensor._make(g.data.copy(), False, None, 0)
             else:
                 t.grad = t.grad + g
         return None

@@ -444,7 +444,13 @@ class Session:
             with self.lock:
                 if self._stop.is_set():
                     break
-                self._train_epoch()
+                try:
+                    self._train_epoch()
+                except Exception as err:  # a dead thread must not leave the page "playing"
+                    self.stop_reason = f"error: {type(err).__name__}: {err}"
+                    self.status = "stopped"
+                    self.version += 1
+                    break
                 self.version += 1
                 if self._check_stop():
                     break
