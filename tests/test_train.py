@@ -282,3 +282,35 @@ def test_progress_bar_on_a_terminal(monkeypatch, capsys):
     text = term.getvalue()
     assert "epoch 1/3" in text and "5/5" in text and "val_loss=" in text
     assert capsys.readouterr().out == ""  # the bar replaces the summary lines
+
+
+def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
+    from bricks.train.callbacks import ModelCheckpoint
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(96, 2)).astype(np.float32)
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+
+    def run(epochs, resume=None, path=None, batch_size=16):
+        bricks.manual_seed(0)
+        model = bricks.nn.Sequential(bricks.nn.Linear(2, 16), bricks.nn.ReLU(),
+                                     bricks.nn.Dropout(0.3), bricks.nn.Linear(16, 2))
+        opt = bricks.optim.Adam(model.parameters(), lr=0.02)
+        sched = bricks.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+        callbacks = [] if path is None else [ModelCheckpoint(path, save_best_only=False)]
+        history = bricks.train.fit(model, bricks.nn.CrossEntropyLoss(), opt, (X, y),
+                                   epochs=epochs, batch_size=batch_size, scheduler=sched,
+                                   callbacks=callbacks, seed=5, verbose=False,
+                                   resume=resume)
+        return model, history
+
+    full, full_history = run(4, path=str(tmp_path / "ckpt-{epoch}.safetensors"))
+    resumed, history = run(4, resume=tmp_path / "ckpt-2.safetensors")
+    for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert np.array_equal(a.numpy(), b.numpy()), name
+    assert history.history == full_history.history
+    assert history.epoch == [0, 1, 2, 3]
+    # and the check can fail: other batches after the same checkpoint give other weights
+    other, _ = run(4, resume=tmp_path / "ckpt-2.safetensors", batch_size=8)
+    assert not all(np.array_equal(a.numpy(), b.numpy()) for a, b in
+                   zip(full.state_dict().values(), other.state_dict().values()))

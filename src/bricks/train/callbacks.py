@@ -241,9 +241,12 @@ class ModelCheckpoint(Callback):
             self._best.value, self.best, self.best_epoch = current, current, epoch
         path = self.path.format(epoch=epoch + 1)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        scheduler = self.scheduler if self.scheduler is not None else self.trainer.scheduler
+        generator = getattr(self.trainer, "generator", None)
         save_checkpoint(path, model=self.model, optimizer=self.trainer.optimizer,
-                        scheduler=self.scheduler, epoch=epoch,
-                        history=self.trainer.history.to_dict())
+                        scheduler=scheduler, epoch=epoch,
+                        history=self.trainer.history.to_dict(),
+                        generators={"shuffle": generator} if generator is not None else None)
         self.saved.append(path)
 
 

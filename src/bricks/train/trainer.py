@@ -124,10 +124,13 @@ class Trainer:
     def __init__(self, model, loss_fn, optimizer, metrics=None, callbacks=None,
                  scheduler=None, verbose: bool = True):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.scheduler = scheduler
+        self.generator = None  # the shuffle generator of a seeded run (checkpoints save it)
         self.metrics = [get_metric(m) for m in (metrics or [])]
         self.callbacks = list(callbacks or [])
         if scheduler is not None:
-            self.callbacks.append(LRSchedulerCallback(scheduler))
+            # First, so that callbacks after it (ModelCheckpoint) see this epoch's step.
+            self.callbacks.insert(0, LRSchedulerCallback(scheduler))
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be Callback objects, got {cb!r}")
@@ -209,17 +212,21 @@ class Trainer:
         return logs
 
     def fit(self, train_data, val_data=None, epochs: int = 1, batch_size: int = 32,
-            shuffle: bool = True, seed: int | None = None) -> History:
-        """Train for ``epochs`` epochs (fewer if a callback stops); see :func:`fit`."""
+            shuffle: bool = True, seed: int | None = None, resume=None) -> History:
+        """Train up to epoch ``epochs`` (fewer if a callback stops); see :func:`fit`."""
         generator = None  # the global generator, seeded by bricks.manual_seed
         if seed is not None:
             manual_seed(seed)  # dropout and other random ops
             generator = xp.random.default_rng(seed)
+        self.generator = generator
+        start = 0
+        if resume is not None:
+            start = self._resume(resume)
         batches = make_batches(train_data, batch_size, shuffle, generator)
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin({})
-        for epoch in range(epochs):
+        for epoch in range(start, epochs):
             for cb in self.callbacks:
                 cb.on_epoch_begin(epoch, {})
             lr = self.optimizer.param_groups[0]["lr"]  # the rate used in this epoch
@@ -242,6 +249,19 @@ class Trainer:
         return self.history
 
 
+    def _resume(self, path) -> int:
+        """Restore a ModelCheckpoint file (weights, optimizer, scheduler, history, random
+        states); return the epoch to continue from."""
+        from bricks.io import load_checkpoint
+
+        generators = {"shuffle": self.generator} if self.generator is not None else None
+        info = load_checkpoint(path, model=self.model, optimizer=self.optimizer,
+                               scheduler=self.scheduler, generators=generators)
+        if info.get("history") is not None:
+            self.history = History.from_dict(info["history"])
+        return 0 if info.get("epoch") is None else int(info["epoch"]) + 1
+
+
 def _needs_closure(optimizer) -> bool:
     """L-BFGS, BFGS, CG, Newton and Hessian-free re-evaluate the model: step(closure)."""
     from bricks.optim._line_search import ClosureOptimizer
@@ -256,7 +276,8 @@ def _differentiates_itself(optimizer) -> bool:
 # ---------------------------------------------------------------- the public functions
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
         batch_size: int = 32, metrics=None, callbacks=None, scheduler=None,
-        shuffle: bool = True, seed: int | None = None, verbose: bool = True) -> History:
+        shuffle: bool = True, seed: int | None = None, verbose: bool = True,
+        resume=None) -> History:
     """Train ``model`` on ``train_data``; return the :class:`History` of the run.
 
     Each epoch: mini-batch updates ``w <- optimizer(w, d loss / d w)`` over the shuffled
@@ -283,6 +304,11 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
         seed: seeds the shuffle order and ``bricks.manual_seed`` (dropout): the same seed
             gives the same history bit for bit.
         verbose: show a progress bar per epoch (a summary line when not on a terminal).
+        resume: a checkpoint written by :class:`~bricks.train.callbacks.ModelCheckpoint`
+            with ``save_best_only=False``: weights, optimizer, scheduler, history and random
+            states are restored and training continues after its epoch up to ``epochs``.
+            With the same arguments (and seed) the final weights equal those of an
+            uninterrupted run, bit for bit.
 
     Returns:
         History: ``history.history['loss']``, ``['val_loss']``, ``['accuracy']``,
@@ -301,7 +327,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
         ['accuracy', 'loss', 'lr']
     """
     trainer = Trainer(model, loss_fn, optimizer, metrics, callbacks, scheduler, verbose)
-    return trainer.fit(train_data, val_data, epochs, batch_size, shuffle, seed)
+    return trainer.fit(train_data, val_data, epochs, batch_size, shuffle, seed, resume)
 
 
 def _forward_all(model, data, batch_size: int):
