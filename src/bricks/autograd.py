@@ -141,9 +141,15 @@ class Function:
     Class attributes:
         is_view: the output aliases the first input's memory (reshape, transpose, slicing),
             so both share one version counter for the in-place check.
+        piecewise: the op is piecewise linear or constant (relu, abs, clamp, max, floor,
+            ...): its backward uses the inputs only through masks, whose derivative is 0.
+            With ``create_graph=True`` the engine still connects each gradient it returns
+            to the op's inputs (with derivative 0, as PyTorch does for relu and abs), so
+            that a second derivative through it is a zero, never "does not require grad".
     """
 
     is_view = False
+    piecewise = False
     _hooks = None
     _freed = False
 
@@ -447,6 +453,8 @@ def run_backward(
                 )
             if not retain_graph:
                 fn._release()
+            if create_graph and fn.piecewise:
+                in_grads = _depend_on_inputs(fn, in_grads)
             for edge, g, meta in zip(fn.next_edges, in_grads, fn.input_meta):
                 if edge is None or g is None:
                     continue
@@ -465,7 +473,17 @@ def run_backward(
                 if deps[target] == 0:
                     ready.append(target)
         for t, g, fresh in leaf_buffers.values():
+            if create_graph and not g._requires_grad:
+                g, fresh = ZeroDerivative.apply(g, t), False
             _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph)
+        if create_graph and captured is not None:
+            for slot, g in enumerate(captured):
+                if g is not None and not g._requires_grad:
+                    # A gradient that does not depend on the input (x.sum(), relu's mask)
+                    # still is a function of it: one with derivative 0.  So a
+                    # create_graph result is always differentiable, and the Hessian of a
+                    # piecewise-linear function is zeros, not an error.
+                    captured[slot] = ZeroDerivative.apply(g, inputs[slot])
     finally:
         mode.__exit__()
 
@@ -479,6 +497,43 @@ def run_backward(
                     f"the outputs; pass allow_unused=True to get None for it"
                 )
     return captured
+
+
+class ZeroDerivative(Function):
+    """``g`` itself, recorded as a function of ``sources`` whose derivative is 0.
+
+    What the engine uses to keep ``create_graph=True`` gradients connected to the inputs
+    they are (piecewise-constant) functions of; see ``Function.piecewise``.
+    """
+
+    is_view = True
+
+    def forward(self, g, *sources):
+        return g
+
+    def backward(self, grad):
+        zeros = tuple(
+            None if edge is None else _zeros_for(meta)
+            for edge, meta in zip(self.next_edges[1:], self.input_meta[1:])
+        )
+        return (grad,) + zeros
+
+
+def _edge_tensor(edge, meta):
+    """A stand-in Tensor for a node's input, from the edge alone (its values are not needed)."""
+    target, nr = edge
+    if nr < 0:
+        return target  # a leaf
+    shape, dtype = meta
+    return Tensor._make(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True, target, nr)
+
+
+def _depend_on_inputs(fn, in_grads):
+    sources = [_edge_tensor(e, m) for e, m in zip(fn.next_edges, fn.input_meta)
+               if e is not None]
+    if not sources:
+        return in_grads
+    return tuple(g if g is None else ZeroDerivative.apply(g, *sources) for g in in_grads)
 
 
 def _nodes_reaching(order, leaf_slot, node_slot):

@@ -306,6 +306,8 @@ def pow(a, exponent) -> Tensor:
 
 
 class FloorDivide(Function):
+    piecewise = True
+
     def forward(self, a, b):
         return xp.floor_divide(a, b)
 
@@ -324,6 +326,8 @@ def floor_divide(a, b) -> Tensor:
 
 
 class Remainder(Function):
+    piecewise = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return xp.remainder(a, b)
