@@ -47,9 +47,34 @@ class _GradState(threading.local):
     # Per thread, as in PyTorch: a no_grad block (or a backward) in one thread must not
     # switch off recording for a model training in another (the playground runs several).
     enabled = True
+    closure = None  # the _ClosureRun of an optimizer's closure being evaluated, if any
 
 
 _state = _GradState()
+
+
+class _ClosureRun:
+    """Context in which an optimizer evaluates its closure (see ``bricks.optim._flat``).
+
+    It notes whether the closure called ``backward()`` (PyTorch's convention) or only
+    returned the loss, and adapts ``backward()`` to what the optimizer needs: with
+    ``retain_graph`` the graph survives for a second differentiation (Newton, Hessian-free),
+    with ``skip_backward`` (a loss-only evaluation under ``no_grad``, in a line search)
+    ``backward()`` does nothing.  One closure then serves every optimizer.
+    """
+
+    def __init__(self, retain_graph=False, skip_backward=False):
+        self.retain_graph, self.skip_backward = retain_graph, skip_backward
+        self.called_backward = False
+
+    def __enter__(self):
+        self._prev = _state.closure
+        _state.closure = self
+        return self
+
+    def __exit__(self, *exc):
+        _state.closure = self._prev
+        return False
 
 
 def is_grad_enabled() -> bool:
@@ -647,9 +672,16 @@ def _as_grad_list(outputs, grad_outputs, who):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    run = _state.closure
+    if run is not None:
+        run.called_backward = True
+        if run.skip_backward:
+            return
     outputs, grads = _as_grad_list(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
+    if run is not None and run.retain_graph:
+        retain_graph = True
     run_backward(outputs, grads, retain_graph=retain_graph, create_graph=create_graph)
 
 

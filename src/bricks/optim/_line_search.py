@@ -356,7 +356,7 @@ class WolfeOptimizer(ClosureOptimizer):
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
-        orig_loss = _flat.evaluate_closure(closure)
+        orig_loss = _flat.closure_loss(_flat.evaluate_closure(closure, params))
         loss = float(orig_loss)
         current_evals = 1
         state["func_evals"] += 1
