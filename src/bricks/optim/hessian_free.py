@@ -223,9 +223,8 @@ class HessianFree(ClosureOptimizer):
         return p, r, i
 
     # ------------------------------------------------------------ step
-    def step(self, closure=None):
+    def _step(self, closure):
         """One outer Hessian-free iteration; returns the loss at the starting point."""
-        self._check_closure(closure)
         group = self.param_groups[0]
         params, who = self._params, type(self).__name__
         state = self._flat_state

@@ -153,9 +153,8 @@ class Newton(ClosureOptimizer):
         H *= 0.5
         return H
 
-    def step(self, closure=None):
+    def _step(self, closure):
         """One damped Newton iteration; returns the loss at the starting point."""
-        self._check_closure(closure)
         group = self.param_groups[0]
         params = self._params
         who = type(self).__name__
