@@ -29,7 +29,7 @@ import functools
 import threading
 import weakref
 
-from bricks.backend import generic, is_floating, xp
+from bricks.backend import generic, is_floating, ndarray, xp
 
 __all__ = [
     "Function",
@@ -182,15 +182,22 @@ class Function:
     def apply(cls, *inputs, **options):
         fn = cls.__new__(cls)
         record = False
-        if _state.enabled:
-            for t in inputs:
-                if t._requires_grad:
-                    record = True
-                    break
+        values = None
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                values, inputs = _constant_inputs(cls, inputs)
+                record = any(t._requires_grad for t in inputs)
+                break
+            if t._requires_grad:
+                record = True
+        if not _state.enabled:
+            record = False
         fn._record = record
         fn._saved = None
         fn._fwd_inputs = inputs
-        raw = fn.forward(*[t.data for t in inputs], **options)
+        if values is None:
+            values = [t.data for t in inputs]
+        raw = fn.forward(*values, **options)
         fn._fwd_inputs = None
         make = Tensor._make
         if type(raw) is not tuple:
@@ -284,7 +291,7 @@ class Function:
                             entry = _SavedOutput(t.data, i, t._vc)
                             break
                     else:
-                        if isinstance(a, generic):
+                        if isinstance(a, (generic, bool, int, float)):
                             entry = xp.asarray(a)
             entries.append(entry)
         self._saved = tuple(entries)
@@ -336,6 +343,28 @@ class Function:
         else:
             hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+
+def _constant_inputs(cls, inputs):
+    """Inputs that are not Tensors (Python numbers, NumPy scalars and arrays) are constants,
+    as in PyTorch's custom Functions: ``forward`` receives them unchanged, backward's
+    gradient for them is ignored.  Returns (the values for forward, the inputs as Tensors).
+    """
+    values, tensors = [], []
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor):
+            values.append(t.data)
+            tensors.append(t)
+            continue
+        if isinstance(t, (bool, int, float, generic, ndarray)):
+            values.append(t)
+            tensors.append(Tensor._make(xp.asarray(t), False, None, 0))
+            continue
+        raise TypeError(
+            f"{cls.__name__}.apply: input {i} is a {type(t).__name__}; pass Tensors, or "
+            f"Python numbers / NumPy scalars and arrays (used as constants)"
+        )
+    return values, tuple(tensors)
 
 
 _FREED_MESSAGE = (
