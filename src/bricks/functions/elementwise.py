@@ -368,7 +368,7 @@ def clamp(x, min=None, max=None) -> Tensor:
     if not isinstance(x, Tensor):
         x = tensor(x)
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise RuntimeError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = x
         if min is not None:
@@ -465,6 +465,6 @@ def where(condition, x, y) -> Tensor:
     if not isinstance(condition, Tensor):
         condition = tensor(condition)
     if condition.data.dtype != backend.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
+        raise RuntimeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     tx, ty = binary_operands(x, y, "where")
     return _broadcasting(Where, "where", condition, tx, ty)

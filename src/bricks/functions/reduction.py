@@ -43,7 +43,7 @@ def _unreduce(grad: Tensor, in_shape, axes, keepdim) -> Tensor:
 
 def _require_float(x: Tensor, op: str):
     if not is_floating(x.data.dtype):
-        raise TypeError(
+        raise RuntimeError(
             f"{op}: expected a floating point tensor, got {x.dtype}; convert with x.float()"
         )
 
@@ -351,7 +351,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
     if p == "fro":
         p = 2
     if isinstance(p, str) or not isinstance(p, (int, float)):
-        raise ValueError(f"norm: p must be 'fro' or a number, got {p!r}")
+        raise RuntimeError(f"norm: p must be 'fro' or a number, got {p!r}")
     axes = normalize_dims(dim, x.ndim, "norm")
     if p == float("inf"):
         return amax(E.abs(x), dim=axes, keepdim=keepdim)
