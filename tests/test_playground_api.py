@@ -328,8 +328,13 @@ def test_websocket_messages(client):
         assert state["type"] == "state" and state["epoch"] == 0
         ws.send_json({"type": "ping"})
         assert ws.receive_json() == {"type": "pong"}
-        ws.send_json({"type": "step", "epochs": 2})
-        assert ws.receive_json()["epoch"] == 2
+        ws.send_json({"type": "step", "epochs": 2})  # asynchronous: frames while it trains
+        for _ in range(50):
+            frame = ws.receive_json()
+            assert frame["status"] in ("stepping", "paused") and frame["epoch"] <= 2
+            if frame["status"] == "paused" and frame["epoch"] == 2:
+                break
+        assert (frame["status"], frame["epoch"]) == ("paused", 2)
         ws.send_json({"type": "config", "config": {"learning_rate": 0.1}})
         assert ws.receive_json()["learning_rate"] == 0.1
         for bad, word in [("{oops", "malformed JSON"), ('{"type": "fly"}', "unknown type"),
