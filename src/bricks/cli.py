@@ -212,13 +212,19 @@ def _read_toml(path) -> dict:
         except ModuleNotFoundError:
             raise CLIError("reading --config needs Python 3.11+ or the tomli package "
                            "(pip install tomli)") from None
+    from bricks.io import read_bytes
+
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        data = tomllib.loads(read_bytes(path, max_bytes=2**20, what="config file")
+                             .decode("utf-8"))
     except FileNotFoundError:
         raise CLIError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as err:
+        raise CLIError(f"{path} is not UTF-8 text: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise CLIError(f"bad TOML in {path}: {err}") from None
+    except RecursionError:
+        raise CLIError(f"bad TOML in {path}: nested too deeply") from None
     if isinstance(data.get("train"), dict):  # a [train] table, or top-level keys
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
     out = {}
@@ -241,8 +247,9 @@ def _check_config(cfg: dict) -> dict:
         v = cfg[key]
         need(isinstance(v, int) and not isinstance(v, bool) and v >= 1,
              f"{key.replace('_', '-')} must be a positive integer, got {v!r}")
-    need(isinstance(cfg["seed"], int) and not isinstance(cfg["seed"], bool),
-         f"seed must be an integer, got {cfg['seed']!r}")
+    need(isinstance(cfg["seed"], int) and not isinstance(cfg["seed"], bool)
+         and 0 <= cfg["seed"] < 2**32,
+         f"seed must be an integer from 0 to 2**32-1, got {cfg['seed']!r}")
     for key in ("dropout", "test_size"):
         v = cfg[key]
         need(isinstance(v, (int, float)) and not isinstance(v, bool),
@@ -253,7 +260,8 @@ def _check_config(cfg: dict) -> dict:
          f"test-size must be a fraction in (0, 1), got {cfg['test_size']}")
     if cfg["lr"] is not None:
         need(isinstance(cfg["lr"], (int, float)) and not isinstance(cfg["lr"], bool)
-             and cfg["lr"] > 0, f"lr must be a positive number, got {cfg['lr']!r}")
+             and math.isfinite(cfg["lr"]) and cfg["lr"] > 0,
+             f"lr must be a positive finite number, got {cfg['lr']!r}")
         cfg["lr"] = float(cfg["lr"])
     for key, choices in (("optimizer", OPTIMIZERS), ("scaler", SCALERS),
                          ("schedule", SCHEDULES)):
@@ -273,19 +281,18 @@ def _check_config(cfg: dict) -> dict:
     return cfg
 
 
-def _toml_text(cfg: dict) -> str:
-    lines = ["# bricks train configuration; rerun with: bricks train --config config.toml"]
-    for key, value in cfg.items():
-        if value is None or key == "resume":
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            text = repr(value)
-        else:
-            text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        lines.append(f"{key.replace('_', '-')} = {text}")
-    return "\n".join(lines) + "\n"
+def _saved_config(cfg: dict) -> dict:
+    """The options a run folder records: all but where it was written (``out``), which a
+    resumed or rerun run must never take from a file."""
+    return {k: v for k, v in cfg.items() if k not in ("out", "resume")}
+
+
+def _toml_text(cfg: dict, run: str) -> str:
+    from bricks.io import toml_dumps
+
+    return toml_dumps({k.replace("_", "-"): v for k, v in _saved_config(cfg).items()},
+                      comment=f"bricks train configuration; rerun with: bricks train "
+                              f"--config {os.path.join(run, 'config.toml')}")
 
 
 @contextlib.contextmanager
@@ -309,8 +316,11 @@ def _is_file_spec(data: str) -> bool:
 
 def _read_csv(path):
     """(header or None, rows of strings); a first row with any non-number is a header."""
+    from bricks.io import open_regular
+
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open_regular(path, what="CSV file") as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
             rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
     except FileNotFoundError:
         raise CLIError(f"file not found: {path}") from None
@@ -351,11 +361,9 @@ def _load_file(path: str, target):
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     if path.lower().endswith(".npz"):
-        try:
-            with xp.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-        except (ValueError, OSError, EOFError) as err:
-            raise CLIError(f"cannot read {path} as NPZ: {err}") from None
+        from bricks.io import read_npz
+
+        arrays = read_npz(path)  # checked for bombs and pickles before allocating
         key = target or "y"
         xkey = next((k for k in ("X", "x", "inputs", "features") if k in arrays), None)
         if key not in arrays or xkey is None:
@@ -532,7 +540,7 @@ def _checkpoint_path(run: str) -> str:
 
 def _new_run_folder(out):
     if out is not None:
-        if os.path.exists(os.path.join(out, CHECKPOINT)):
+        if os.path.lexists(os.path.join(out, CHECKPOINT)):
             raise CLIError(f"{out} already holds a run; choose another --out or continue it "
                            f"with --resume {out}")
         os.makedirs(out, exist_ok=True)
@@ -568,8 +576,19 @@ def _restore(path, *, restore_rng=False):
     model, optimizer, scheduler, loss_fn = _build(cfg, meta["data"])
     scaler = _make_scaler(cfg["scaler"])
     load_checkpoint(path, model=model, scaler=scaler, restore_rng=restore_rng)
+    _check_finite(model, path)
     model.eval()
     return model, scaler, loss_fn, cfg, meta
+
+
+def _check_finite(model, path):
+    from bricks.train.callbacks import nonfinite_parameters
+
+    bad = nonfinite_parameters(model)
+    if bad:
+        raise CLIError(f"{path}: the weights {', '.join(bad[:3])}"
+                       f"{' ...' if len(bad) > 3 else ''} hold NaN or infinite values (a "
+                       f"diverged run?); retrain with a smaller learning rate")
 
 
 # ---------------------------------------------------------------- bricks train
@@ -589,6 +608,8 @@ def _config_for(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def cmd_train(args) -> int:
+    from bricks.train.run_folder import check_run_folder
+
     cfg, explicit = _config_for(args)
     resume = explicit.get("resume")
     ckpt_in = None
@@ -603,13 +624,19 @@ def cmd_train(args) -> int:
                            f"{', '.join('--' + k.replace('_', '-') for k in changed)})")
         cfg = _check_config({**DEFAULTS, **old["config"],
                              **{k: v for k, v in explicit.items() if k in RESUMABLE}})
+        # Resume writes into the run it was given (or an explicit --out), never into a
+        # folder named inside the checkpoint, which anyone may have edited or moved.
+        source = os.path.dirname(os.path.abspath(ckpt_in))
+        cfg["out"] = explicit.get("out")
+        run = cfg["out"] or source
+        if os.path.abspath(run) != source:
+            _new_run_folder(run)  # an explicit --out must not hold another run
+        check_run_folder(run)
         if "epochs" in explicit and cfg["schedule"] != "none" and \
                 explicit["epochs"] != old["config"]["epochs"]:
             print(f"bricks: note: the {cfg['schedule']} schedule was planned for "
                   f"{old['config']['epochs']} epochs; the extra epochs continue it",
                   file=sys.stderr)
-        run = cfg["out"] or os.path.dirname(os.path.abspath(ckpt_in))
-        os.makedirs(run, exist_ok=True)
     else:
         run = None  # made once the data has loaded, so a typo leaves no empty folder
         if cfg["out"] is not None and os.path.exists(os.path.join(cfg["out"], CHECKPOINT)):
@@ -620,17 +647,37 @@ def cmd_train(args) -> int:
 
 
 def _train(cfg, explicit, run, ckpt_in) -> int:
-    from bricks.data import DataLoader, TensorDataset
-    from bricks.io import load_checkpoint, save_checkpoint
-    from bricks.train import CSVLogger, History, JSONLogger, NaNGuard, Trainer, evaluate
-    from bricks.train.progress import EpochProgress
+    from bricks.train.run_folder import RunLock, check_run_folder
 
-    start = 0
     t0 = time.perf_counter()
     d = load_data(cfg)
     X_train, X_test, y_train, y_test = split_data(d, cfg)
     if run is None:
         run = _new_run_folder(cfg["out"])
+    check_run_folder(run)
+    with RunLock(run):
+        if ckpt_in is None and os.path.lexists(os.path.join(run, CHECKPOINT)):
+            _new_run_folder(run)  # another run finished there since we looked: refuse
+        return _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test,
+                           t0)
+
+
+def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test, t0):
+    from bricks.data import DataLoader, TensorDataset
+    from bricks.io import atomic_write, load_checkpoint, save_checkpoint
+    from bricks.train import (
+        CSVLogger,
+        History,
+        JSONLogger,
+        NaNGuard,
+        Trainer,
+        TrainingDiverged,
+        evaluate,
+    )
+    from bricks.train.callbacks import nonfinite_parameters
+    from bricks.train.progress import EpochProgress
+
+    start = 0
     if d["task"] == "classification" and cfg["optimizer"] == "lbfgs" and "batch_size" not in \
             explicit:
         cfg["batch_size"] = len(X_train)  # L-BFGS wants the full batch
@@ -652,6 +699,7 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     if ckpt_in is not None:
         ckpt = load_checkpoint(ckpt_in, model=model, optimizer=optimizer, scheduler=scheduler,
                                scaler=scaler)  # and the random state, for identical epochs
+        _check_finite(model, ckpt_in)
         start = int(ckpt["epoch"]) + 1
         history = History.from_dict(ckpt["history"])
         X_test_in = _Pipeline(scaler)(X_test)
@@ -660,13 +708,14 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     # checkpoint saves: a resumed run repeats the uninterrupted one exactly.
     loader = DataLoader(TensorDataset(X_train, y_train), batch_size=cfg["batch_size"],
                         shuffle=True, transform=_Pipeline(scaler, _augmentation(augment_kind)))
-    callbacks = [CSVLogger(os.path.join(run, "history.csv")),
-                 JSONLogger(os.path.join(run, "history.json")), NaNGuard()]
+    # NaNGuard first, raising: a diverged epoch is neither logged nor saved.
+    callbacks = [NaNGuard(raise_error=True), CSVLogger(os.path.join(run, "history.csv")),
+                 JSONLogger(os.path.join(run, "history.json"))]
     trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks,
                       verbose=not cfg["quiet"])
     trainer.history = history
-    with open(os.path.join(run, "config.toml"), "w", encoding="utf-8") as f:
-        f.write(_toml_text(cfg))
+    with atomic_write(os.path.join(run, "config.toml"), "w") as f:
+        f.write(_toml_text(cfg, run))
     source = cfg["data"] if "name" not in d["info"] else d["info"]["name"]
     _say(cfg, f"bricks train: {source} ({len(X_train)} train / {len(X_test)} test, "
               f"{d['task']}), model {cfg['model']} {cfg['activation']}, {cfg['optimizer']}, "
@@ -674,26 +723,47 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     if start >= cfg["epochs"]:
         _say(cfg, f"the checkpoint already has {start} epochs; nothing to train")
     ckpt_path = os.path.join(run, CHECKPOINT)
+    saved = start - 1 if ckpt_in is not None else None  # the last epoch on disk
     for cb in trainer.callbacks:
         cb.on_train_begin({})
-    for epoch in range(start, cfg["epochs"]):
-        lr = optimizer.param_groups[0]["lr"]
-        progress = EpochProgress(epoch, cfg["epochs"], len(loader), not cfg["quiet"])
-        logs = trainer.train_epoch(loader, epoch, progress)
-        val = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
-        logs.update({"val_" + k: v for k, v in val.items()})
-        logs["lr"] = float(lr)
-        trainer.history.append(epoch, logs)
-        progress.close(logs)
-        for cb in trainer.callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if scheduler is not None:
-            scheduler.step()
-        save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
-                        history=trainer.history.to_dict(),
-                        metadata={"config": cfg, "data": meta})
-        if trainer.stop_training:
-            break
+    # Overflow is expected when training diverges; it is reported once, below, instead of
+    # as NumPy warnings.
+    with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(start, cfg["epochs"]):
+            lr = optimizer.param_groups[0]["lr"]
+            progress = EpochProgress(epoch, cfg["epochs"], len(loader), not cfg["quiet"])
+            try:
+                logs = trainer.train_epoch(loader, epoch, progress)
+                bad = nonfinite_parameters(model)
+                if bad:
+                    raise TrainingDiverged(f"after epoch {epoch + 1} the weights "
+                                           f"{', '.join(bad[:3])} hold NaN or infinite "
+                                           f"values. Try a smaller learning rate.")
+                val = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
+                if not math.isfinite(val["loss"]):
+                    raise TrainingDiverged(f"the held-out loss became {val['loss']} after "
+                                           f"epoch {epoch + 1}. Try a smaller learning rate.")
+                logs.update({"val_" + k: v for k, v in val.items()})
+                logs["lr"] = float(lr)
+                trainer.history.append(epoch, logs)
+                progress.close(logs)
+                for cb in trainer.callbacks:
+                    cb.on_epoch_end(epoch, logs)
+            except TrainingDiverged as err:
+                if progress.bar is not None:
+                    progress.bar.close()
+                kept = ("nothing was saved" if saved is None else
+                        f"{ckpt_path} keeps epoch {saved + 1}, the last finite one")
+                print(f"bricks: error: training diverged: {err} ({kept})", file=sys.stderr)
+                return 1
+            if scheduler is not None:
+                scheduler.step()
+            save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
+                            history=trainer.history.to_dict(),
+                            metadata={"config": _saved_config(cfg), "data": meta})
+            saved = epoch
+            if trainer.stop_training:
+                break
     for cb in trainer.callbacks:
         cb.on_train_end({})
     if trainer.history.stopped_reason:
@@ -798,15 +868,36 @@ def _check_shape(X, dmeta, where):
 
 def _read_image(path, shape):
     """A grayscale image in [0, 1] resized to ``shape``, light digit on dark like MNIST."""
+    from bricks.io import limit, open_regular
+
     try:
-        import matplotlib.image as mpimg
+        from PIL import Image
     except ImportError:
-        raise CLIError("reading images needs matplotlib (pip install matplotlib)") from None
-    try:
-        img = xp.asarray(mpimg.imread(path), dtype=xp.float64)
-    except (OSError, ValueError, SyntaxError) as err:
-        raise CLIError(f"cannot read image {path}: {err}") from None
-    if img.dtype.kind in "ui" or img.max() > 1.0:
+        raise CLIError("reading images needs Pillow: pip install 'bricks[plots]' (or "
+                       "pip install pillow)") from None
+    max_pixels = limit("BRICKS_MAX_PIXELS")
+    with open_regular(path, what="image") as f:
+        try:
+            with Image.open(f) as im:
+                # The size comes from the header; nothing is decoded until the check passes.
+                if im.width * im.height > max_pixels:
+                    raise CLIError(f"{path}: a {im.width}x{im.height} image has "
+                                   f"{im.width * im.height:,} pixels, over the limit "
+                                   f"BRICKS_MAX_PIXELS={max_pixels:,} (raise it in the "
+                                   f"environment if you mean it)")
+                mode = im.mode
+                if mode not in ("L", "RGB", "RGBA", "I", "F") and not mode.startswith("I;16"):
+                    im, mode = im.convert("RGBA"), "RGBA"
+                img = xp.asarray(im, dtype=xp.float64)
+        except CLIError:
+            raise
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+            raise CLIError(f"cannot read image {path}: {err}") from None
+    if mode.startswith("I;16"):
+        img = img / 65535.0
+    elif mode in ("I", "F"):
+        img = img / max(float(img.max()), 1.0)
+    else:
         img = img / 255.0
     if img.ndim == 3:
         img = img[..., :3].mean(axis=-1) if img.shape[-1] >= 3 else img[..., 0]
@@ -837,10 +928,9 @@ def _read_inputs(path, dmeta):
         raise CLIError(f"file not found: {path}")
     low = path.lower()
     if low.endswith(".npy"):
-        try:
-            X = xp.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise CLIError(f"cannot read {path} as .npy: {err}") from None
+        from bricks.io import read_npy
+
+        X = read_npy(path)
         if X.dtype.kind not in "fiub":
             raise CLIError(f"{path}: expected numbers, got dtype {X.dtype}")
         X = X.astype(xp.float32)
