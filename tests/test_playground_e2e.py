@@ -17,6 +17,8 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -259,6 +261,25 @@ def test_upload_csv_export_and_edit_weight(open_page, server, tmp_path):
     header_len = struct.unpack("<Q", body[:8])[0]  # safetensors: u64 length, JSON header
     header = json.loads(body[8:8 + header_len])
     assert any(key.endswith("weight") for key in header)
+    # The script loads those weights by default and reproduces the playground's numbers.
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "bricks_playground_model.py").write_text(script)
+    (folder / "bricks_playground.safetensors").write_bytes(body)
+    run = subprocess.run([sys.executable, "bricks_playground_model.py"], cwd=folder,
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert run.returncode == 0, run.stderr
+    shown = dict(p.rsplit(" ", 1) for p in run.stdout.strip().split(": ", 1)[1].split(", "))
+    state = get_json(server, f"/api/sessions/{sid}/state")
+    assert float(shown["test loss"]) == pytest.approx(state["test_loss"], rel=1e-5)
+    assert float(shown["train loss"]) == pytest.approx(state["train_loss"], rel=1e-5)
+    assert float(shown["test accuracy"]) == state["test_accuracy"]
+    retrain = subprocess.run([sys.executable, "bricks_playground_model.py", "--retrain",
+                              "--epochs", "1"], cwd=folder, capture_output=True, text=True,
+                             timeout=120, env={**os.environ,
+                                               "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert retrain.returncode == 0 and "epoch 1: train loss" in retrain.stdout, retrain.stderr
     csv_href = page.get_attribute('[data-testid="export-data"]', "href")
     csv_text = page.request.get(server + csv_href).text()
     assert csv_text.splitlines()[0] == "x1,x2,label,split" and len(csv_text.splitlines()) == 61
