@@ -16,9 +16,9 @@ Three figures:
   open tab.
 
 * ``live, binary heatmaps``: the real server on uvicorn (its own process, 127.0.0.1, a free
-  port) and a real WebSocket client (the ``websockets`` package) that presses play and counts what arrives:
-  binary heatmap frames a second (``?heatmap=binary``, as the page asks), epochs a second
-  (from the frames' epoch field), and bytes per frame;
+  port) and a real WebSocket client (the ``websockets`` package) that presses play and
+  counts what arrives: binary heatmap frames a second (``?heatmap=binary``, as the page
+  asks), epochs a second (from the frames' epoch field), and bytes per frame;
 * ``live, JSON frames``: the same without ``?heatmap=binary`` (JSON state frames only, at
   most ``fps`` = 15 a second, as before).
 
