@@ -450,10 +450,25 @@ def test_layout_fits_every_screen(browser, server, screenshot_dir):
             after = page.evaluate("[...document.querySelectorAll('#controls > *')]"
                                   ".map((n) => Math.round(n.getBoundingClientRect().left))")
             assert before == after, (width, "the controls jump with the status text")
-        # Metric values stay on their labels' line.
+        # Metric values stay on their labels' line, inside their column.
         heights = page.evaluate("[...document.querySelectorAll('#output-col .metrics > div')]"
                                 ".map((n) => n.getBoundingClientRect().height)")
         assert max(heights) < 24, (width, "a metric value wraps", heights)
+        for col in ("data-col", "network-col", "output-col"):
+            over = page.evaluate(f"(() => {{ const c = document.getElementById('{col}'); "
+                                 f"return [c.scrollWidth, c.clientWidth]; }})()")
+            assert over[0] <= over[1], (width, col, "content overflows its column", over)
+        # The heatmap is painted at display resolution, interpolated (no stair steps).
+        smooth = page.evaluate("""(() => {
+            const c = document.getElementById('heatmap');
+            const row = c.getContext('2d').getImageData(0, Math.floor(c.height / 3),
+                                                         c.width, 1).data;
+            const colours = new Set();
+            for (let i = 0; i < row.length; i += 4) {
+                colours.add(row[i] * 65536 + row[i + 1] * 256 + row[i + 2]);
+            }
+            return [c.width, colours.size]; })()""")
+        assert smooth[0] >= 200 and smooth[1] > 60, (width, "heatmap not interpolated", smooth)
         page.screenshot(path=str(screenshot_dir / f"playground-{width}.png"))
         context.close()
         assert not errors, errors

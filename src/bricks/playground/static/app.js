@@ -435,7 +435,7 @@ function paintHeatmap(canvas, hm, data, discretize) {
   const k = data ? data.n_classes : 2;
   const kind = data ? data.task : "classification";
   const span = (hm.vmax - hm.vmin) || 1;
-  paintGrid(canvas, hm.size, (i) => {
+  paintGrid(gridCanvas, hm.size, (i) => {
     const v = hm.values[i];
     if (kind === "classification" && hm.labels) {
       const cls = hm.labels[i];
@@ -447,7 +447,17 @@ function paintHeatmap(canvas, hm, data, discretize) {
     if (discretize) t = t >= 0 ? 1 : -1;
     return mix(diverging(t), WHITE, 0.25);
   });
+  // Drawn at the display's resolution with smoothing: the grid's cells are interpolated
+  // instead of showing as stair steps.
+  const ratio = window.devicePixelRatio || 1;
+  const w = Math.max(hm.size, Math.round((canvas.clientWidth || 320) * ratio));
+  if (canvas.width !== w) { canvas.width = w; canvas.height = w; }
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(gridCanvas, 0, 0, w, w);
 }
+const gridCanvas = document.createElement("canvas");
 
 function pointColor(y, data) {
   if (data.task === "regression") {
