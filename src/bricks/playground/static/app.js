@@ -673,7 +673,7 @@ function layout() {
   // Each layer needs ~100 px for its head (+/-, activation, dropout, BN); a narrower
   // column scrolls the network inside its box instead of overlapping the labels.
   const width = Math.max(box.clientWidth || 600, 100 + nCols * 90);
-  const left = 70;
+  const left = 84;  // room for the widest feature label ("sin(X1)") left of its box
   const right = width - 40;
   const colX = (c) => left + (nCols === 1 ? 0 : (c * (right - left)) / (nCols - 1));
   const top = 112;
