@@ -1,9 +1,10 @@
 """Engine speed: bricks next to PyTorch and hand-written NumPy, in one run.
 
-Run: python benchmarks/bench_engine.py            (about 30 seconds)
+Run: python benchmarks/bench_engine.py            (about a minute)
+     python benchmarks/bench_engine.py --epoch    (and a real epoch at batch 32 and 128)
      python benchmarks/bench_engine.py --quick    (a smoke run, a few seconds; timings rough)
 
-Four workloads, each in three implementations that start from the same float32 weights:
+Seven workloads, each in three implementations that start from the same float32 weights:
 
 - ``add 4, fwd``: one 4-element add of two tensors that require grad (graph recording
   included): the fixed cost of one op.
@@ -13,9 +14,14 @@ Four workloads, each in three implementations that start from the same float32 w
 - ``MLP 784-512-256-10, SGD step``: a ReLU network on an MNIST-sized batch of 128, softmax
   cross-entropy (log_softmax, then picking each row's label), backward and an SGD update:
   mostly matrix products.
+- ``nn MLP ... step``: the training step as users write it (issue 11's workloads):
+  ``zero_grad``, ``nn.Sequential`` of ``nn.Linear`` and ``Tanh``/``ReLU``, ``F.mse_loss`` or
+  ``F.cross_entropy``, ``backward``, ``optim.SGD(momentum=0.9).step()``; the 2-8-8-1 tanh
+  net on 16 samples and the 784-512-256-10 ReLU net at batch 32 and 128.  With ``--epoch``
+  one real epoch of 60,000 samples is timed too.
 
-PyTorch runs with raw tensors and autograd (no ``nn``), on 1 thread; NumPy computes the
-same forward and backward by hand.  Before timing, the script checks that the three compute
+The first four rows use raw tensors and autograd (no ``nn``) in PyTorch, on 1 thread; NumPy
+computes the same forward and backward by hand.  Before timing, the script checks that the three compute
 the same losses, gradients and updated weights, and stops with an error if not.  Times are
 medians over several repeats of a timed loop, after warm-up.
 """
@@ -236,11 +242,158 @@ def make_big_mlp(arrays):
     return impls
 
 
+MOMENTUM = 0.9
+
+
+def _train_setup(sizes, activation):
+    """bricks and torch ``nn.Sequential`` MLPs with equal weights, and their SGD."""
+    rng = np.random.default_rng(1)
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / np.sqrt(n_in)
+        weights.append((rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32),
+                        rng.uniform(-bound, bound, n_out).astype(np.float32)))
+    models = {}
+    for name, lib, nn in (("bricks", bricks, bricks.nn), ("PyTorch", torch, torch.nn)):
+        layers = []
+        for i, (w, b) in enumerate(weights):
+            layer = nn.Linear(w.shape[1], w.shape[0])
+            with lib.no_grad():
+                layer.weight.copy_(lib.tensor(w))
+                layer.bias.copy_(lib.tensor(b))
+            layers.append(layer)
+            if i < len(weights) - 1:
+                layers.append(nn.Tanh() if activation == "tanh" else nn.ReLU())
+        model = nn.Sequential(*layers)
+        models[name] = (model, lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM))
+    return weights, models
+
+
+def _numpy_sgd(params, grads, buffers):
+    """PyTorch's SGD with momentum (dampening 0): buf = m buf + g (buf = g at first)."""
+    for p, g, i in zip(params, grads, range(len(params))):
+        if buffers[i] is None:
+            buffers[i] = g.copy()
+        else:
+            buffers[i] *= MOMENTUM
+            buffers[i] += g
+        p -= LR * buffers[i]
+
+
+def make_train_step(arrays, sizes, activation, batch):
+    """One training step as users write it: zero_grad, forward through ``nn.Sequential``,
+    loss (MSE for the tanh net, cross-entropy for the ReLU net), backward, SGD(momentum)."""
+    rng = np.random.default_rng(2)
+    x0 = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    if activation == "tanh":
+        y0 = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+    else:
+        y0 = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
+    weights, models = _train_setup(sizes, activation)
+    impls = {}
+    out = {}
+    # The batch each step trains on; an epoch run (--epoch) swaps it before every step.
+    # from_numpy: no copy in either library, as a DataLoader over arrays would hand it.
+    feed = {"x": x0, "y": y0}
+    for name, lib, F in (("bricks", bricks, bricks.nn.functional),
+                         ("PyTorch", torch, torch.nn.functional)):
+        model, opt = models[name]
+        loss_fn = F.mse_loss if activation == "tanh" else F.cross_entropy
+
+        def step(model=model, opt=opt, lib=lib, loss_fn=loss_fn, name=name):
+            x, y = lib.from_numpy(feed["x"]), lib.from_numpy(feed["y"])
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            out[name] = loss
+
+        impls[name] = (step, lambda model=model, name=name: [_np(out[name])] + [
+            _np(p) for p in model.parameters()])
+
+    params = [a.copy() for wb in weights for a in wb]
+    buffers = [None] * len(params)
+    rows = np.arange(batch)
+
+    def numpy_step():
+        x0, y0 = feed["x"], feed["y"]
+        batch = len(x0)
+        rows = np.arange(batch)
+        hs, zs = [x0], []
+        for i in range(0, len(params), 2):
+            z = hs[-1] @ params[i].T
+            z += params[i + 1]
+            zs.append(z)
+            if i + 2 < len(params):
+                hs.append(np.tanh(z) if activation == "tanh" else np.maximum(z, 0))
+        z = zs[-1]
+        if activation == "tanh":
+            d = z - y0
+            out["NumPy"] = np.asarray((d * d).sum() / d.size, dtype=np.float32)
+            dz = d * np.float32(2.0 / d.size)
+        else:
+            shifted = z - z.max(axis=1, keepdims=True)
+            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            out["NumPy"] = -logp[rows, y0].mean()
+            dz = np.exp(logp)
+            dz[rows, y0] -= 1.0
+            dz *= np.float32(1.0 / batch)
+        grads = [None] * len(params)
+        for i in range(len(params) - 2, -1, -2):
+            h = hs[i // 2]
+            grads[i], grads[i + 1] = dz.T @ h, dz.sum(axis=0)
+            if i:
+                dh = dz @ params[i]
+                dz = dh * (1.0 - h * h) if activation == "tanh" else dh * (zs[i // 2 - 1] > 0)
+        _numpy_sgd(params, grads, buffers)
+
+    impls["NumPy"] = (numpy_step, lambda: [out["NumPy"]] + params)
+    impls["feed"] = feed
+    return impls
+
+
+def epoch_table(out, samples=60_000):
+    """Time one real epoch (``samples`` MNIST-sized random samples, every batch new) of the
+    784-512-256-10 training step per implementation, at batch 32 and 128."""
+    rng = np.random.default_rng(3)
+    x_all = rng.standard_normal((samples, 784)).astype(np.float32)
+    y_all = rng.integers(0, 10, size=samples).astype(np.int64)
+    rows = ["| epoch of 60,000 samples | implementation | time | vs PyTorch |",
+            "| --- | --- | ---: | ---: |"]
+    for batch in (32, 128):
+        impls = make_train_step(None, MNIST, "relu", batch)
+        feed = impls.pop("feed")
+        check_agreement(f"epoch batch {batch}", impls)
+        times = {}
+        for impl in IMPLEMENTATIONS:
+            step = impls[impl][0]
+            start = time.perf_counter()
+            for i in range(0, samples - batch + 1, batch):
+                feed["x"], feed["y"] = x_all[i:i + batch], y_all[i:i + batch]
+                step()
+            times[impl] = time.perf_counter() - start
+        for impl in IMPLEMENTATIONS:
+            rows.append(f"| batch {batch} | {impl} | {times[impl]:.2f} s | "
+                        f"{times[impl] / times['PyTorch']:.2f}× |")
+    table = "\n".join(rows)
+    print(table, file=out)
+    print(file=out)
+    return table
+
+
+TINY, MNIST = (2, 8, 8, 1), (784, 512, 256, 10)
+
 WORKLOADS = (
     ("add 4, fwd", lambda arrays: make_add(arrays, backward=False)),
     ("add 4, fwd+bwd", lambda arrays: make_add(arrays, backward=True)),
     ("MLP 2-8-8-1 (16 samples), fwd+bwd", make_tiny_mlp),
     ("MLP 784-512-256-10 (batch 128), SGD step", make_big_mlp),
+    ("nn MLP 2-8-8-1 tanh (batch 16), SGD-momentum step",
+     lambda arrays: make_train_step(arrays, TINY, "tanh", 16)),
+    ("nn MLP 784-512-256-10 ReLU (batch 32), SGD-momentum step",
+     lambda arrays: make_train_step(arrays, MNIST, "relu", 32)),
+    ("nn MLP 784-512-256-10 ReLU (batch 128), SGD-momentum step",
+     lambda arrays: make_train_step(arrays, MNIST, "relu", 128)),
 )
 
 
@@ -341,7 +494,7 @@ def machine_info():
     ]
 
 
-def run(quick=False, out=None):
+def run(quick=False, out=None, epoch=False):
     """Check, time and print every workload; return the markdown table."""
     out = sys.stdout if out is None else out
     budget, repeats = (0.02, 2) if quick else (1.5, 9)
@@ -355,6 +508,7 @@ def run(quick=False, out=None):
             "| --- | --- | ---: | ---: |"]
     for name, make in WORKLOADS:
         impls = make(make_arrays())
+        impls.pop("feed", None)
         check_agreement(name, impls)
         times = measure({impl: impls[impl][0] for impl in IMPLEMENTATIONS}, budget, repeats)
         for impl in IMPLEMENTATIONS:
@@ -365,6 +519,9 @@ def run(quick=False, out=None):
     print(file=out)
     print("vs PyTorch: time divided by PyTorch's time in the same run (below 1 is faster).",
           file=out)
+    if epoch:
+        print(file=out)
+        table += "\n\n" + epoch_table(out)
     return table
 
 
@@ -375,11 +532,14 @@ def main(argv=None):
     parser.add_argument("--torch-threads", type=int, default=TORCH_THREADS, metavar="N",
                         help=f"PyTorch's intra-op threads (default {TORCH_THREADS}); on a "
                              f"busy machine 2 threads can be much slower than 1")
+    parser.add_argument("--epoch", action="store_true",
+                        help="also time one real epoch (60,000 samples) of the 784-512-256-10 "
+                             "training step at batch 32 and 128 (a few minutes)")
     args = parser.parse_args(argv)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(args.torch_threads)
     try:
-        return run(quick=args.quick)
+        return run(quick=args.quick, epoch=args.epoch)
     finally:
         torch.set_num_threads(previous_threads)
 

@@ -894,3 +894,53 @@ def test_function_apply_with_a_number_first_and_saved():
 def test_function_apply_rejects_other_objects_clearly():
     with pytest.raises(TypeError, match=r"_ScaleBy.apply: input 1 is a str; pass Tensors"):
         _ScaleBy.apply(bricks.ones(2), "2")
+
+
+# ---------------------------------------------------------------- issue 11: GC pause
+
+
+def test_cyclic_gc_is_paused_while_a_graph_is_built_and_resumed_by_backward():
+    assert gc.isenabled()
+    x = bricks.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 2).sum()
+    assert not gc.isenabled()  # recording a graph paused the collector
+    y.backward()
+    assert gc.isenabled()  # backward consumed the graph: back on
+    with bricks.no_grad():
+        _ = x * 2
+    assert gc.isenabled()  # nothing recorded, nothing paused
+    y = (x * 3).sum()
+    with pytest.raises(RuntimeError):
+        bricks.grad(y, bricks.tensor([1.0], requires_grad=True))  # an error in backward ...
+    assert gc.isenabled()  # ... still resumes it
+
+
+def test_gc_pause_leaves_a_collector_the_user_switched_off_alone():
+    x = bricks.tensor([1.0], requires_grad=True)
+    gc.disable()
+    try:
+        (x * 2).sum().backward()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_graph_never_backpropagated_still_lets_the_collector_run(monkeypatch):
+    pause = bricks.autograd._gc_pause
+    monkeypatch.setattr(pause, "LIMIT", 50)
+    runs = []
+
+    def note(phase, info):
+        if phase == "start":
+            runs.append(info["generation"])
+
+    x = bricks.tensor([1.0], requires_grad=True)
+    gc.callbacks.append(note)
+    try:
+        for _ in range(120):
+            x = x * 1.0  # recorded, never backpropagated
+    finally:
+        gc.callbacks.remove(note)
+        pause.end()
+    assert runs  # the young generations were collected along the way
+    assert gc.isenabled()

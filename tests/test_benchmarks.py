@@ -27,7 +27,8 @@ def test_quick_run_prints_a_row_per_workload_and_implementation(bench, capsys):
     rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
     cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
     workloads = [name for name, _ in bench.WORKLOADS]
-    assert len(workloads) == 4
+    assert len(workloads) == 7
+    assert any("784-512-256-10 ReLU (batch 32)" in name for name in workloads)
     for name in workloads:
         impls = [c[1] for c in cells if c[0] == name]
         assert impls == ["bricks", "PyTorch", "NumPy"]
@@ -35,6 +36,15 @@ def test_quick_run_prints_a_row_per_workload_and_implementation(bench, capsys):
         assert time.endswith(("µs", "ms")) and ratio.endswith("×")
         if impl == "PyTorch":
             assert ratio == "1.00×"
+
+
+def test_nn_training_steps_agree_across_implementations(bench):
+    """The nn/optim rows (issue 11's workloads) compute the same step in all three."""
+    for sizes, activation, batch in ((bench.TINY, "tanh", 16), (bench.MNIST, "relu", 8)):
+        impls = bench.make_train_step(None, sizes, activation, batch)
+        impls.pop("feed")
+        for _ in range(2):  # the second step uses the momentum buffers
+            bench.check_agreement("nn step", impls)
 
 
 def test_disagreeing_implementations_are_caught(bench):

@@ -56,17 +56,20 @@ class _Lib:
             return bricks.tensor(array, requires_grad=True)
         return torch.tensor(array, requires_grad=True)
 
-    def grad(self, outputs, inputs, grad_outputs=None, create_graph=False):
+    def grad(self, outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None):
         if self.name == "bricks":
             return bricks.grad(outputs, inputs, grad_outputs, create_graph=create_graph,
-                               allow_unused=True)
+                               retain_graph=retain_graph, allow_unused=True)
         return torch.autograd.grad(outputs, inputs, grad_outputs, create_graph=create_graph,
-                                   allow_unused=True)
+                                   retain_graph=retain_graph, allow_unused=True)
 
 
-BR = _Lib("bricks", bricks, lambda a: bricks.tensor(np.array(a)))
+BR = _Lib("bricks", bricks, lambda a: bricks.tensor(np.array(a)),
+          linear=bricks.nn.functional.linear, mse_loss=bricks.nn.functional.mse_loss,
+          cross_entropy=bricks.nn.functional.cross_entropy)
 TO = _Lib("torch", torch, lambda a: torch.from_numpy(np.array(a)), pad=TF.pad,
-          one_hot=TF.one_hot)
+          one_hot=TF.one_hot, linear=TF.linear, mse_loss=TF.mse_loss,
+          cross_entropy=TF.cross_entropy)
 
 
 def _array(t):
@@ -639,6 +642,28 @@ def gen_mm(d):
     return [d.arr((n, k)), d.arr((k, m))], {}
 
 
+def gen_linear(bias):
+    """x (*, in), W (out, in) and, with ``bias``, b (out,): the fused Linear node."""
+    def gen(d):
+        lead = d.shape(max_dims=2)
+        n_in, n_out = d.size(4), d.size(4)
+        xs = [d.arr(lead + (n_in,)), d.arr((n_out, n_in))]
+        return xs + ([d.arr((n_out,))] if bias else []), {}
+
+    return gen
+
+
+def gen_mse(d):
+    shape = d.shape(max_dims=3)
+    return [d.arr(shape), d.arr(shape)], {"reduction": d.pick(["mean", "sum"])}
+
+
+def gen_cross_entropy(d):
+    n, c = d.int(1, 4), d.int(2, 5)
+    return [d.arr((n, c), -3, 3)], {"target": d.ints((n,), 0, c - 1),
+                                    "reduction": d.pick(["mean", "sum"])}
+
+
 def gen_vectors(same):
     def gen(d):
         n = d.size(5)
@@ -847,6 +872,12 @@ ROWS = [
     Row("matmul", lambda L, a, b: a @ b, gen_matmul),
     Row("matmul_function", lambda L, a, b: L.matmul(a, b), gen_matmul),
     Row("mm", lambda L, a, b: L.mm(a, b), gen_mm),
+    Row("linear", lambda L, x, w, b: L.linear(x, w, b), gen_linear(bias=True)),
+    Row("linear_no_bias", lambda L, x, w: L.linear(x, w), gen_linear(bias=False)),
+    # the fused losses (SquaredError, CrossEntropy)
+    Row("mse_loss", lambda L, x, t, reduction: L.mse_loss(x, t, reduction=reduction), gen_mse),
+    Row("cross_entropy", lambda L, x, target, reduction: L.cross_entropy(
+        x, target, reduction=reduction), gen_cross_entropy),
     Row("dot", lambda L, a, b: L.dot(a, b), gen_vectors(same=True)),
     Row("outer", lambda L, a, b: L.outer(a, b), gen_vectors(same=False)),
     Row("einsum", lambda L, *xs, eq: L.einsum(eq, *xs), gen_einsum),
@@ -898,6 +929,11 @@ def run(L, row, xs, kw, kinds, dtype, seed):
     if not leaves or not diff:
         return result
     gs = [L.leaf(rng.standard_normal(o.shape), dtype) for o in diff]
+    # First without a graph of the gradient (bricks' fast path on raw arrays, what a
+    # training step runs), then with one (the Tensor-op backward, differentiated again).
+    fast = L.grad(diff, leaves, gs, retain_graph=True)
+    result["grad_fast"] = [np.zeros(t.shape, dtype) if g is None else _array(g)
+                           for g, t in zip(fast, leaves)]
     first = L.grad(diff, leaves, gs, create_graph=True)
     result["grad"] = [np.zeros(t.shape, dtype) if g is None else _array(g)
                       for g, t in zip(first, leaves)]
@@ -924,7 +960,7 @@ def compare(got, want, dtype, what, tol32=None):
     assert got["requires_grad"] == want["requires_grad"], (
         f"{what}: outputs requiring grad differ: bricks {got['requires_grad']}, "
         f"torch {want['requires_grad']}")
-    for key in ("out", "grad", "gradgrad"):
+    for key in ("out", "grad", "grad_fast", "gradgrad"):
         assert (key in got) == (key in want), f"{what}: {key} computed by only one library"
         for i, (a, b) in enumerate(zip(got.get(key, []), want.get(key, []))):
             tol = TOLERANCE[dtype] if b.dtype.kind == "f" else dict(rtol=0, atol=0)
@@ -971,7 +1007,7 @@ def test_op_matches_torch(row, dtype, data):
     got = run(BR, row, xs, kw, kinds, dtype, seed)
     want = run(TO, row, xs, kw, kinds, dtype, seed)
     if row.zero_grad:
-        for key in ("grad", "gradgrad"):
+        for key in ("grad", "grad_fast", "gradgrad"):
             want[key] = [np.zeros_like(g) for g in want.get(key, [])]
     compare(got, want, dtype, what, row.tol32)
 
@@ -1011,19 +1047,37 @@ class _WrongDoubleBackward(bricks.Function):
         return grad * slope
 
 
-@pytest.mark.parametrize("wrong", ["forward", "backward", "double backward"])
+class _WrongFastBackward(bricks.Function):
+    """x^3 whose Tensor backward is right but whose raw-array fast path is off by 0.1%."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x**3
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * 3 * x * x
+
+    def backward_arrays(self, grad):
+        (x,) = self.saved_arrays
+        return grad * 3.003 * x * x
+
+
+@pytest.mark.parametrize("wrong", ["forward", "backward", "fast backward", "double backward"])
 def test_the_table_catches_a_wrong_op(wrong):
     fns = {
         "forward": lambda L, x: x**3 + (1e-6 if L is BR else 0.0),
         "backward": lambda L, x: (x**3 if L is TO else
                                   x.detach() ** 3 + 1.001 * (x - x.detach()) * 3 * x.detach()**2),
         "double backward": lambda L, x: x**3 if L is TO else _WrongDoubleBackward.apply(x),
+        "fast backward": lambda L, x: x**3 if L is TO else _WrongFastBackward.apply(x),
     }
     row = Row("cube", fns[wrong], unary())
     x = np.array([0.5, -1.25, 2.0])
     got = run(BR, row, [x], {}, ["contiguous"], np.float64, 0)
     want = run(TO, row, [x], {}, ["contiguous"], np.float64, 0)
     with pytest.raises(AssertionError, match={"forward": "out", "backward": "grad\\[",
+                                              "fast backward": "grad_fast",
                                               "double backward": "gradgrad"}[wrong]):
         compare(got, want, np.float64, "cube")
 

@@ -26,6 +26,7 @@ Defining your own op::
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 import weakref
 
@@ -175,8 +176,16 @@ class Function:
 
     is_view = False
     piecewise = False
+    #: Optional fast path: ``backward_arrays(self, *grad_arrays)`` is ``backward`` on raw
+    #: arrays (read the saved values with ``self.saved_arrays``), returning one array (or
+    #: None) per input.  The engine uses it when no graph of the gradient is wanted
+    #: (``create_graph=False``, the usual training step); ``backward`` stays the reference,
+    #: and the one used for higher derivatives.  Ops without it just work, a bit slower.
+    backward_arrays = None
     _hooks = None
     _freed = False
+    _record = False
+    _saved = None
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -190,15 +199,18 @@ class Function:
                 break
             if t._requires_grad:
                 record = True
-        if not _state.enabled:
-            record = False
-        fn._record = record
-        fn._saved = None
-        fn._fwd_inputs = inputs
+        if record:
+            if _state.enabled:
+                fn._record = True
+                if not _gc_pause.active:
+                    _gc_pause.start()
+                else:
+                    _gc_pause.count_node()
+            else:
+                record = False
         if values is None:
             values = [t.data for t in inputs]
         raw = fn.forward(*values, **options)
-        fn._fwd_inputs = None
         make = Tensor._make
         if type(raw) is not tuple:
             # The common single-output case, written out: this is the hottest path of bricks.
@@ -239,20 +251,11 @@ class Function:
 
     def _set_edges(self, inputs):
         # Per input: its producer node and output slot, the leaf itself, or None (no grad).
-        edges = []
-        meta = []
-        for t in inputs:
-            producer = t.grad_fn
-            if producer is not None:
-                edges.append((producer, t._output_nr))
-            elif t._requires_grad:
-                edges.append((t, -1))
-            else:
-                edges.append(None)
-            d = t.data
-            meta.append((d.shape, d.dtype))
-        self.next_edges = tuple(edges)
-        self.input_meta = tuple(meta)
+        self.next_edges = tuple(
+            (t.grad_fn, t._output_nr) if t.grad_fn is not None
+            else (t, -1) if t._requires_grad else None
+            for t in inputs)
+        self.input_meta = tuple((t.data.shape, t.data.dtype) for t in inputs)
 
     # ---- what forward and backward call
 
@@ -321,6 +324,28 @@ class Function:
             else:
                 out.append(Tensor._make(entry, False, None, 0))
         return tuple(out)
+
+    @property
+    def saved_arrays(self):
+        """The saved values as arrays (for ``backward_arrays``), version-checked too."""
+        if self._freed:
+            raise RuntimeError(_FREED_MESSAGE.format(name=self.name()))
+        out = []
+        for entry in self._saved or ():
+            if type(entry) is tuple:
+                t, version = entry
+                if t._vc[0] != version:
+                    raise RuntimeError(_inplace_message(self, t.data.shape, t._vc[0], version))
+                out.append(t.data)
+            elif type(entry) is _SavedOutput:
+                if entry.vc[0] != entry.version:
+                    raise RuntimeError(
+                        _inplace_message(self, entry.array.shape, entry.vc[0], entry.version)
+                    )
+                out.append(entry.array)
+            else:
+                out.append(entry)
+        return out
 
     def name(self) -> str:
         """``'ExpBackward'`` for ``Exp``: the name PyTorch users know from ``grad_fn``."""
@@ -397,9 +422,61 @@ class _HookHandle:
 # ---------------------------------------------------------------- the engine
 
 
+class _GCPause:
+    """Python's cyclic garbage collector, paused from the first recorded op to the end of
+    the backward pass that consumes the graph.
+
+    A graph is many small objects (nodes, tensors, tuples) and, being acyclic, all of them
+    are freed by reference counting; but while it grows, the collector's full passes walk
+    every one of them again and again (a 100,000-op chain spent most of its time there).
+    Only a collector that was on is paused (and switched on again), and a graph that is
+    never backpropagated does not keep it off for good: every ``LIMIT`` recorded ops the
+    young generations are collected.
+    """
+
+    LIMIT = 1_000_000
+
+    def __init__(self):
+        self.active = False
+        self.nodes = 0
+
+    def start(self):
+        if gc.isenabled():
+            gc.disable()
+            self.active = True
+            self.nodes = 0
+
+    def count_node(self):
+        self.nodes += 1
+        if self.nodes >= self.LIMIT:
+            self.nodes = 0
+            gc.collect(1)
+
+    def end(self):
+        if self.active:
+            self.active = False
+            gc.enable()
+
+
+_gc_pause = _GCPause()
+
+
 def _zeros_for(meta):
     shape, dtype = meta
     return Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0)
+
+
+def _as_array(g):
+    """A backward result as an array (backward may return Tensors or NumPy scalars)."""
+    if isinstance(g, Tensor):
+        return g.data
+    if isinstance(g, (generic, bool, int, float)):
+        return xp.asarray(g)
+    return g  # an array of another module (CuPy)
+
+
+def _wrap(array):
+    return Tensor._make(array, False, None, 0)
 
 
 def run_backward(
@@ -415,7 +492,21 @@ def run_backward(
 
     With ``inputs=None`` gradients accumulate into the ``.grad`` of every leaf reached;
     otherwise they are returned, one per input (None where unused), and no ``.grad`` changes.
+
+    Without ``create_graph`` the gradients flow as raw arrays (no Tensor per gradient, and
+    each node's ``backward_arrays`` when it has one); hooks and results still see Tensors.
     """
+    try:
+        return _run_backward(roots, grad_roots, retain_graph, create_graph, inputs,
+                             allow_unused)
+    finally:
+        _gc_pause.end()
+
+
+def _run_backward(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused):
+    raw = not create_graph
+    if raw:
+        grad_roots = [g.data for g in grad_roots]
     captured = None
     leaf_slot = {}
     node_slot = {}
@@ -484,20 +575,29 @@ def run_backward(
             for i, g in enumerate(grads):
                 if g is None:
                     grads[i] = _zeros_for(fn.output_meta[i])
+                    if raw:
+                        grads[i] = grads[i].data
             if fn._hooks:
                 for i, hooks in fn._hooks.items():
+                    g = _wrap(grads[i]) if raw else grads[i]
                     for hook in list(hooks):
-                        result = hook(grads[i])
+                        result = hook(g)
                         if result is not None:
-                            grads[i] = result
+                            g = result
+                    grads[i] = g.data if raw else g
             if node_slot:
                 for i in range(len(grads)):
                     slot = node_slot.get((fn, i))
                     if slot is not None:
-                        captured[slot] = grads[i]
+                        captured[slot] = _wrap(grads[i]) if raw else grads[i]
             if fn._freed:
                 raise RuntimeError(_FREED_MESSAGE.format(name=fn.name()))
-            in_grads = fn.backward(*grads)
+            if not raw:
+                in_grads = fn.backward(*grads)
+            elif fn.backward_arrays is not None:
+                in_grads = fn.backward_arrays(*grads)
+            else:
+                in_grads = fn.backward(*[_wrap(g) for g in grads])
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(fn.next_edges):
@@ -512,7 +612,15 @@ def run_backward(
             for edge, g, meta in zip(fn.next_edges, in_grads, fn.input_meta):
                 if edge is None or g is None:
                     continue
-                g = _check_grad(fn, g, meta)
+                if raw:
+                    if type(g) is not ndarray:
+                        g = _as_array(g)
+                    if g.shape != meta[0]:
+                        _check_grad(fn, _wrap(g), meta)  # raises, naming the shapes
+                    if g.dtype != meta[1]:
+                        g = g.astype(meta[1])
+                else:
+                    g = _check_grad(fn, g, meta)
                 target, nr = edge
                 if nr < 0:
                     _buffer_leaf(leaf_buffers, target, g, leaf_slot, captured)
@@ -522,12 +630,19 @@ def run_backward(
                 buf = buffers.get(target)
                 if buf is None:
                     buf = buffers[target] = [None] * len(target.output_meta)
-                buf[nr] = g if buf[nr] is None else buf[nr] + g
+                if buf[nr] is None:
+                    buf[nr] = g
+                else:
+                    g = buf[nr] + g
+                    buf[nr] = _as_array(g) if raw and isinstance(g, generic) else g
                 deps[target] -= 1
                 if deps[target] == 0:
                     ready.append(target)
         for t, g, fresh in leaf_buffers.values():
-            if create_graph and not g._requires_grad:
+            if raw:
+                _deliver_array_to_leaf(t, g, fresh, leaf_slot, captured)
+                continue
+            if not g._requires_grad:
                 g, fresh = ZeroDerivative.apply(g, t), False
             _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph)
         if create_graph and captured is not None:
@@ -658,6 +773,28 @@ def _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph):
         total = t.grad.data + g.data
         t.grad = Tensor._make(xp.asarray(total) if isinstance(total, generic) else total,
                               False, None, 0)
+
+
+def _deliver_array_to_leaf(t, g, fresh, leaf_slot, captured):
+    """``_deliver_to_leaf`` for a gradient that is a raw array (no create_graph)."""
+    if isinstance(g, generic):  # a sum of 0-d arrays
+        g = xp.asarray(g)
+    if t._hooks:
+        gt = _wrap(g)
+        for hook in list(t._hooks):
+            result = hook(gt)
+            if result is not None:
+                gt, fresh = result, False
+        g = gt.data
+    if captured is not None:
+        captured[leaf_slot[id(t)]] = _wrap(g)
+        return
+    if t.grad is None:
+        # Copy unless the sum is new: the same gradient array may reach several leaves.
+        t.grad = _wrap(g if fresh else g.copy())
+    else:
+        total = t.grad.data + g
+        t.grad = _wrap(xp.asarray(total) if isinstance(total, generic) else total)
 
 
 def _as_grad_list(outputs, grad_outputs, who):

@@ -94,17 +94,27 @@ def _apply_binary(cls, op, a, b, floating=False):
 # ---------------------------------------------------------------- broadcasting
 
 
+def sum_to_array(x, shape):
+    """``sum_to`` on a raw array (the fast backward path): sum the broadcast axes away."""
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
+    y = x.sum(axis=axes, keepdims=True) if axes else x
+    return y.reshape(shape) if lead else y
+
+
 class SumTo(Function):
     def forward(self, x, shape):
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
-        )
-        y = x.sum(axis=axes, keepdims=True) if axes else x
-        return y.reshape(shape) if lead else y
+        return sum_to_array(x, shape)
 
     def backward(self, grad):
         return broadcast_to(grad, self.input_meta[0][0])
+
+    def backward_arrays(self, grad):
+        return xp.broadcast_to(grad, self.input_meta[0][0])
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
@@ -155,6 +165,9 @@ class BroadcastTo(Function):
     def backward(self, grad):
         return sum_to(grad, self.input_meta[0][0])
 
+    def backward_arrays(self, grad):
+        return sum_to_array(grad, self.input_meta[0][0])
+
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
     """Stretch size-1 (and missing leading) dimensions of ``x`` to ``shape``, without copying.
@@ -189,6 +202,10 @@ class Add(Function):
         (sa, _), (sb, _) = self.input_meta
         return sum_to(grad, sa), sum_to(grad, sb)
 
+    def backward_arrays(self, grad):
+        (sa, _), (sb, _) = self.input_meta
+        return sum_to_array(grad, sa), sum_to_array(grad, sb)
+
 
 def add(a, b) -> Tensor:
     """Elementwise ``a + b`` with broadcasting.
@@ -209,6 +226,11 @@ class Sub(Function):
         gb = sum_to(-grad, sb) if self.next_edges[1] is not None else None
         return sum_to(grad, sa), gb
 
+    def backward_arrays(self, grad):
+        (sa, _), (sb, _) = self.input_meta
+        gb = sum_to_array(-grad, sb) if self.next_edges[1] is not None else None
+        return sum_to_array(grad, sa), gb
+
 
 def sub(a, b) -> Tensor:
     """Elementwise ``a - b`` with broadcasting."""
@@ -225,6 +247,13 @@ class Mul(Function):
         (sa, _), (sb, _) = self.input_meta
         ga = sum_to(grad * b, sa) if self.next_edges[0] is not None else None
         gb = sum_to(grad * a, sb) if self.next_edges[1] is not None else None
+        return ga, gb
+
+    def backward_arrays(self, grad):
+        a, b = self.saved_arrays
+        (sa, _), (sb, _) = self.input_meta
+        ga = sum_to_array(grad * b, sa) if self.next_edges[0] is not None else None
+        gb = sum_to_array(grad * a, sb) if self.next_edges[1] is not None else None
         return ga, gb
 
 
@@ -245,6 +274,15 @@ class Div(Function):
         gb = sum_to(-grad * a / (b * b), sb) if self.next_edges[1] is not None else None
         return ga, gb
 
+    def backward_arrays(self, grad):
+        a, b = self.saved_arrays
+        (sa, _), (sb, _) = self.input_meta
+        ga = sum_to_array(grad / b, sa) if self.next_edges[0] is not None else None
+        gb = None
+        if self.next_edges[1] is not None:
+            gb = sum_to_array(-grad * a / (b * b), sb)
+        return ga, gb
+
 
 def div(a, b) -> Tensor:
     """Elementwise true division ``a / b`` (integers give the default float dtype)."""
@@ -256,6 +294,9 @@ class Neg(Function):
         return -a
 
     def backward(self, grad):
+        return -grad
+
+    def backward_arrays(self, grad):
         return -grad
 
 
@@ -277,6 +318,17 @@ class PowScalar(Function):
 
     def backward(self, grad):
         (a,) = self.saved_tensors
+        c = self.exponent
+        if c == 0:
+            return grad * 0.0
+        if c == 1:
+            return grad
+        if c == 2:
+            return grad * 2.0 * a
+        return grad * c * a ** (c - 1)
+
+    def backward_arrays(self, grad):
+        (a,) = self.saved_arrays
         c = self.exponent
         if c == 0:
             return grad * 0.0
@@ -395,6 +447,9 @@ class Clone(Function):
         return x.copy()
 
     def backward(self, grad):
+        return grad
+
+    def backward_arrays(self, grad):
         return grad
 
 

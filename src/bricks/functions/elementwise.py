@@ -49,6 +49,10 @@ class Exp(Function):
         (y,) = self.saved_tensors
         return grad * y
 
+    def backward_arrays(self, grad):
+        (y,) = self.saved_arrays
+        return grad * y
+
 
 def exp(x) -> Tensor:
     """Elementwise e^x.  Derivative: e^x."""
@@ -62,6 +66,10 @@ class Log(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
+        return grad / x
+
+    def backward_arrays(self, grad):
+        (x,) = self.saved_arrays
         return grad / x
 
 
@@ -109,6 +117,10 @@ class Sqrt(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
+        return grad / (y * 2.0)
+
+    def backward_arrays(self, grad):
+        (y,) = self.saved_arrays
         return grad / (y * 2.0)
 
 
@@ -189,6 +201,10 @@ class Tanh(Function):
         (y,) = self.saved_tensors
         return grad * (1.0 - y * y)
 
+    def backward_arrays(self, grad):
+        (y,) = self.saved_arrays
+        return grad * (1.0 - y * y)
+
 
 def tanh(x) -> Tensor:
     """Elementwise hyperbolic tangent.  Derivative: 1 - tanh^2 x."""
@@ -206,6 +222,10 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
+        return grad * y * (1.0 - y)
+
+    def backward_arrays(self, grad):
+        (y,) = self.saved_arrays
         return grad * y * (1.0 - y)
 
 
@@ -232,6 +252,11 @@ class Relu(Function):
     def backward(self, grad):
         (y,) = self.saved_tensors
         return _masked(grad, y.data > 0)
+
+    def backward_arrays(self, grad):
+        (y,) = self.saved_arrays
+        # where, not grad * mask: an inf or nan upstream gradient gives exact 0s (PyTorch)
+        return xp.where(y > 0, grad, xp.zeros((), dtype=grad.dtype))
 
 
 def relu(x) -> Tensor:

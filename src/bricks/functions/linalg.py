@@ -8,15 +8,16 @@ column (n, 1), and the added dimension is removed from the result.
 
 from __future__ import annotations
 
+import math
 import string
 
 from bricks.autograd import Function
 from bricks.backend import xp
-from bricks.functions.arithmetic import broadcast_to, sum_to
+from bricks.functions.arithmetic import broadcast_to, sum_to, sum_to_array
 from bricks.functions.shape import Permute, reshape, unsqueeze
 from bricks.tensor import Tensor, tensor
 
-__all__ = ["matmul", "mm", "dot", "outer", "einsum"]
+__all__ = ["matmul", "mm", "dot", "outer", "einsum", "linear", "Linear"]
 
 
 def _same_dtype(op: str, *tensors):
@@ -45,6 +46,86 @@ class MatMul(Function):
         if self.next_edges[1] is not None:
             gb = sum_to(MatMul.apply(_swap_last(a), grad), sb)
         return ga, gb
+
+    def backward_arrays(self, grad):
+        a, b = self.saved_arrays
+        (sa, _), (sb, _) = self.input_meta
+        ga = gb = None
+        if self.next_edges[0] is not None:
+            ga = sum_to_array(xp.matmul(grad, xp.swapaxes(b, -1, -2)), sa)
+        if self.next_edges[1] is not None:
+            gb = sum_to_array(xp.matmul(xp.swapaxes(a, -1, -2), grad), sb)
+        return ga, gb
+
+
+class Linear(Function):
+    """``x W^T + b`` as one node: the layer every MLP repeats, fused for speed.
+
+    Composed, it is three nodes (a transpose, a matmul, a broadcast add), each with its own
+    bookkeeping and backward; fused, one.  ``x`` is (*, in), ``W`` (out, in), ``b`` (out,).
+    """
+
+    def forward(self, x, w, b=None):
+        self.save_for_backward(x, w)
+        y = xp.matmul(x, w.T)
+        if b is not None:
+            y += b  # y is new: adding in place saves a temporary as large as the output
+        return y
+
+    def backward(self, grad):
+        x, w = self.saved_tensors
+        n_out, n_in = self.input_meta[1][0]
+        rows = math.prod(grad.shape[:-1])  # the batch, flattened (explicit: it may be 0)
+        need = self.needs_input_grad
+        gx = matmul(grad, w) if need[0] else None
+        gw = gb = None
+        if need[1]:
+            gw = matmul(reshape(grad, (rows, n_out)).T, reshape(x, (rows, n_in)))
+        if len(need) > 2 and need[2]:
+            gb = reshape(grad, (rows, n_out)).sum(dim=0)
+        return (gx, gw) if len(need) == 2 else (gx, gw, gb)
+
+    def backward_arrays(self, grad):
+        x, w = self.saved_arrays
+        n_out, n_in = w.shape
+        rows = math.prod(grad.shape[:-1])
+        edges = self.next_edges
+        gx = xp.matmul(grad, w) if edges[0] is not None else None
+        gw = gb = None
+        g2 = grad.reshape(rows, n_out)
+        if edges[1] is not None:
+            gw = xp.matmul(g2.T, x.reshape(rows, n_in))
+        if len(edges) > 2 and edges[2] is not None:
+            gb = g2.sum(axis=0)
+        return (gx, gw) if len(edges) == 2 else (gx, gw, gb)
+
+
+def linear(input, weight, bias=None) -> Tensor:
+    """The affine map ``input @ weight.T + bias`` (PyTorch's ``F.linear``), one fused node.
+
+    Args:
+        input: (*, in_features).
+        weight: (out_features, in_features).
+        bias: (out_features,) or None.
+
+    Returns:
+        (*, out_features).
+
+    Example:
+        >>> x, w = bricks.ones(2, 3), bricks.ones(4, 3)
+        >>> linear(x, w, bricks.zeros(4)).shape
+        (2, 4)
+    """
+    if (isinstance(input, Tensor) and isinstance(weight, Tensor) and input.ndim >= 1
+            and weight.ndim == 2 and input.shape[-1] == weight.shape[1]
+            and input.dtype == weight.dtype and input.dtype.kind == "f"
+            and (bias is None or (isinstance(bias, Tensor) and bias.dtype == input.dtype
+                                  and bias.shape == (weight.shape[0],)))):
+        if bias is None:
+            return Linear.apply(input, weight)
+        return Linear.apply(input, weight, bias)
+    out = matmul(input, weight.T)  # the general case: checks, promotion, broadcasting
+    return out if bias is None else out + bias
 
 
 def _swap_last(x: Tensor) -> Tensor:

@@ -57,6 +57,12 @@ class Sum(Function):
         shape = self.input_meta[0][0]
         return broadcast_to(_unreduce(grad, shape, self.axes, self.keepdim), shape)
 
+    def backward_arrays(self, grad):
+        shape = self.input_meta[0][0]
+        if not self.keepdim:
+            grad = grad.reshape(_kept_shape(shape, self.axes))
+        return xp.broadcast_to(grad, shape)
+
 
 def sum(x: Tensor, dim=None, keepdim=False, dtype=None) -> Tensor:
     """Sum of the elements, over all of them or over ``dim`` (an int or a tuple).

@@ -42,6 +42,9 @@ class Reshape(Function):
     def backward(self, grad):
         return grad.reshape(self.input_meta[0][0])
 
+    def backward_arrays(self, grad):
+        return grad.reshape(self.input_meta[0][0])
+
 
 def reshape(x: Tensor, shape, _op: str = "reshape") -> Tensor:
     """The same elements in a new shape (one size may be -1, inferred).
@@ -116,6 +119,12 @@ class Permute(Function):
         for i, d in enumerate(self.dims):
             inverse[d] = i
         return permute(grad, tuple(inverse))
+
+    def backward_arrays(self, grad):
+        inverse = [0] * len(self.dims)
+        for i, d in enumerate(self.dims):
+            inverse[d] = i
+        return grad.transpose(inverse)
 
 
 def permute(x: Tensor, dims) -> Tensor:

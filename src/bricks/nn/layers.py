@@ -13,6 +13,7 @@ import numbers
 
 from bricks import backend
 from bricks.backend import as_dtype, is_floating
+from bricks.functions import linalg as _linalg
 from bricks.functions.shape import flatten as _flatten
 from bricks.functions.shape import normalize_dim
 from bricks.nn import init
@@ -62,8 +63,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"linear: input of shape {tuple(input.shape)} does not fit a weight "
                            f"of shape {tuple(weight.shape)} (out_features, in_features); the "
                            f"input's last dimension must be {weight.shape[-1]}")
-    out = input @ weight.T
-    return out if bias is None else out + bias
+    return _linalg.linear(input, weight, bias)
 
 
 class Linear(Module):

@@ -166,6 +166,11 @@ def mse_loss(input, target, *, reduction: str = "mean", weight=None) -> Tensor:
     """
     _check_reduction(reduction, "mse_loss")
     input, target = _broadcast_pair(input, target, "mse_loss")
+    if (weight is None and reduction != "none" and input.shape == target.shape
+            and input.dtype == target.dtype and input.dtype.kind == "f"):
+        n = max(input.numel(), 1) if reduction == "mean" else 1
+        if input.numel() or reduction == "sum":
+            return SquaredError.apply(input, target, n=n)
     diff = input - target
     loss = diff * diff
     if weight is not None:
@@ -628,6 +633,53 @@ class CrossEntropy(Function):
             if w_c is not None:
                 gt = gt * w_c
         return (gx,) if probs is None else (gx, gt)
+
+    def backward_arrays(self, grad):
+        # The training step's case on raw arrays: class indices, input gradient only.
+        saved = self.saved_arrays
+        if len(saved) > 2 or not self.needs_input_grad[0] or (
+                self.reduction == "mean" and not self.denom):
+            return self.backward(_const(grad))  # the general case (the engine unwraps)
+        x, logp = saved
+        g = self._grad_scale(grad, x.shape)
+        q, s = self._class_weights(x.shape, x.dtype)
+        p = xp.exp(logp)
+        if s is not None:
+            p *= s
+        p -= q
+        p *= g
+        return (p,)
+
+
+class SquaredError(Function):
+    """sum((x - t)^2) / n in one node: ``mse_loss``'s common case (same shapes, no weight).
+
+    Composed it is four nodes (subtract, square, sum, divide) with as many backward
+    steps; the gradient is just 2 (x - t) / n, computed here in the same order of
+    operations, so the result is the composition's, bit for bit.
+    """
+
+    def forward(self, x, t, n):
+        self.n = n
+        self.save_for_backward(x, t)
+        d = x - t
+        total = (d * d).sum()
+        return xp.asarray(total / n if n != 1 else total, dtype=x.dtype)
+
+    def backward(self, grad):
+        x, t = self.saved_tensors
+        g = grad / float(self.n) if self.n != 1 else grad
+        gd = (x - t) * g
+        gd = gd + gd
+        return gd, -gd
+
+    def backward_arrays(self, grad):
+        x, t = self.saved_arrays
+        g = grad / xp.asarray(self.n, dtype=grad.dtype) if self.n != 1 else grad
+        gd = x - t
+        gd *= g
+        gd += gd
+        return gd, -gd if self.next_edges[1] is not None else None
 
 
 def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
