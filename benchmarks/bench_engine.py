@@ -21,9 +21,9 @@ Seven workloads, each in three implementations that start from the same float32 
   one real epoch of 60,000 samples is timed too.
 
 The first four rows use raw tensors and autograd (no ``nn``) in PyTorch, on 1 thread; NumPy
-computes the same forward and backward by hand.  Before timing, the script checks that the three compute
-the same losses, gradients and updated weights, and stops with an error if not.  Times are
-medians over several repeats of a timed loop, after warm-up.
+computes the same forward and backward by hand.  Before timing, the script checks that the
+three compute the same losses, gradients and updated weights, and stops with an error if
+not.  Times are medians over several repeats of a timed loop, after warm-up.
 """
 
 from __future__ import annotations
@@ -313,7 +313,6 @@ def make_train_step(arrays, sizes, activation, batch):
 
     params = [a.copy() for wb in weights for a in wb]
     buffers = [None] * len(params)
-    rows = np.arange(batch)
 
     def numpy_step():
         x0, y0 = feed["x"], feed["y"]
