@@ -944,3 +944,28 @@ def test_a_graph_never_backpropagated_still_lets_the_collector_run(monkeypatch):
         pause.end()
     assert runs  # the young generations were collected along the way
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_relu_backward_keeps_exact_zeros_for_inf_and_nan_upstream(create_graph):
+    x = bricks.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    g = bricks.tensor([float("inf"), 1.0, float("nan"), float("-inf")])
+    (gx,) = bricks.grad(bricks.relu(x), x, g, create_graph=create_graph)
+    xt = torch.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    (gt,) = torch.autograd.grad(torch.relu(xt), xt, torch.tensor(g.numpy()))
+    np.testing.assert_array_equal(gx.detach().numpy(), gt.numpy())
+
+
+def test_fast_path_leaf_gradients_are_not_shared_between_leaves():
+    """Fast-path results a leaf keeps uncopied must be its own: in-place changes to one
+    .grad never show up in another (Add hands the same gradient to both inputs)."""
+    a = bricks.tensor([1.0, 2.0], requires_grad=True)
+    b = bricks.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.data += 1
+    assert b.grad.tolist() == [1.0, 1.0]
+    w = bricks.tensor([[1.0, 2.0]], requires_grad=True)
+    x = bricks.tensor([[1.0, 1.0]])
+    (bricks.nn.functional.linear(x, w) * 2).sum().backward()
+    w.grad.data[0, 0] = 100.0  # writable, owned
+    assert w.grad.tolist() == [[100.0, 2.0]]

@@ -182,6 +182,9 @@ class Function:
     #: (``create_graph=False``, the usual training step); ``backward`` stays the reference,
     #: and the one used for higher derivatives.  Ops without it just work, a bit slower.
     backward_arrays = None
+    #: True when ``backward_arrays`` always returns new arrays, none returned twice (no
+    #: views of the incoming gradient): a leaf may then keep one as its ``.grad`` uncopied.
+    fresh_grads = False
     _hooks = None
     _freed = False
     _record = False
@@ -623,7 +626,8 @@ def _run_backward(roots, grad_roots, retain_graph, create_graph, inputs, allow_u
                     g = _check_grad(fn, g, meta)
                 target, nr = edge
                 if nr < 0:
-                    _buffer_leaf(leaf_buffers, target, g, leaf_slot, captured)
+                    _buffer_leaf(leaf_buffers, target, g, leaf_slot, captured,
+                                 raw and fn.fresh_grads)
                     continue
                 if target not in needed:
                     continue
@@ -742,12 +746,12 @@ def _check_grad(fn, g, meta):
     return g
 
 
-def _buffer_leaf(leaf_buffers, t, g, leaf_slot, captured):
+def _buffer_leaf(leaf_buffers, t, g, leaf_slot, captured, fresh=False):
     if captured is not None and id(t) not in leaf_slot:
         return  # grad(): a leaf that was not asked for gets nothing, and its hooks do not run
     entry = leaf_buffers.get(id(t))
     if entry is None:
-        leaf_buffers[id(t)] = [t, g, False]
+        leaf_buffers[id(t)] = [t, g, fresh]
     else:
         entry[1] = entry[1] + g
         entry[2] = True

@@ -238,6 +238,8 @@ def sub(a, b) -> Tensor:
 
 
 class Mul(Function):
+    fresh_grads = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a * b
@@ -263,6 +265,8 @@ def mul(a, b) -> Tensor:
 
 
 class Div(Function):
+    fresh_grads = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a / b

@@ -40,6 +40,8 @@ def _masked(grad: Tensor, mask) -> Tensor:
 
 
 class Exp(Function):
+    fresh_grads = True
+
     def forward(self, x):
         y = xp.exp(x)
         self.save_for_backward(y)
@@ -192,6 +194,8 @@ def tan(x) -> Tensor:
 
 
 class Tanh(Function):
+    fresh_grads = True
+
     def forward(self, x):
         y = xp.tanh(x)
         self.save_for_backward(y)
@@ -212,6 +216,8 @@ def tanh(x) -> Tensor:
 
 
 class Sigmoid(Function):
+    fresh_grads = True
+
     def forward(self, x):
         # exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) for x < 0.
         e = xp.exp(-xp.abs(x))
@@ -255,8 +261,13 @@ class Relu(Function):
 
     def backward_arrays(self, grad):
         (y,) = self.saved_arrays
-        # where, not grad * mask: an inf or nan upstream gradient gives exact 0s (PyTorch)
-        return xp.where(y > 0, grad, xp.zeros((), dtype=grad.dtype))
+        mask = y > 0
+        out = grad * mask  # 4x faster than where ...
+        if not xp.isfinite(out.sum()):
+            # ... but inf * 0 is nan: an inf or nan upstream gradient must give exact 0s
+            # where the input was not positive (PyTorch)
+            out = xp.where(mask, grad, xp.zeros((), dtype=grad.dtype))
+        return out
 
 
 def relu(x) -> Tensor:

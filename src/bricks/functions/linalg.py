@@ -31,6 +31,8 @@ def _same_dtype(op: str, *tensors):
 
 
 class MatMul(Function):
+    fresh_grads = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return xp.matmul(a, b)
@@ -64,6 +66,8 @@ class Linear(Function):
     Composed, it is three nodes (a transpose, a matmul, a broadcast add), each with its own
     bookkeeping and backward; fused, one.  ``x`` is (*, in), ``W`` (out, in), ``b`` (out,).
     """
+
+    fresh_grads = True
 
     def forward(self, x, w, b=None):
         self.save_for_backward(x, w)

@@ -673,6 +673,8 @@ class SquaredError(Function):
         gd = gd + gd
         return gd, -gd
 
+    fresh_grads = True
+
     def backward_arrays(self, grad):
         x, t = self.saved_arrays
         g = grad / xp.asarray(self.n, dtype=grad.dtype) if self.n != 1 else grad
