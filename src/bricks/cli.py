@@ -110,7 +110,8 @@ def _add_train_options(p):
                    help="classification or regression (default: from the dataset, or "
                         "inferred from the target values)")
     p.add_argument("--model", default=S, metavar="SPEC",
-                   help=f"'mlp:W1,W2,...' hidden widths, or 'linear' (default: {d['model']})")
+                   help=f"'mlp:W1,W2,...' hidden widths, 'linear', 'cnn:C1,C2[/D]' conv "
+                        f"widths, 'gru:H' / 'lstm:H' / 'rnn:H' (default: {d['model']})")
     p.add_argument("--activation", default=S,
                    help=f"hidden activation: relu, tanh, sigmoid, gelu, ... (default: "
                         f"{d['activation']})")
@@ -505,11 +506,11 @@ def _augmentation(kind):
 # ---------------------------------------------------------------- model, optimizer
 def _build(cfg: dict, meta: dict):
     from bricks import nn, optim
-    from bricks.models import build_mlp
+    from bricks.models import build_model
 
     out = len(meta["classes"]) if meta["task"] == "classification" else 1
-    model = build_mlp(cfg["model"], math.prod(meta["sample_shape"]), out, cfg["activation"],
-                      cfg["dropout"], cfg["batch_norm"])
+    model = build_model(cfg["model"], meta["sample_shape"], out, cfg["activation"],
+                        cfg["dropout"], cfg["batch_norm"])
     cls_name, lr, kwargs = OPTIMIZERS[cfg["optimizer"]]
     optimizer = getattr(optim, cls_name)(model.parameters(), lr=cfg["lr"] or lr, **kwargs)
     scheduler = None
@@ -720,6 +721,7 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     _say(cfg, f"bricks train: {source} ({len(X_train)} train / {len(X_test)} test, "
               f"{d['task']}), model {cfg['model']} {cfg['activation']}, {cfg['optimizer']}, "
               f"{cfg['epochs']} epochs -> {run}")
+    _say(cfg, model.summary((1, math.prod(meta["sample_shape"]))))
     if start >= cfg["epochs"]:
         _say(cfg, f"the checkpoint already has {start} epochs; nothing to train")
     ckpt_path = os.path.join(run, CHECKPOINT)
