@@ -113,3 +113,21 @@ def test_conv_filters_demo_trains_and_draws_filters_and_maps(tmp_path):
     assert len(r.figures) == 2
     for f in r.figures:
         assert f.read_bytes().startswith(PNG)
+
+
+@pytest.mark.parametrize("spec,shape,bn", [
+    ("cnn:4,8", (28, 28), False), ("cnn:4,8/16", (3, 9, 9), True), ("cnn:5", (40,), True),
+    ("gru:6,4", (40,), False), ("lstm:5", (28, 28), False), ("rnn:3", (7, 2), False),
+    ("mlp:8,4", (5,), True)])
+def test_count_parameters_matches_the_built_model(spec, shape, bn):
+    from bricks.models import count_parameters
+
+    model = build_model(spec, shape, 10, batch_norm=bn)
+    stats = sum(b.numel() for b in model.buffers() if b.dtype != bricks.int64)
+    assert count_parameters(spec, shape, 10, bn) == model.num_parameters() + stats
+
+
+def test_command_refuses_a_model_over_the_parameter_limit(monkeypatch, capsys):
+    monkeypatch.setenv("BRICKS_MAX_PARAMETERS", "1000")
+    assert main(["train", "--data", "mnist1d", "--model", "cnn:32", "--quiet"]) == 2
+    assert "BRICKS_MAX_PARAMETERS" in capsys.readouterr().err

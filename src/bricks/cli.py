@@ -24,6 +24,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from bricks.backend import manual_seed, xp
@@ -72,6 +73,7 @@ SCALERS = ("standard", "minmax", "none")
 AUGMENTS = ("shift", "rotate", "noise", "none")
 SCHEDULES = ("cosine", "step", "none")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+MAX_PLOTTED_CLASSES = 200  # a confusion matrix beyond this is unreadable (and K*K big)
 # Options that a resumed run may change; the others must match the checkpoint.
 RESUMABLE = ("epochs", "out", "quiet", "threads")
 
@@ -315,89 +317,27 @@ def _is_file_spec(data: str) -> bool:
         os.path.exists(data) and not os.path.isdir(data))
 
 
-def _read_csv(path):
-    """(header or None, rows of strings); a first row with any non-number is a header."""
-    from bricks.io import open_regular
-
-    try:
-        with open_regular(path, what="CSV file") as raw, \
-                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    except FileNotFoundError:
-        raise CLIError(f"file not found: {path}") from None
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise CLIError(f"cannot read {path} as CSV: {err}") from None
-    if not rows:
-        raise CLIError(f"{path} holds no data rows")
-    header = None
-    if not all(_is_number(c) for c in rows[0]):
-        header, rows = [c.strip() for c in rows[0]], rows[1:]
-    if not rows:
-        raise CLIError(f"{path} holds no data rows")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise CLIError(f"{path}: row {i + 1 + (header is not None)} has {len(row)} "
-                           f"columns, expected {width}")
-    return header, rows
-
-
-def _is_number(text) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _float_matrix(rows, path):
-    try:
-        return xp.asarray([[float(c) for c in row] for row in rows], dtype=xp.float32)
-    except ValueError as err:
-        raise CLIError(f"{path}: features must be numbers ({err})") from None
-
-
 def _load_file(path: str, target):
-    """(X, y_raw) from a CSV or NPZ file with a target column/key."""
+    """(X, y_raw, text classes or None) from a CSV or NPZ file with a target column/key."""
+    from bricks.data.tabular import read_csv, read_npz_xy
+
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     if path.lower().endswith(".npz"):
-        from bricks.io import read_npz
-
-        arrays = read_npz(path)  # checked for bombs and pickles before allocating
-        key = target or "y"
-        xkey = next((k for k in ("X", "x", "inputs", "features") if k in arrays), None)
-        if key not in arrays or xkey is None:
-            raise CLIError(f"{path}: expected features under 'X' and targets under "
-                           f"{key!r}; the file has {', '.join(arrays) or 'no arrays'}")
-        return arrays[xkey].astype(xp.float32), arrays[key]
+        X, y = read_npz_xy(path, target)
+        return X.astype(xp.float32), y, None
     if not path.lower().endswith(".csv"):
         raise CLIError(f"--data file must be .csv or .npz, got {path}")
-    header, rows = _read_csv(path)
-    width = len(rows[0])
-    if width < 2:
-        raise CLIError(f"{path}: needs at least one feature column and a target column")
-    if target is None:
-        col = width - 1
-    elif header is not None and target in header:
-        col = header.index(target)
-    elif target.lstrip("-").isdigit() and -width <= int(target) < width:
-        col = int(target) % width
-    else:
-        names = ", ".join(header) if header else f"indices 0..{width - 1}"
-        raise CLIError(f"{path}: no target column {target!r}; columns: {names}")
-    features = [[c for j, c in enumerate(r) if j != col] for r in rows]
-    X = _float_matrix(features, path)
-    y = [r[col].strip() for r in rows]
-    if all(_is_number(v) for v in y):
-        y = xp.asarray([float(v) for v in y])
-    else:
-        y = xp.asarray(y)
-    return X, y
+    X, y, classes, _ = read_csv(path, target)
+    return X, y, classes
 
 
-def _labels(y_raw, task, where):
+def _labels(y_raw, task, where, text_classes=None):
     """(task, y ready for the loss, class names or None)."""
+    if text_classes is not None:  # codes into the target's distinct texts
+        if task == "regression":
+            raise CLIError(f"{where}: the target holds text; it cannot be a regression target")
+        return "classification", _enough_classes(y_raw, text_classes, where), text_classes
     if y_raw.dtype.kind in "US":
         if task == "regression":
             raise CLIError(f"{where}: the target holds text; it cannot be a regression target")
@@ -411,7 +351,16 @@ def _labels(y_raw, task, where):
         raise CLIError(f"{where}: class targets must be one label per sample, got shape "
                        f"{y_raw.shape}")
     names, y = xp.unique(y_raw, return_inverse=True)
-    return task, y.astype(xp.int64), [_plain(v) for v in names.tolist()]
+    classes = [_plain(v) for v in names.tolist()]
+    return task, _enough_classes(y.astype(xp.int64), classes, where), classes
+
+
+def _enough_classes(y, classes, where):
+    if len(classes) < 2:
+        raise CLIError(f"{where}: the target has only one class ({classes[0]!r}), so there "
+                       f"is nothing to classify; for numbers to predict use --task "
+                       f"regression")
+    return y
 
 
 def _plain(v):
@@ -424,8 +373,8 @@ def load_data(cfg: dict):
 
     data = cfg["data"]
     if _is_file_spec(data):
-        X, y_raw = _load_file(data, cfg.get("target"))
-        task, y, classes = _labels(y_raw, cfg.get("task"), data)
+        X, y_raw, text_classes = _load_file(data, cfg.get("target"))
+        task, y, classes = _labels(y_raw, cfg.get("task"), data, text_classes)
         info = {"file": os.path.abspath(data), "target": cfg.get("target")}
     else:
         try:  # generated sets (toy, ...) draw fresh entropy without a seed
@@ -509,8 +458,17 @@ def _build(cfg: dict, meta: dict):
     from bricks.models import build_model
 
     out = len(meta["classes"]) if meta["task"] == "classification" else 1
-    model = build_model(cfg["model"], meta["sample_shape"], out, cfg["activation"],
-                        cfg["dropout"], cfg["batch_norm"])
+    from bricks.io import limit
+
+    try:
+        model = build_model(cfg["model"], meta["sample_shape"], out, cfg["activation"],
+                            cfg["dropout"], cfg["batch_norm"],
+                            max_parameters=limit("BRICKS_MAX_PARAMETERS"))
+    except ValueError as err:
+        if "over the limit" not in str(err):
+            raise
+        raise CLIError(f"{err} (BRICKS_MAX_PARAMETERS; raise it in the environment if you "
+                       f"mean it)") from None
     cls_name, lr, kwargs = OPTIMIZERS[cfg["optimizer"]]
     optimizer = getattr(optim, cls_name)(model.parameters(), lr=cfg["lr"] or lr, **kwargs)
     scheduler = None
@@ -521,6 +479,28 @@ def _build(cfg: dict, meta: dict):
                                               gamma=0.1)
     loss_fn = nn.CrossEntropyLoss() if meta["task"] == "classification" else nn.MSELoss()
     return model, optimizer, scheduler, loss_fn
+
+
+def _check_model(cfg, d):
+    """The model options, and the model's size for this data, checked without building it."""
+    from bricks.io import limit
+    from bricks.models import ACTIVATIONS, count_parameters
+
+    out = len(d["classes"]) if d["task"] == "classification" else 1
+    try:
+        n = count_parameters(cfg["model"], d["sample_shape"], out, cfg["batch_norm"])
+    except ValueError as err:
+        raise CLIError(f"--model: {err}") from None
+    key = cfg["activation"].strip().lower().replace("-", "_")
+    if key not in ACTIVATIONS:
+        raise CLIError(f"--activation: unknown activation {cfg['activation']!r}; available: "
+                       f"{', '.join(ACTIVATIONS)}")
+    cap = limit("BRICKS_MAX_PARAMETERS")
+    if n > cap:
+        raise CLIError(f"--model {cfg['model']} for {math.prod(d['sample_shape']):,} inputs "
+                       f"and {out:,} outputs would have {n:,} weights, over the limit "
+                       f"BRICKS_MAX_PARAMETERS={cap:,} (raise it in the environment if you "
+                       f"mean it)")
 
 
 def _metrics(task):
@@ -565,19 +545,89 @@ def _read_checkpoint(path):
     if not isinstance(meta, dict) or "config" not in meta or "data" not in meta:
         raise CLIError(f"{path} is a bricks checkpoint but not from 'bricks train' (no "
                        f"model description in its metadata)")
+    _check_run_metadata(ckpt, meta, path)
     return ckpt, meta
+
+
+def _check_run_metadata(ckpt, meta, path):
+    """Validate what 'bricks train' wrote (a file anyone may edit) before anything is built
+    from it: each wrong entry is one CLIError naming it, never a traceback later."""
+    def need(ok, what):
+        if not ok:
+            raise CLIError(f"{path}: invalid run metadata: {what}")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    cfg, data = meta["config"], meta["data"]
+    need(isinstance(cfg, dict), f"config should be a table, got {type(cfg).__name__}")
+    unknown = sorted(k for k in cfg if k not in DEFAULTS and k != "resume")
+    need(not unknown, f"config has unknown options {unknown}")
+    try:
+        _check_config({**DEFAULTS, **cfg})
+    except CLIError as err:
+        need(False, f"config: {err}")
+    need(isinstance(data, dict), f"data should be a table, got {type(data).__name__}")
+    need(data.get("task") in TASKS, f"data.task should be one of {', '.join(TASKS)}, got "
+                                    f"{data.get('task')!r}")
+    shape = data.get("sample_shape")
+    need(isinstance(shape, list) and 1 <= len(shape) <= 8
+         and all(is_int(n) and n >= 1 for n in shape),
+         f"data.sample_shape should be a list of positive integers, got {shape!r}")
+    need(isinstance(data.get("image"), bool), f"data.image should be true or false, got "
+                                              f"{data.get('image')!r}")
+    classes = data.get("classes")
+    if data["task"] == "classification":
+        need(isinstance(classes, list) and len(classes) >= 2
+             and all(isinstance(c, (str, int, float)) and not isinstance(c, bool)
+                     for c in classes) and len(set(map(str, classes))) == len(classes),
+             f"data.classes should be a list of at least two distinct labels, got "
+             f"{classes!r:.80}")
+    need(data["image"] is False or len(shape) == 2,
+         f"data.image is true but sample_shape {shape} is not 2-D")
+    epoch = ckpt.get("epoch")
+    need(is_int(epoch) and epoch >= 0, f"epoch should be a non-negative integer, got "
+                                       f"{epoch!r}")
+    history = ckpt.get("history")
+    need(isinstance(history, dict) and isinstance(history.get("epoch"), list)
+         and isinstance(history.get("history"), dict)
+         and all(isinstance(v, list) for v in history["history"].values())
+         and (history.get("stopped_reason") is None
+              or isinstance(history["stopped_reason"], str)),
+         "history should be {epoch: [...], history: {name: [...]}, stopped_reason}")
+
+
+def _load_run_state(path, model, scaler, optimizer=None, scheduler=None, restore_rng=False):
+    """load_checkpoint into the objects built from the metadata; a checkpoint whose tensors
+    or states do not fit them (edited, or from another version) is one CLIError."""
+    from bricks.io import CheckpointError, load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler,
+                               scaler=scaler, restore_rng=restore_rng)
+        for name in ("T_max", "step_size"):
+            value = getattr(scheduler, name, 1)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"the scheduler's {name} should be a positive integer, "
+                                 f"got {value!r}")
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError,
+            ZeroDivisionError) as err:
+        text = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise CLIError(f"{path}: the saved state does not fit the model its metadata "
+                       f"describes ({type(err).__name__}: {text})") from None
+    _check_finite(model, path)
+    return ckpt
 
 
 def _restore(path, *, restore_rng=False):
     """(model, scaler, meta) of a trained run, the weights and scaler loaded."""
-    from bricks.io import load_checkpoint
-
     _, meta = _read_checkpoint(path)
     cfg = {**DEFAULTS, **meta["config"]}
     model, optimizer, scheduler, loss_fn = _build(cfg, meta["data"])
     scaler = _make_scaler(cfg["scaler"])
-    load_checkpoint(path, model=model, scaler=scaler, restore_rng=restore_rng)
-    _check_finite(model, path)
+    _load_run_state(path, model, scaler, restore_rng=restore_rng)
     model.eval()
     return model, scaler, loss_fn, cfg, meta
 
@@ -653,19 +703,34 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     t0 = time.perf_counter()
     d = load_data(cfg)
     X_train, X_test, y_train, y_test = split_data(d, cfg)
+    # Every check that can fail comes before the run folder exists: a mistake leaves no
+    # empty runs/run-NNN behind.
+    augment_kind = cfg["augment"] or ("shift" if d["image"] else "none")
+    if augment_kind != "none" and not d["image"]:
+        raise CLIError(f"--augment {augment_kind} needs image data; {cfg['data']} has "
+                       f"samples of shape {tuple(d['sample_shape'])}")
+    _check_model(cfg, d)
     if run is None:
         run = _new_run_folder(cfg["out"])
     check_run_folder(run)
     with RunLock(run):
         if ckpt_in is None and os.path.lexists(os.path.join(run, CHECKPOINT)):
             _new_run_folder(run)  # another run finished there since we looked: refuse
-        return _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test,
-                           t0)
+        try:
+            return _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train,
+                               y_test, t0)
+        except KeyboardInterrupt:
+            if os.path.exists(os.path.join(run, CHECKPOINT)):
+                hint = f"continue with: bricks train --resume {run}"
+            else:
+                hint = f"no epoch finished, nothing to resume in {run}"
+            print(f"bricks: interrupted ({hint})", file=sys.stderr)
+            return 130
 
 
 def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test, t0):
     from bricks.data import DataLoader, TensorDataset
-    from bricks.io import atomic_write, load_checkpoint, save_checkpoint
+    from bricks.io import atomic_write, save_checkpoint
     from bricks.train import (
         CSVLogger,
         History,
@@ -683,9 +748,6 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
             explicit:
         cfg["batch_size"] = len(X_train)  # L-BFGS wants the full batch
     augment_kind = cfg["augment"] or ("shift" if d["image"] else "none")
-    if augment_kind != "none" and not d["image"]:
-        raise CLIError(f"--augment {augment_kind} needs image data; {cfg['data']} has "
-                       f"samples of shape {tuple(d['sample_shape'])}")
     meta = {"task": d["task"], "classes": d["classes"], "sample_shape": d["sample_shape"],
             "image": d["image"], "source": d["info"], "n_train": len(X_train),
             "n_test": len(X_test)}
@@ -698,9 +760,14 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     model, optimizer, scheduler, loss_fn = _build(cfg, meta)
     history = History()
     if ckpt_in is not None:
-        ckpt = load_checkpoint(ckpt_in, model=model, optimizer=optimizer, scheduler=scheduler,
-                               scaler=scaler)  # and the random state, for identical epochs
-        _check_finite(model, ckpt_in)
+        _, old = _read_checkpoint(ckpt_in)
+        for key in ("task", "classes", "sample_shape"):
+            if old["data"][key] != meta[key]:
+                raise CLIError(f"{ckpt_in}: the saved state does not fit the data: the run "
+                               f"was trained with {key} {old['data'][key]!r:.60}, "
+                               f"{cfg['data']} now gives {meta[key]!r:.60}")
+        # and the random state, for identical epochs
+        ckpt = _load_run_state(ckpt_in, model, scaler, optimizer, scheduler, restore_rng=True)
         start = int(ckpt["epoch"]) + 1
         history = History.from_dict(ckpt["history"])
         X_test_in = _Pipeline(scaler)(X_test)
@@ -798,9 +865,13 @@ def _plots(run, history, model, scaler, d, X_test, X_test_in, y_test):
         written.append(plots.plot_history(history, os.path.join(run, "curves.png")))
         if d["task"] == "classification":
             logits = predict(model, X_test_in, 512).data
-            cm = metrics.confusion_matrix(y_test, logits, num_classes=len(d["classes"]))
-            written.append(plots.plot_confusion_matrix(
-                cm, os.path.join(run, "confusion_matrix.png"), labels=d["classes"]))
+            if len(d["classes"]) <= MAX_PLOTTED_CLASSES:
+                cm = metrics.confusion_matrix(y_test, logits, num_classes=len(d["classes"]))
+                written.append(plots.plot_confusion_matrix(
+                    cm, os.path.join(run, "confusion_matrix.png"), labels=d["classes"]))
+            else:
+                print(f"bricks: note: no confusion_matrix.png for {len(d['classes'])} "
+                      f"classes (more than {MAX_PLOTTED_CLASSES})", file=sys.stderr)
             if d["image"]:
                 written.append(plots.plot_misclassified(
                     X_test, y_test, logits, os.path.join(run, "misclassified.png")))
@@ -853,8 +924,12 @@ def cmd_evaluate(args) -> int:
                 raise CLIError(f"{args.data}: classes {unknown} were not in the training data")
             y = xp.asarray([mapping[d["classes"][i]] for i in y], dtype=xp.int64)
     _check_shape(d["X"], dmeta, args.data or cfg["data"])
-    result = evaluate(model, (_Pipeline(scaler)(X), y), loss_fn, _metrics(dmeta["task"]),
-                      args.batch_size)
+    with xp.errstate(over="ignore", invalid="ignore"):
+        result = evaluate(model, (_Pipeline(scaler)(X), y), loss_fn, _metrics(dmeta["task"]),
+                          args.batch_size)
+    if not all(math.isfinite(v) for v in result.values()):
+        raise CLIError(f"{path}: the model's outputs on {what} are NaN or infinite "
+                       f"(overflow: inputs far outside the training range?)")
     print(f"evaluate {path} on {what}:")
     print(_result_line(result, dmeta["task"], len(X)))
     return 0
@@ -880,7 +955,10 @@ def _read_image(path, shape):
     max_pixels = limit("BRICKS_MAX_PIXELS")
     with open_regular(path, what="image") as f:
         try:
-            with Image.open(f) as im:
+            with warnings.catch_warnings():  # Pillow's bomb warning: our own limit speaks
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(f)
+            with im:
                 # The size comes from the header; nothing is decoded until the check passes.
                 if im.width * im.height > max_pixels:
                     raise CLIError(f"{path}: a {im.width}x{im.height} image has "
@@ -941,8 +1019,9 @@ def _read_inputs(path, dmeta):
         if X.ndim == 1 and dmeta["sample_shape"] != [1]:
             X = X[None]
     elif low.endswith(".csv"):
-        header, rows = _read_csv(path)
-        X = _float_matrix(rows, path)
+        from bricks.data.tabular import read_csv
+
+        X = read_csv(path, has_target=False)[0]
     elif low.endswith(IMAGE_SUFFIXES):
         if not dmeta["image"]:
             raise CLIError(f"{path} is an image, but this model takes samples of shape "
@@ -965,7 +1044,14 @@ def cmd_predict(args) -> int:
     model, scaler, _, cfg, meta = _restore(path)
     dmeta = meta["data"]
     X = _read_inputs(args.input, dmeta)
-    out = predict(model, _Pipeline(scaler)(X), args.batch_size).data.astype(xp.float64)
+    if args.output is not None and os.path.isdir(args.output):
+        raise CLIError(f"--output {args.output} is a folder; give a file name, e.g. "
+                       f"{os.path.join(args.output, 'predictions.csv')}")
+    with xp.errstate(over="ignore", invalid="ignore"):
+        out = predict(model, _Pipeline(scaler)(X), args.batch_size).data.astype(xp.float64)
+    if not xp.all(xp.isfinite(out)):
+        raise CLIError(f"{path}: the model's outputs for {args.input} are NaN or infinite "
+                       f"(overflow: inputs far outside the training range?)")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if dmeta["task"] == "classification":
@@ -1070,12 +1156,21 @@ def main(argv=None) -> int:
         return stop.code if isinstance(stop.code, int) else 0
     except (CLIError, CheckpointError, DatasetError, FileNotFoundError, ValueError,
             KeyError, OSError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        message = err
+        if isinstance(err, KeyError) and err.args:
+            message = err.args[0]
+            if isinstance(message, str) and " " not in message.strip():  # a bare key
+                message = f"missing or unknown entry {message!r}"
         text = " ".join(str(message).split())
         print(f"bricks: error: {text}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("bricks: error: out of memory (a smaller model, --batch-size or data set "
+              "would fit)", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("bricks: error: an input is nested too deeply", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        hint = " (continue with: bricks train --resume RUN_FOLDER)" if getattr(
-            args, "command", None) == "train" else ""
-        print(f"bricks: interrupted{hint}", file=sys.stderr)
+        print("bricks: interrupted", file=sys.stderr)
         return 130

@@ -27,8 +27,8 @@ import math
 
 from bricks import nn
 
-__all__ = ["ACTIVATIONS", "parse_model_spec", "build_mlp", "build_cnn", "build_rnn",
-           "build_model", "LastStep"]
+__all__ = ["ACTIVATIONS", "parse_model_spec", "count_mlp_parameters", "build_mlp",
+           "build_cnn", "build_rnn", "build_model", "count_parameters", "LastStep"]
 
 ACTIVATIONS = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
@@ -45,7 +45,8 @@ def parse_model_spec(spec: str) -> list[int]:
         spec: ``'mlp:W1,W2,...'``, ``'mlp:'``/``'mlp'``/``'linear'`` (no hidden layer).
 
     Raises:
-        ValueError: another kind of model, or a width that is not a positive integer.
+        ValueError: another kind of model, or a width that is not a positive integer
+            (an empty one, as in ``'mlp:512,,256'``, included).
 
     Example:
         >>> parse_model_spec("mlp:256,128"), parse_model_spec("linear")
@@ -59,16 +60,37 @@ def parse_model_spec(spec: str) -> list[int]:
         raise ValueError(f"unknown model {spec!r}; expected 'mlp:W1,W2,...' (e.g. "
                          f"'mlp:256,128') or 'linear'")
     out = []
-    for part in filter(None, (p.strip() for p in widths.split(","))):
-        if not part.isdigit() or int(part) < 1:
+    parts = [p.strip() for p in widths.split(",")] if widths.strip() else []
+    for part in parts:
+        if not part:
+            raise ValueError(f"model {spec!r}: an empty layer width (two commas in a row, "
+                             f"or one at the end?)")
+        if not part.isascii() or not part.isdigit() or int(part) < 1:
             raise ValueError(f"model {spec!r}: layer widths must be positive integers, "
                              f"got {part!r}")
         out.append(int(part))
     return out
 
 
+def count_mlp_parameters(spec: str, in_features, out_features: int,
+                         batch_norm: bool = False) -> int:
+    """How many numbers :func:`build_mlp` would allocate for its weights, without building.
+
+    Example:
+        >>> count_mlp_parameters("mlp:8", 4, 3)  # (4*8 + 8) + (8*3 + 3)
+        67
+    """
+    shape = (int(in_features),) if isinstance(in_features, int) else tuple(in_features)
+    total, width = 0, math.prod(shape)
+    for hidden in parse_model_spec(spec):
+        total += width * hidden + hidden + (4 * hidden if batch_norm else 0)
+        width = hidden
+    return total + width * int(out_features) + int(out_features)
+
+
 def build_mlp(spec: str, in_features, out_features: int, activation: str = "relu",
-              dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
+              dropout: float = 0.0, batch_norm: bool = False,
+              max_parameters: int | None = None) -> nn.Sequential:
     """A multilayer perceptron from a spec string.
 
     Args:
@@ -79,6 +101,8 @@ def build_mlp(spec: str, in_features, out_features: int, activation: str = "relu
         activation: a key of :data:`ACTIVATIONS`.
         dropout: drop probability after every hidden activation (0: no Dropout layer).
         batch_norm: a ``BatchNorm1d`` after every hidden ``Linear``.
+        max_parameters: refuse (ValueError, before allocating anything) a model with more
+            weights than this (:func:`count_mlp_parameters`); None: no limit.
 
     Returns:
         an ``nn.Sequential``.
@@ -101,6 +125,12 @@ def build_mlp(spec: str, in_features, out_features: int, activation: str = "relu
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     shape = (int(in_features),) if isinstance(in_features, int) else tuple(in_features)
+    if max_parameters is not None:
+        n = count_mlp_parameters(spec, shape, out_features, batch_norm)
+        if n > max_parameters:
+            raise ValueError(f"model {spec!r} for {math.prod(shape):,} inputs and "
+                             f"{int(out_features):,} outputs would have {n:,} weights, over "
+                             f"the limit of {max_parameters:,}")
     layers = [nn.Flatten()] if len(shape) > 1 else []
     width = math.prod(shape)
     for hidden in widths:
@@ -154,25 +184,12 @@ def build_cnn(spec: str, sample_shape, out_features: int, activation: str = "rel
         >>> [type(m).__name__ for m in model][:5]
         ['Unflatten', 'Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d']
     """
-    kind, _, rest = str(spec).strip().lower().partition(":")
+    kind = str(spec).strip().lower().partition(":")[0]
     if kind != "cnn":
         raise ValueError(f"build_cnn: expected a 'cnn:C1,C2,...' spec, got {spec!r}")
-    convs, slash, dense = rest.partition("/")
-    channels = _widths(spec, convs)
-    hidden = _widths(spec, dense) if slash else [128]
-    if not channels:
-        raise ValueError(f"model {spec!r}: give at least one conv width, e.g. 'cnn:32,64'")
     act = _activation(activation)
     shape = tuple(int(n) for n in sample_shape)
-    if len(shape) == 1:
-        dims, image = 1, (1,) + shape
-    elif len(shape) == 2:
-        dims, image = 2, (1,) + shape
-    elif len(shape) == 3:
-        dims, image = 2, shape
-    else:
-        raise ValueError(f"model {spec!r}: samples of shape {shape} are not signals (L,) or "
-                         f"images (H, W) / (C, H, W)")
+    channels, hidden, image, dims, _ = _cnn_layout(spec, shape)
     conv, norm, pool = ((nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d) if dims == 1 else
                         (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d))
     kernel = 5 if dims == 1 else 3
@@ -272,8 +289,72 @@ def build_rnn(spec: str, sample_shape, out_features: int, dropout: float = 0.0
     return nn.Sequential(*layers)
 
 
+def _cnn_layout(spec: str, shape):
+    """(channels, dense widths, input image, spatial dims, output size) of a cnn spec."""
+    rest = str(spec).strip().lower().partition(":")[2]
+    convs, slash, dense = rest.partition("/")
+    channels = _widths(spec, convs)
+    hidden = _widths(spec, dense) if slash else [128]
+    if not channels:
+        raise ValueError(f"model {spec!r}: give at least one conv width, e.g. 'cnn:32,64'")
+    if len(shape) == 1:
+        dims, image = 1, (1,) + shape
+    elif len(shape) == 2:
+        dims, image = 2, (1,) + shape
+    elif len(shape) == 3:
+        dims, image = 2, shape
+    else:
+        raise ValueError(f"model {spec!r}: samples of shape {shape} are not signals (L,) or "
+                         f"images (H, W) / (C, H, W)")
+    size = list(image[1:])
+    for _ in channels:
+        if min(size) >= 2:
+            size = [n // 2 for n in size]
+    return channels, hidden, image, dims, size
+
+
+def count_parameters(spec: str, sample_shape, out_features: int,
+                     batch_norm: bool = False) -> int:
+    """How many numbers :func:`build_model` would allocate for ``spec``'s weights (and batch
+    norm statistics, as :func:`count_mlp_parameters`), without building it.
+
+    Example:
+        >>> count_parameters("cnn:4/", (8, 8), 2)  # conv 4*9 + 4, linear 4*16*2 + 2
+        170
+        >>> count_parameters("gru:4", (10,), 2)  # 3*4*(1 + 4) + 2*3*4, then 4*2 + 2
+        94
+    """
+    shape = (int(sample_shape),) if isinstance(sample_shape, int) else tuple(sample_shape)
+    kind, _, rest = str(spec).strip().lower().partition(":")
+    out = int(out_features)
+    if kind == "cnn":
+        channels, hidden, image, dims, size = _cnn_layout(spec, shape)
+        k = 5 if dims == 1 else 9
+        total, c = 0, image[0]
+        for w in channels:
+            total += c * w * k + w + (4 * w if batch_norm else 0)  # BN: 2 weights, 2 stats
+            c = w
+        width = c * math.prod(size)
+        for h in hidden:
+            total += width * h + h
+            width = h
+        return total + width * out + out
+    if kind in ("gru", "lstm", "rnn"):
+        gates = {"gru": 3, "lstm": 4, "rnn": 1}[kind]
+        total, features = 0, (shape + (1,))[1] if len(shape) == 1 else shape[-1]
+        for h in _widths(spec, rest):
+            total += gates * h * (features + h) + 2 * gates * h
+            features = h
+        return total + features * out + out
+    if kind in ("mlp", "linear"):
+        return count_mlp_parameters(spec, shape, out, batch_norm)
+    raise ValueError(f"unknown model {spec!r}; expected 'mlp:W1,W2,...', 'linear', "
+                     f"'cnn:C1,C2,...', 'gru:H', 'lstm:H' or 'rnn:H'")
+
+
 def build_model(spec: str, sample_shape, out_features: int, activation: str = "relu",
-                dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
+                dropout: float = 0.0, batch_norm: bool = False,
+                max_parameters: int | None = None) -> nn.Sequential:
     """Any model the ``bricks`` command knows, from its spec: ``mlp:...``, ``linear``,
     ``cnn:...``, ``gru:...``, ``lstm:...``, ``rnn:...`` (see the module docstring).
 
@@ -285,12 +366,19 @@ def build_model(spec: str, sample_shape, out_features: int, activation: str = "r
     """
     kind = str(spec).strip().lower().partition(":")[0]
     shape = (int(sample_shape),) if isinstance(sample_shape, int) else tuple(sample_shape)
+    if max_parameters is not None and kind in ("cnn", "gru", "lstm", "rnn"):
+        n = count_parameters(spec, shape, out_features, batch_norm)
+        if n > max_parameters:
+            raise ValueError(f"model {spec!r} for samples of shape {shape} and "
+                             f"{int(out_features):,} outputs would have {n:,} weights, over "
+                             f"the limit of {max_parameters:,}")
     if kind == "cnn":
         return build_cnn(spec, shape, out_features, activation, dropout, batch_norm)
     if kind in ("gru", "lstm", "rnn"):
         return build_rnn(spec, shape, out_features, dropout)
     if kind in ("mlp", "linear"):
-        return build_mlp(spec, math.prod(shape), out_features, activation, dropout, batch_norm)
+        return build_mlp(spec, math.prod(shape), out_features, activation, dropout, batch_norm,
+                         max_parameters=max_parameters)
     raise ValueError(f"unknown model {spec!r}; expected 'mlp:W1,W2,...', 'linear', "
                      f"'cnn:C1,C2,...', 'gru:H', 'lstm:H' or 'rnn:H'")
 
