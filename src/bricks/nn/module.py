@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 
-from bricks import backend
 from bricks import autograd as _autograd
+from bricks import backend
 from bricks.autograd import no_grad
 from bricks.backend import xp
 from bricks.tensor import Tensor, tensor

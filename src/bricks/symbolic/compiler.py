@@ -301,6 +301,14 @@ def _freeze(x):
 def eliminate_common(graph: Graph) -> Graph:
     """Merge pure steps with the same op, settings and inputs (common subexpressions)."""
     seen, rename, kept = {}, {}, []
+
+    def canonical(v):
+        value = graph.values[v] if v is not None else None
+        if value is not None and value.kind == "const" and value.payload.size <= 16:
+            return ("const", value.payload.dtype.str, value.payload.shape,
+                    value.payload.tobytes())
+        return v
+
     for node in graph.nodes:
         node.ins = [rename.get(v, v) for v in node.ins]
         if node.op == "event":
@@ -308,7 +316,7 @@ def eliminate_common(graph: Graph) -> Graph:
         if _pure(node) and node.outs:
             attrs = {k: v for k, v in node.attrs.items()
                      if k not in ("input_meta", "output_meta", "needs")}
-            key = (node.op, _freeze(attrs), tuple(node.ins))
+            key = (node.op, _freeze(attrs), tuple(canonical(v) for v in node.ins))
             other = seen.get(key)
             if other is not None and len(other.outs) == len(node.outs):
                 for a, b in zip(node.outs, other.outs):
@@ -380,10 +388,14 @@ def fuse(graph: Graph) -> Graph:
             o = node.outs[0]
             for pos, v in enumerate(node.ins):
                 p = producer.get(v)
+                at = next((j for j in range(len(out) - 1, -1, -1) if out[j] is p), None)
                 if (p is not None and p.op in (ELEMENTWISE | {"fused"}) and uses.get(v) == 1
-                        and v not in outputs and v not in delivered
+                        and v not in outputs and v not in delivered and at is not None
+                        and not any(n.effect for n in out[at + 1:])
                         and graph.values[v].shape == graph.values[o].shape
                         and graph.values[v].dtype == graph.values[o].dtype):
+                    # The group runs where its last step was (its other operands are ready).
+                    out.append(out.pop(at))
                     if p.op != "fused":
                         steps = [(p.op, [("in", i) for i in range(len(p.ins))])]
                         p.attrs = dict(steps=steps)

@@ -112,10 +112,9 @@ class CompiledFunction:
             else:
                 self.pending[key] = (tracer, structure, mismatches)
             return result
-        before_text = str(graph)
+        before_text = graph.copy()
         compiler.optimize(graph)
         plan = compiler.generate(graph)
-        graph.before = before_text
         flags = tuple(m.training for m in tracer.modules)
         entries = self.plans.setdefault(key, [])
         entries.append((tracer.modules, flags, plan, structure, (before_text, graph)))

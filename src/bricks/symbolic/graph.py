@@ -72,6 +72,17 @@ class Graph:
         self.values.append(Value(vid, shape, dtype, kind, payload, name))
         return vid
 
+    def copy(self) -> Graph:
+        """A copy that later passes on this graph leave unchanged."""
+        out = Graph()
+        out.values = [Value(v.vid, v.shape, v.dtype, v.kind, v.payload, v.name)
+                      for v in self.values]
+        out.nodes = [Node(n.op, list(n.ins), list(n.outs), dict(n.attrs), n.where)
+                     for n in self.nodes]
+        out.inputs = dict(self.inputs)
+        out.outputs = list(self.outputs)
+        return out
+
     def uses(self) -> dict:
         """vid -> number of nodes (and outputs) reading it."""
         count = {}
@@ -115,6 +126,43 @@ class Graph:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text: inputs (blue), state and constants (white), steps (grey),
+        outputs (green); what ``bricks.viz.to_dot(f.graph)`` returns."""
+        lines = ["digraph compiled {", '    graph [rankdir=TB, fontname="Helvetica"];',
+                 '    node [shape=box, fontname="Helvetica", fontsize=11];']
+        made = {}
+
+        def source(vid):
+            if vid in made:
+                return made[vid]
+            v = self.values[vid]
+            nid = f"v{vid}"
+            style = ('style=filled, fillcolor="lightblue"' if v.kind == "input"
+                     else 'style=dashed')
+            lines.append(f'    {nid} [label="{self._name(vid)}\\n{_shape_text(v)}", '
+                         f'{style}];')
+            made[vid] = nid
+            return nid
+
+        for k, node in enumerate(self.nodes):
+            shapes = ", ".join(_shape_text(self.values[o]) for o in node.outs if o is not None)
+            nid = f"n{k}"
+            lines.append(f'    {nid} [label="{node.title()}\\n{shapes}", '
+                         f'style="filled,rounded", fillcolor="lightgrey"];')
+            for i in node.ins:
+                if i is not None:
+                    lines.append(f"    {source(i)} -> {nid};")
+            for o in node.outs:
+                if o is not None:
+                    made[o] = nid
+        for j, o in enumerate(self.outputs):
+            lines.append(f'    out{j} [label="output {j}\\n{_shape_text(self.values[o])}", '
+                         f'style=filled, fillcolor="darkolivegreen1"];')
+            lines.append(f"    {source(o)} -> out{j};")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
 
 
 def _shape_text(v: Value) -> str:
