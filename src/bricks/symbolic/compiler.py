@@ -223,6 +223,9 @@ def lower(graph: Graph) -> Graph:
     """Replace the steps of common Functions by NumPy kernels (see the module docstring)."""
     nodes, rename = [], {}
     for node in graph.nodes:
+        if node.op == "call":
+            node.attrs["keep"] = False
+    for node in graph.nodes:
         if node.op == "call_bwd":
             b = _lower_backward(graph, node)
             if b is None:
@@ -614,19 +617,38 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
     values = graph.values
     ns = _base_namespace()
     outputs = set(graph.outputs)
-    uses_left = graph.uses()
+
+    def reads(node):
+        # A Function's backward reads what its forward saved: the forward's inputs and
+        # outputs stay alive (their buffers untouched) until the backward has run.
+        if node.op == "call_bwd":
+            fwd = node.attrs["fwd"]
+            fwd.attrs["keep"] = True
+            return [i for i in node.ins + fwd.ins + fwd.outs if i is not None]
+        return [i for i in node.ins if i is not None]
+
+    uses_left = {}
+    for node in graph.nodes:
+        for i in reads(node):
+            uses_left[i] = uses_left.get(i, 0) + 1
+    for i in graph.outputs:
+        uses_left[i] = uses_left.get(i, 0) + 1
     # Views keep their base alive: root[v] is the value that owns v's memory.
     root = {}
+
+    def bases(i):
+        return root.get(i, (i,))
+
     for node in graph.nodes:
         if node.op in VIEWS:
-            root[node.outs[0]] = root.get(node.ins[0], node.ins[0])
+            root[node.outs[0]] = bases(node.ins[0])
         elif node.op == "call":
             for o in node.outs:  # a Function may return a view of an input: keep them all
                 if o is not None:
-                    root[o] = [root.get(i, i) for i in node.ins if i is not None]
+                    root[o] = tuple(b for i in node.ins if i is not None for b in bases(i))
     alias_count = {}
     for v, r in root.items():
-        for base in (r if isinstance(r, list) else [r]):
+        for base in r:
             alias_count[base] = alias_count.get(base, 0) + uses_left.get(v, 0)
     pending = dict(uses_left)
     for base, n in alias_count.items():
@@ -650,7 +672,7 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             return f"_in_{values[i].name}"
         if kind == "state":
             return f"s{i}"
-        if kind == "const":
+        if kind in ("const", "live"):
             return f"c{i}"
         return f"v{i}"
 
@@ -660,12 +682,12 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
         for i in node.ins:
             if i is not None and values[i].kind == "state":
                 used_state.add(i)
-            if i is not None and values[i].kind == "const":
+            if i is not None and values[i].kind in ("const", "live"):
                 used_const.add(i)
     for i in graph.outputs:
         if values[i].kind == "state":
             used_state.add(i)
-        if values[i].kind == "const":
+        if values[i].kind in ("const", "live"):
             used_const.add(i)
     for i in used_const:
         ns[f"c{i}"] = values[i].payload
@@ -680,10 +702,8 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
         if pending[i] == 0 and i in owner:
             buf = owner.pop(i)
             free.setdefault((values[i].shape, values[i].dtype.str), []).append(buf)
-        r = root.get(i)
-        if r is not None:
-            for base in (r if isinstance(r, list) else [r]):
-                release(base)
+        for base in root.get(i, ()):
+            release(base)
 
     kernels = 0
     for k, node in enumerate(graph.nodes):
@@ -721,14 +741,15 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             node.attrs["copy"] = not (producer_op.get(v0) in _BUFFERED and delivered[v0] == 1
                                       and v0 not in outputs)
         _emit(graph, node, name, o, lines, ns, k)
-        for i in node.ins[len(early):]:
+        rest = reads(node)
+        for i in early:
             if i is not None:
-                release(i)
+                rest.remove(i)
+        for i in rest:
+            release(i)
     rets = []
     for i in graph.outputs:
-        base = root.get(i, i)
-        owned = any(b in owner or values[b].kind != "node"
-                    for b in (base if isinstance(base, list) else [base]))
+        owned = any(b in owner or values[b].kind != "node" for b in bases(i))
         rets.append(f"{name(i)}.copy()" if owned else name(i))
     src = "def _plan(_args, _targs=None):\n" + "".join("    " + ln + "\n" for ln in lines)
     src += f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})\n"

@@ -24,6 +24,7 @@ __all__ = ["CompiledFunction", "compile_function"]
 
 # Two records of the same shapes that disagree this many times in a row: fall back.
 _MAX_MISMATCHES = 3
+_DIFFER = "does different things on two calls with the same shapes"
 
 
 class CompiledFunction:
@@ -106,7 +107,7 @@ class CompiledFunction:
         graph, problem = _merge(previous[0], tracer)
         if graph is None or previous[1] != structure:
             mismatches = previous[2] + 1
-            if mismatches >= _MAX_MISMATCHES:
+            if mismatches >= _MAX_MISMATCHES or (problem and problem[0] is not _DIFFER):
                 self._give_up(*(problem or ("returns a different structure on each call",
                                             "?")))
             else:
@@ -173,7 +174,7 @@ def _same(a, b) -> bool:
 def _merge(ta: Tracer, tb: Tracer):
     """The graph of ``tb`` with its externals decided, or (None, (reason, where))."""
     ga, gb = ta.graph, tb.graph
-    differ = ("does different things on two calls with the same shapes", "?")
+    differ = (_DIFFER, "?")
     if len(ga.values) != len(gb.values) or len(ga.nodes) != len(gb.nodes):
         return None, differ
     index_a = {id(n): i for i, n in enumerate(ga.nodes)}
@@ -207,9 +208,11 @@ def _merge(ta: Tracer, tb: Tracer):
         if vb.kind == "state" and va.payload is not vb.payload:
             return None, (differ[0], first_use.get(vb.vid, "?"))
         if vb.kind == "external":
-            (t_a, arr_a), (t_b, arr_b) = va.payload, vb.payload
+            (t_a, arr_a, live_a), (t_b, arr_b, live_b) = va.payload, vb.payload
             if t_a is t_b:
                 vb.kind, vb.payload = "state", t_b
+            elif live_a is live_b:  # a new tensor on the same array (buffer.detach())
+                vb.kind, vb.payload = "live", live_b
             elif same_array(arr_a, arr_b):
                 vb.kind, vb.payload = "const", arr_b
             else:

@@ -24,7 +24,7 @@ from bricks.backend import ndarray
 from bricks.nn.module import Deferred
 from bricks.symbolic import compiler
 from bricks.symbolic.graph import Graph
-from bricks.symbolic.trace import TraceError, Tracer, tracing
+from bricks.symbolic.trace import TraceError, Tracer, rng_state, set_rng_state, tracing
 from bricks.tensor import Tensor, tensor
 
 __all__ = ["Symbol", "Variable", "Constant", "compile", "grad", "call", "SymbolicFunction"]
@@ -233,7 +233,7 @@ def _evaluate(x, env, memo):
         if isinstance(x, Variable):
             value = env[x.name]
         elif isinstance(x, Constant):
-            value = x._args[0]
+            value = Tensor._make(x._args[0].data.copy(), False, None, 0)  # folded: a copy
         else:
             args = [_evaluate(a, env, memo) for a in x._args]
             kwargs = {k: _evaluate(v, env, memo) for k, v in x._kwargs.items()}
@@ -352,9 +352,8 @@ class SymbolicFunction:
         del structure
         return result[0] if self.single else result
 
-    def _plan_for(self, named):
-        key = tuple((n, t.data.shape, t.data.dtype.str) for n, t in named.items())
-        tracer = Tracer(externals="const")
+    def _trace_once(self, named):
+        tracer = Tracer()
         env = {}
         for n, t in named.items():
             t = Tensor._make(t.data, n in self._grad_of, None, 0)
@@ -370,7 +369,36 @@ class SymbolicFunction:
         if tracer.failure is not None:
             reason, where = tracer.failure
             raise TraceError(f"compile: the graph cannot be compiled: {reason} (at {where})")
-        graph = tracer.graph
+        return tracer, structure
+
+    def _plan_for(self, named):
+        """Trace twice (other values first, then these), without leaving effects behind:
+        what is the same object both times is state, what differs is an error, the rest
+        constants (as for bricks.compile)."""
+        from bricks.symbolic.function import _merge
+
+        key = tuple((n, t.data.shape, t.data.dtype.str) for n, t in named.items())
+        buffers = [b for m in _modules(self.outputs) for b in m.buffers() if b is not None]
+        saved = [b.data.copy() for b in buffers]
+        rng = rng_state()
+        gen = backend.xp.random.default_rng(12345)
+        other = {}
+        for n, t in named.items():
+            a = t.data
+            fresh = (gen.standard_normal(a.shape).astype(a.dtype) if a.dtype.kind == "f"
+                     else backend.xp.zeros_like(a))
+            other[n] = Tensor._make(fresh, False, None, 0)
+        try:
+            first, _ = self._trace_once(other)
+            second, structure = self._trace_once(named)
+        finally:
+            for b, a in zip(buffers, saved):
+                b.data[...] = a
+            set_rng_state(rng)
+        graph, problem = _merge(first, second)
+        if graph is None:
+            reason, where = problem
+            raise TraceError(f"compile: the graph cannot be compiled: it {reason} (at {where})")
         before = graph.copy()
         if self.optimize:
             compiler.optimize(graph)
@@ -379,6 +407,24 @@ class SymbolicFunction:
         self.plans[key] = entry
         self._last = entry
         return entry
+
+
+def _modules(x, out=None, seen=None):
+    """The modules called anywhere in a symbolic graph (their buffers may change)."""
+    from bricks.nn.module import Module
+
+    out = [] if out is None else out
+    seen = set() if seen is None else seen
+    if isinstance(x, Symbol) and id(x) not in seen:
+        seen.add(id(x))
+        if isinstance(x._fn, Module):
+            out.extend(m for m in x._fn.modules() if all(m is not o for o in out))
+        for a in list(x._args) + list(x._kwargs.values()):
+            _modules(a, out, seen)
+    elif isinstance(x, (list, tuple)):
+        for a in x:
+            _modules(a, out, seen)
+    return out
 
 
 def compile(outputs=None, *, optimize: bool = True, cache_size: int = 8,  # noqa: A001

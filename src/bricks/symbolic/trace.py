@@ -76,6 +76,7 @@ class Tracer:
         self._module_ids = set()
         self.externals = externals
         self.draws_random = False
+        self.opaque = 0
 
     # ------------------------------------------------------------ values
     def add_input(self, name, t: Tensor) -> int:
@@ -93,6 +94,15 @@ class Tracer:
         vid = self.by_array.get(id(a))
         if vid is not None:
             return vid
+        base = a.base
+        if (base is not None and id(base) in self.by_array and a.size == base.size
+                and a.flags.c_contiguous and base.flags.c_contiguous
+                and a.__array_interface__["data"][0] == base.__array_interface__["data"][0]):
+            # A reshaped view of a known array (``index[:, None]``): recorded as a reshape.
+            vid = self._new_output(a)
+            self.graph.nodes.append(Node("reshape", [self.by_array[id(base)]], [vid],
+                                         dict(shape=tuple(a.shape)), user_line()))
+            return vid
         if isinstance(t, Tensor) and t._requires_grad and t.grad_fn is None:
             kind, payload = "state", t
         elif isinstance(t, Tensor) and t.grad_fn is not None:
@@ -102,7 +112,7 @@ class Tracer:
         elif self.externals == "const" or not isinstance(t, Tensor):
             kind, payload = "const", a
         else:
-            kind, payload = "external", (t, a.copy())
+            kind, payload = "external", (t, a.copy(), a)
         vid = self.graph.new_value(a.shape, a.dtype, kind, payload)
         self._bind(a, vid)
         return vid
@@ -118,6 +128,8 @@ class Tracer:
             self.failure = (reason, user_line())
 
     def escape(self, what):
+        if self.opaque:
+            return  # inside a Function's backward: replayed by calling it again
         self.fail(f"{what} reads a tensor's values into Python, so what follows depends on "
                   f"the data")
 
@@ -127,7 +139,7 @@ class Tracer:
             self.modules.append(m)
 
     def record(self, fn, inputs, options, outputs):
-        if self.failure is not None:
+        if self.failure is not None or self.opaque:
             return
         ins = [self.value_of(t) for t in inputs]
         static, refs = {}, []
@@ -158,7 +170,11 @@ class Tracer:
         self.keep.append(fn)
 
     def backward(self, fn, grads):
-        result = fn.backward(*grads)
+        self.opaque += 1  # the ops inside one backward are replayed as that one step
+        try:
+            result = fn.backward(*grads)
+        finally:
+            self.opaque -= 1
         if self.failure is not None:
             return result
         if fn._hooks:
@@ -173,6 +189,7 @@ class Tracer:
         outs = []
         for g in ((result,) if single else result):
             outs.append(None if g is None else self._new_output(g.data))
+        fwd.attrs["keep"] = True  # its backward calls the instance again
         self.graph.nodes.append(Node("call_bwd", ins, outs, dict(
             cls=type(fn), fwd=fwd, single=single), user_line()))
         return result
@@ -221,6 +238,10 @@ class Tracer:
 
 def rng_state():
     return backend.default_generator().bit_generator.state
+
+
+def set_rng_state(state):
+    backend.default_generator().bit_generator.state = state
 
 
 def same_array(a, b) -> bool:
