@@ -13,7 +13,7 @@ import math
 
 from bricks import nn
 
-__all__ = ["ACTIVATIONS", "parse_model_spec", "build_mlp"]
+__all__ = ["ACTIVATIONS", "parse_model_spec", "count_mlp_parameters", "build_mlp"]
 
 ACTIVATIONS = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
@@ -30,7 +30,8 @@ def parse_model_spec(spec: str) -> list[int]:
         spec: ``'mlp:W1,W2,...'``, ``'mlp:'``/``'mlp'``/``'linear'`` (no hidden layer).
 
     Raises:
-        ValueError: another kind of model, or a width that is not a positive integer.
+        ValueError: another kind of model, or a width that is not a positive integer
+            (an empty one, as in ``'mlp:512,,256'``, included).
 
     Example:
         >>> parse_model_spec("mlp:256,128"), parse_model_spec("linear")
@@ -44,16 +45,37 @@ def parse_model_spec(spec: str) -> list[int]:
         raise ValueError(f"unknown model {spec!r}; expected 'mlp:W1,W2,...' (e.g. "
                          f"'mlp:256,128') or 'linear'")
     out = []
-    for part in filter(None, (p.strip() for p in widths.split(","))):
-        if not part.isdigit() or int(part) < 1:
+    parts = [p.strip() for p in widths.split(",")] if widths.strip() else []
+    for part in parts:
+        if not part:
+            raise ValueError(f"model {spec!r}: an empty layer width (two commas in a row, "
+                             f"or one at the end?)")
+        if not part.isascii() or not part.isdigit() or int(part) < 1:
             raise ValueError(f"model {spec!r}: layer widths must be positive integers, "
                              f"got {part!r}")
         out.append(int(part))
     return out
 
 
+def count_mlp_parameters(spec: str, in_features, out_features: int,
+                         batch_norm: bool = False) -> int:
+    """How many numbers :func:`build_mlp` would allocate for its weights, without building.
+
+    Example:
+        >>> count_mlp_parameters("mlp:8", 4, 3)  # (4*8 + 8) + (8*3 + 3)
+        67
+    """
+    shape = (int(in_features),) if isinstance(in_features, int) else tuple(in_features)
+    total, width = 0, math.prod(shape)
+    for hidden in parse_model_spec(spec):
+        total += width * hidden + hidden + (4 * hidden if batch_norm else 0)
+        width = hidden
+    return total + width * int(out_features) + int(out_features)
+
+
 def build_mlp(spec: str, in_features, out_features: int, activation: str = "relu",
-              dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
+              dropout: float = 0.0, batch_norm: bool = False,
+              max_parameters: int | None = None) -> nn.Sequential:
     """A multilayer perceptron from a spec string.
 
     Args:
@@ -64,6 +86,8 @@ def build_mlp(spec: str, in_features, out_features: int, activation: str = "relu
         activation: a key of :data:`ACTIVATIONS`.
         dropout: drop probability after every hidden activation (0: no Dropout layer).
         batch_norm: a ``BatchNorm1d`` after every hidden ``Linear``.
+        max_parameters: refuse (ValueError, before allocating anything) a model with more
+            weights than this (:func:`count_mlp_parameters`); None: no limit.
 
     Returns:
         an ``nn.Sequential``.
@@ -86,6 +110,12 @@ def build_mlp(spec: str, in_features, out_features: int, activation: str = "relu
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     shape = (int(in_features),) if isinstance(in_features, int) else tuple(in_features)
+    if max_parameters is not None:
+        n = count_mlp_parameters(spec, shape, out_features, batch_norm)
+        if n > max_parameters:
+            raise ValueError(f"model {spec!r} for {math.prod(shape):,} inputs and "
+                             f"{int(out_features):,} outputs would have {n:,} weights, over "
+                             f"the limit of {max_parameters:,}")
     layers = [nn.Flatten()] if len(shape) > 1 else []
     width = math.prod(shape)
     for hidden in widths:
