@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bricks import autograd
 from bricks.backend import xp
-from bricks.functions import arithmetic, elementwise, linalg, shape
+from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.nn import loss as _loss
 from bricks.symbolic.graph import Graph, Node
 from bricks.tensor import Tensor
@@ -165,6 +165,14 @@ def _lower_backward(graph, node):
     elif cls is arithmetic.SumTo:
         s = graph.values[xin[0]].shape
         b.op("broadcast_to", [g], s, dict(shape=s), out=outs[0])
+    elif cls is reduction.Sum:
+        s = graph.values[xin[0]].shape
+        axes = fwd.attrs["options"]["axes"]
+        axes = tuple(range(len(s))) if axes is None else tuple(axes)
+        kept = tuple(1 if i in axes else n for i, n in enumerate(s))
+        r = g if graph.values[g].shape == kept else b.op("reshape", [g], kept,
+                                                         dict(shape=kept))
+        b.op("broadcast_to", [r], s, dict(shape=s), out=outs[0])
     elif cls is elementwise.Relu:
         b.op("relu_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Tanh:
@@ -205,6 +213,9 @@ def _lower_forward(graph, node):
         if any(len(graph.values[v].shape) < 2 for v in ins):
             return None
         return Node("matmul", ins, [out], {}, node.where)
+    if cls is reduction.Sum:
+        return Node("sum", ins, [out], dict(axes=opts["axes"], keepdim=opts["keepdim"]),
+                    node.where)
     if cls is shape.Permute:
         return Node("transpose", ins, [out], dict(dims=tuple(opts["dims"])), node.where)
     if cls is shape.Reshape:
@@ -469,6 +480,9 @@ def _emit(graph, node, v, o, lines, ns, k):
         else:
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]}, out={o})")
         lines.append(f"_np.add({res}, {ins[2]}, out={res})")
+    elif op == "sum":
+        lines.append(f"{res} = _asarray(_np.sum({ins[0]}, axis={node.attrs['axes']!r}, "
+                     f"keepdims={node.attrs['keepdim']!r}))")
     elif op == "transpose":
         lines.append(f"{res} = {ins[0]}.transpose({node.attrs['dims']!r})")
     elif op == "reshape":

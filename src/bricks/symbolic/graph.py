@@ -96,8 +96,7 @@ class Graph:
 
     def count(self, op: str) -> int:
         """How many nodes run ``op`` (a primitive's name, or a Function class's name)."""
-        return sum(1 for n in self.nodes
-                   if n.op == op or (n.op in ("call", "call_bwd") and n.title() == op))
+        return sum(1 for n in self.nodes if n.op == op or n.title() == op)
 
     def _name(self, vid) -> str:
         if vid is None:
