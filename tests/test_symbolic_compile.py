@@ -200,7 +200,7 @@ def test_scheduler_changes_lr_without_retrace():
     s2 = optim.lr_scheduler.StepLR(o2, step_size=1, gamma=0.5)
     eager, compiled = _step(m1, o1, F.cross_entropy), bricks.compile(
         _step(m2, o2, F.cross_entropy))
-    for i in range(6):
+    for _ in range(6):
         x, y = bricks.tensor(xs[0]), bricks.tensor(ys[0])
         eager(x, y)
         compiled(x, y)
