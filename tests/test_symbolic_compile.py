@@ -288,3 +288,21 @@ def test_numpy_inputs_and_structured_outputs():
         r = f(x)
     assert r["n"] == 3 and r["pair"][1] is None
     np.testing.assert_allclose(r["out"].data, model(bricks.tensor(x)).data, rtol=1e-6)
+
+
+def test_fit_compile_equals_eager_fit():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2)).astype(np.float32)
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    weights = []
+    for compile_ in (False, True):
+        bricks.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Dropout(0.1), nn.Linear(8, 2))
+        opt = optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+        h = bricks.train.fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=3,
+                             batch_size=16, metrics=["accuracy"], seed=0, verbose=False,
+                             compile=compile_)
+        weights.append(([p.data.copy() for p in model.parameters()], h.history))
+    for a, b in zip(weights[0][0], weights[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert weights[0][1]["loss"] == weights[1][1]["loss"]

@@ -569,7 +569,7 @@ def _emit(graph, node, v, o, lines, ns, k):
         else:
             t = f"_targs[{target!r}]"
         gname = f"G{k}"
-        src = ins[0]
+        src = node.attrs.get("src") or ins[0]
         copy = node.attrs.get("copy", True)
         if copy:
             value = graph.values[node.ins[0]]
@@ -675,6 +675,31 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             delivered[v] = delivered.get(v, 0) + 1
 
     producer_op = {o: n.op for n in graph.nodes for o in n.outs if o is not None}
+    # A weight's gradient is often matmul(h.T, g) seen through a transpose: the product is
+    # written straight into the transposed view of the gradient's own buffer (the same
+    # kernel on the same operands, so the same bits), instead of a strided copy after it.
+    producer = {o: n for n in graph.nodes for o in n.outs if o is not None}
+    into = {}
+    for k, node in enumerate(graph.nodes):
+        if node.op != "deliver":
+            continue
+        v = node.ins[0]
+        t = producer.get(v)
+        if (t is None or t.op != "transpose" or delivered[v] != 1 or v in outputs
+                or uses_left.get(v) != 1):
+            continue
+        u = t.ins[0]
+        m = producer.get(u)
+        if m is None or m.op != "matmul" or uses_left.get(u) != 1 or u in outputs:
+            continue
+        dims = t.attrs["dims"]
+        inverse = [0] * len(dims)
+        for i, d in enumerate(dims):
+            inverse[d] = i
+        buf = xp.empty(values[v].shape, values[v].dtype)
+        ns[f"D{k}"], ns[f"_Dt{k}"] = buf, buf.transpose(inverse)
+        into[id(m)] = f"_Dt{k}"
+        node.attrs["src"] = f"D{k}"
     free = {}
     owner = {}
     buffers = []
@@ -734,7 +759,10 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             for i in early:
                 if i is not None:
                     release(i)
-        if bufferable:
+        if id(node) in into:
+            kernels += 1
+            o = into[id(node)]
+        elif bufferable:
             kernels += 1
             value = values[out]
             key = (value.shape, value.dtype.str)
@@ -752,8 +780,9 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             o = buf
         if node.op == "deliver":
             v0 = node.ins[0]
-            node.attrs["copy"] = not (producer_op.get(v0) in _BUFFERED and delivered[v0] == 1
-                                      and v0 not in outputs)
+            node.attrs["copy"] = not ("src" in node.attrs or (
+                producer_op.get(v0) in _BUFFERED and delivered[v0] == 1
+                and v0 not in outputs))
         _emit(graph, node, name, o, lines, ns, k)
         rest = reads(node)
         for i in early:
