@@ -306,3 +306,22 @@ def test_fit_compile_equals_eager_fit():
     for a, b in zip(weights[0][0], weights[1][0]):
         np.testing.assert_array_equal(a, b)
     assert weights[0][1]["loss"] == weights[1][1]["loss"]
+
+
+@pytest.mark.slow
+def test_cli_train_compile_gives_the_same_run(tmp_path, capsys):
+    import json
+
+    from bricks.cli import main
+
+    histories = []
+    for flag in ([], ["--compile"]):
+        out = tmp_path / ("c" if flag else "e")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no eager fallback
+            assert main(["train", "--data", "moons", "--model", "mlp:16", "--epochs", "2",
+                         "--quiet", "--out", str(out)] + flag) == 0
+        histories.append(json.loads((out / "history.json").read_text()))
+    capsys.readouterr()
+    assert histories[0]["history"]["loss"] == histories[1]["history"]["loss"]
+    assert "compile = true" in (tmp_path / "c" / "config.toml").read_text()
