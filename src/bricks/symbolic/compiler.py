@@ -286,13 +286,13 @@ def fold_constants(graph: Graph) -> Graph:
     """Run now every pure step whose inputs are all constants; its outputs become constants."""
     kept = []
     for node in graph.nodes:
-        if (_pure(node) and node.ins and node.op not in VIEWS
+        if (_pure(node) and node.ins
                 and all(v is not None and graph.values[v].kind == "const" for v in node.ins)):
             arrays = run_nodes(graph, [node], {v: graph.values[v].payload for v in node.ins})
             for v in node.outs:
                 if v is not None:
                     value = graph.values[v]
-                    value.kind, value.payload = "const", arrays[v]
+                    value.kind, value.payload = "const", xp.array(arrays[v])  # own memory
             graph.folded = getattr(graph, "folded", 0) + 1
             continue
         kept.append(node)
