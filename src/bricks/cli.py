@@ -48,6 +48,7 @@ DEFAULTS = {
     "seed": 0,
     "test_size": 0.15,
     "scaler": "standard",
+    "target_scaler": "standard",  # regression targets: standardized, predictions mapped back
     "augment": None,       # None: shift by 1 pixel for image data, nothing otherwise
     "schedule": "cosine",
     "threads": 1,
@@ -70,6 +71,7 @@ OPTIMIZERS = {
 }
 TASKS = ("classification", "regression")
 SCALERS = ("standard", "minmax", "none")
+TARGET_SCALERS = ("standard", "none")
 AUGMENTS = ("shift", "rotate", "noise", "none")
 SCHEDULES = ("cosine", "step", "none")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
@@ -112,7 +114,8 @@ def _add_train_options(p):
                    help="classification or regression (default: from the dataset, or "
                         "inferred from the target values)")
     p.add_argument("--model", default=S, metavar="SPEC",
-                   help=f"'mlp:W1,W2,...' hidden widths, or 'linear' (default: {d['model']})")
+                   help=f"'mlp:W1,W2,...' hidden widths, 'linear', 'cnn:C1,C2[/D]' conv "
+                        f"widths, 'gru:H' / 'lstm:H' / 'rnn:H' (default: {d['model']})")
     p.add_argument("--activation", default=S,
                    help=f"hidden activation: relu, tanh, sigmoid, gelu, ... (default: "
                         f"{d['activation']})")
@@ -137,6 +140,10 @@ def _add_train_options(p):
     p.add_argument("--scaler", choices=SCALERS, default=S,
                    help="input normalization fitted on the training split (default: "
                         "standard)")
+    p.add_argument("--target-scaler", dest="target_scaler", choices=TARGET_SCALERS,
+                   default=S,
+                   help="regression: standardize the targets for training (predictions and "
+                        "metrics stay in the data's units; default: standard)")
     p.add_argument("--augment", choices=AUGMENTS, default=S,
                    help="image augmentation (default: shift for images, none otherwise)")
     p.add_argument("--schedule", choices=SCHEDULES, default=S,
@@ -153,7 +160,10 @@ def _add_train_options(p):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``bricks`` argument parser with its subcommands."""
+    from bricks import __version__
+
     parser = _Parser(prog="bricks", description="Train, evaluate and use bricks models.")
+    parser.add_argument("--version", action="version", version=f"bricks {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train = sub.add_parser("train", help="train a model and write a run folder",
                            description="Train a model (default: an MLP on the bundled "
@@ -188,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", metavar="NAME", help="the demo to run")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--out", default="demos", metavar="DIR",
-                      help="folder for the figures (default: demos/NAME)")
+                      help="the figures go to DIR/NAME (default DIR: demos, so demos/NAME)")
     demo.add_argument("--fast", action="store_true",
                       help="the small setting the tests use (seconds)")
     demo.add_argument("--threads", type=_positive_int, default=1)
@@ -266,7 +276,7 @@ def _check_config(cfg: dict) -> dict:
              f"lr must be a positive finite number, got {cfg['lr']!r}")
         cfg["lr"] = float(cfg["lr"])
     for key, choices in (("optimizer", OPTIMIZERS), ("scaler", SCALERS),
-                         ("schedule", SCHEDULES)):
+                         ("target_scaler", TARGET_SCALERS), ("schedule", SCHEDULES)):
         need(cfg[key] in choices, f"{key} must be one of {', '.join(choices)}, got "
                                   f"{cfg[key]!r}")
     need(cfg["task"] is None or cfg["task"] in TASKS,
@@ -444,6 +454,28 @@ class _Pipeline:
         return Tensor(data)
 
 
+def _unscaled(model, y_scaler):
+    """The model with the run's target scaler undone on its outputs (regression: outputs
+    in the data's units); the model itself when there is none."""
+    if y_scaler is None:
+        return model
+    from bricks import nn
+    from bricks.tensor import Tensor
+
+    mean = Tensor(xp.asarray(y_scaler.mean_, dtype=xp.float32))
+    scale = Tensor(xp.asarray(y_scaler.scale_, dtype=xp.float32))
+
+    class Unscaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(x) * scale + mean
+
+    return Unscaled().eval()
+
+
 def _augmentation(kind):
     from bricks.data import transforms as T
 
@@ -454,15 +486,15 @@ def _augmentation(kind):
 # ---------------------------------------------------------------- model, optimizer
 def _build(cfg: dict, meta: dict):
     from bricks import nn, optim
-    from bricks.models import build_mlp
+    from bricks.models import build_model
 
     out = len(meta["classes"]) if meta["task"] == "classification" else 1
     from bricks.io import limit
 
     try:
-        model = build_mlp(cfg["model"], math.prod(meta["sample_shape"]), out,
-                          cfg["activation"], cfg["dropout"], cfg["batch_norm"],
-                          max_parameters=limit("BRICKS_MAX_PARAMETERS"))
+        model = build_model(cfg["model"], meta["sample_shape"], out, cfg["activation"],
+                            cfg["dropout"], cfg["batch_norm"],
+                            max_parameters=limit("BRICKS_MAX_PARAMETERS"))
     except ValueError as err:
         if "over the limit" not in str(err):
             raise
@@ -483,19 +515,17 @@ def _build(cfg: dict, meta: dict):
 def _check_model(cfg, d):
     """The model options, and the model's size for this data, checked without building it."""
     from bricks.io import limit
-    from bricks.models import ACTIVATIONS, count_mlp_parameters, parse_model_spec
+    from bricks.models import ACTIVATIONS, count_parameters
 
+    out = len(d["classes"]) if d["task"] == "classification" else 1
     try:
-        parse_model_spec(cfg["model"])
+        n = count_parameters(cfg["model"], d["sample_shape"], out, cfg["batch_norm"])
     except ValueError as err:
         raise CLIError(f"--model: {err}") from None
     key = cfg["activation"].strip().lower().replace("-", "_")
     if key not in ACTIVATIONS:
         raise CLIError(f"--activation: unknown activation {cfg['activation']!r}; available: "
                        f"{', '.join(ACTIVATIONS)}")
-    out = len(d["classes"]) if d["task"] == "classification" else 1
-    n = count_mlp_parameters(cfg["model"], math.prod(d["sample_shape"]), out,
-                             cfg["batch_norm"])
     cap = limit("BRICKS_MAX_PARAMETERS")
     if n > cap:
         raise CLIError(f"--model {cfg['model']} for {math.prod(d['sample_shape']):,} inputs "
@@ -628,9 +658,20 @@ def _restore(path, *, restore_rng=False):
     cfg = {**DEFAULTS, **meta["config"]}
     model, optimizer, scheduler, loss_fn = _build(cfg, meta["data"])
     scaler = _make_scaler(cfg["scaler"])
-    _load_run_state(path, model, scaler, restore_rng=restore_rng)
+    ckpt = _load_run_state(path, model, scaler, restore_rng=restore_rng)
     model.eval()
-    return model, scaler, loss_fn, cfg, meta
+    y_scaler = None
+    extra = ckpt.get("extra")
+    if meta["data"]["task"] == "regression" and isinstance(extra, dict) and \
+            "target_scaler" in extra:
+        from bricks.data import StandardScaler
+
+        y_scaler = StandardScaler()
+        try:
+            y_scaler.load_state_dict(extra["target_scaler"])
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise CLIError(f"{path}: invalid target scaler state ({err})") from None
+    return _unscaled(model, y_scaler), scaler, loss_fn, cfg, meta
 
 
 def _check_finite(model, path):
@@ -674,7 +715,8 @@ def cmd_train(args) -> int:
             raise CLIError(f"--resume continues a run with its own settings; only "
                            f"{', '.join('--' + k for k in RESUMABLE)} may change (got "
                            f"{', '.join('--' + k.replace('_', '-') for k in changed)})")
-        cfg = _check_config({**DEFAULTS, **old["config"],
+        # a run from before target scaling trained on raw targets: keep it that way
+        cfg = _check_config({**DEFAULTS, "target_scaler": "none", **old["config"],
                              **{k: v for k, v in explicit.items() if k in RESUMABLE}})
         # Resume writes into the run it was given (or an explicit --out), never into a
         # folder named inside the checkpoint, which anyone may have edited or moved.
@@ -751,11 +793,24 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     augment_kind = cfg["augment"] or ("shift" if d["image"] else "none")
     meta = {"task": d["task"], "classes": d["classes"], "sample_shape": d["sample_shape"],
             "image": d["image"], "source": d["info"], "n_train": len(X_train),
-            "n_test": len(X_test)}
+            "n_test": len(X_test),
+            # the raw input range, so predict can tell 0..255 pixels from the 0..1 trained on
+            "input_range": [float(X_train.min()), float(X_train.max())]}
     scaler = _make_scaler(cfg["scaler"])
     if scaler is not None:
         scaler.fit(_flat(X_train))
     X_test_in = _Pipeline(scaler)(X_test)
+    # Regression targets of any size train as well as targets near 1: standardize them
+    # (fitted on the training split, like the inputs); the model learns the scaled target
+    # and _unscaled maps its outputs back for every number the user sees.
+    y_scaler = None
+    y_train_fit, y_test_fit = y_train, y_test
+    if d["task"] == "regression" and cfg["target_scaler"] == "standard":
+        from bricks.data import StandardScaler
+
+        y_scaler = StandardScaler().fit(y_train)
+        y_train_fit = y_scaler.transform(y_train).astype(xp.float32)
+        y_test_fit = y_scaler.transform(y_test).astype(xp.float32)
 
     manual_seed(cfg["seed"])
     model, optimizer, scheduler, loss_fn = _build(cfg, meta)
@@ -775,7 +830,7 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
 
     # Shuffling, augmentation and dropout all draw from the global generator, which the
     # checkpoint saves: a resumed run repeats the uninterrupted one exactly.
-    loader = DataLoader(TensorDataset(X_train, y_train), batch_size=cfg["batch_size"],
+    loader = DataLoader(TensorDataset(X_train, y_train_fit), batch_size=cfg["batch_size"],
                         shuffle=True, transform=_Pipeline(scaler, _augmentation(augment_kind)))
     # NaNGuard first, raising: a diverged epoch is neither logged nor saved.
     callbacks = [NaNGuard(raise_error=True), CSVLogger(os.path.join(run, "history.csv")),
@@ -786,9 +841,17 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     with atomic_write(os.path.join(run, "config.toml"), "w") as f:
         f.write(_toml_text(cfg, run))
     source = cfg["data"] if "name" not in d["info"] else d["info"]["name"]
+    from bricks.models import parse_model_spec
+
+    kind = cfg["model"].strip().lower().partition(":")[0]
+    # the activation matters for an MLP with hidden layers and for a CNN, not for a GRU
+    shows = kind == "cnn" or (kind in ("mlp", "linear") and parse_model_spec(cfg["model"]))
+    hidden = f" {cfg['activation']}" if shows else ""
+    epochs = f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''}"
     _say(cfg, f"bricks train: {source} ({len(X_train)} train / {len(X_test)} test, "
-              f"{d['task']}), model {cfg['model']} {cfg['activation']}, {cfg['optimizer']}, "
-              f"{cfg['epochs']} epochs -> {run}")
+              f"{d['task']}), model {cfg['model']}{hidden}, {cfg['optimizer']}, {epochs} "
+              f"-> {run}")
+    _say(cfg, model.summary((1, math.prod(meta["sample_shape"]))))
     if start >= cfg["epochs"]:
         _say(cfg, f"the checkpoint already has {start} epochs; nothing to train")
     ckpt_path = os.path.join(run, CHECKPOINT)
@@ -808,7 +871,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
                     raise TrainingDiverged(f"after epoch {epoch + 1} the weights "
                                            f"{', '.join(bad[:3])} hold NaN or infinite "
                                            f"values. Try a smaller learning rate.")
-                val = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
+                val = evaluate(model, (X_test_in, y_test_fit), loss_fn, _metrics(d["task"]),
+                               512)
                 if not math.isfinite(val["loss"]):
                     raise TrainingDiverged(f"the held-out loss became {val['loss']} after "
                                            f"epoch {epoch + 1}. Try a smaller learning rate.")
@@ -829,6 +893,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
                 scheduler.step()
             save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
                             history=trainer.history.to_dict(),
+                            extra=None if y_scaler is None else
+                            {"target_scaler": y_scaler.state_dict()},
                             metadata={"config": _saved_config(cfg), "data": meta})
             saved = epoch
             if trainer.stop_training:
@@ -839,7 +905,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
         print(f"bricks: training stopped: {trainer.history.stopped_reason}", file=sys.stderr)
     elapsed = time.perf_counter() - t0
 
-    result = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
+    result = evaluate(_unscaled(model, y_scaler), (X_test_in, y_test), loss_fn,
+                      _metrics(d["task"]), 512)
     _plots(run, trainer.history, model, scaler, d, X_test, X_test_in, y_test)
     print(_result_line(result, d["task"], len(X_test)) + f" ({elapsed:.1f} s)")
     _say(cfg, f"run folder: {run}", *(f"  {p}" for p in sorted(os.listdir(run))
@@ -847,12 +914,13 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     return 0
 
 
-def _result_line(result, task, n):
+def _result_line(result, task, n, held_out=True):
+    kind, samples = ("test", f"{n} held-out samples") if held_out else ("", f"{n} samples")
     if task == "classification":
-        return (f"test accuracy: {100 * result['accuracy']:.2f}% "
-                f"(loss {result['loss']:.4f}, {n} held-out samples)")
-    return (f"test mse: {result['mse']:.4g}  mae: {result['mae']:.4g}  r2: {result['r2']:.4f} "
-            f"({n} held-out samples)")
+        return (f"{kind} accuracy: {100 * result['accuracy']:.2f}% "
+                f"(loss {result['loss']:.4f}, {samples})").strip()
+    return (f"{kind} mse: {result['mse']:.4g}  mae: {result['mae']:.4g}  "
+            f"r2: {result['r2']:.4f} ({samples})").strip()
 
 
 def _plots(run, history, model, scaler, d, X_test, X_test_in, y_test):
@@ -862,7 +930,8 @@ def _plots(run, history, model, scaler, d, X_test, X_test_in, y_test):
         return []
     written = []
     try:
-        written.append(plots.plot_history(history, os.path.join(run, "curves.png")))
+        written.append(plots.plot_history(history, os.path.join(run, "curves.png"),
+                                          val_label="held-out test (val_)"))
         if d["task"] == "classification":
             logits = predict(model, X_test_in, 512).data
             if len(d["classes"]) <= MAX_PLOTTED_CLASSES:
@@ -908,14 +977,18 @@ def cmd_evaluate(args) -> int:
     path = _checkpoint_path(args.run)
     model, scaler, loss_fn, cfg, meta = _restore(path)
     dmeta = meta["data"]
-    if args.data is None:
+    held_out = args.data is None or _same_source(args.data, args.target, cfg, dmeta)
+    if held_out:
+        # The run's own data: score only the rows it never trained on, so "held-out" holds.
         d = load_data(cfg)
         _, X, _, y = split_data(d, cfg)
-        what = f"the test split of {cfg['data']}"
+        what = f"the held-out test split of {cfg['data']}"
+        if args.data is not None:
+            what += " (the run's training data: its training rows are left out)"
     else:
         d = load_data({**cfg, "data": args.data, "target": args.target})
         X, y = d["X"], d["y"]
-        what = f"all of {args.data}"
+        what = f"all {len(X)} samples of {args.data}"
         if d["task"] == "classification" and dmeta["task"] == "classification" and \
                 d["classes"] != dmeta["classes"] and "file" in d["info"]:
             mapping = {c: i for i, c in enumerate(dmeta["classes"])}
@@ -931,8 +1004,19 @@ def cmd_evaluate(args) -> int:
         raise CLIError(f"{path}: the model's outputs on {what} are NaN or infinite "
                        f"(overflow: inputs far outside the training range?)")
     print(f"evaluate {path} on {what}:")
-    print(_result_line(result, dmeta["task"], len(X)))
+    print(_result_line(result, dmeta["task"], len(X), held_out))
     return 0
+
+
+def _same_source(data, target, cfg, dmeta) -> bool:
+    """Whether --data names the data the run was trained on (its held-out part is then the
+    only honest test set)."""
+    source = dmeta.get("source") or {}
+    if _is_file_spec(data):
+        return (isinstance(source, dict) and source.get("file") == os.path.abspath(data)
+                and (target is None or target == source.get("target")))
+    key = data.strip().lower().replace("_", "-")
+    return isinstance(source, dict) and source.get("name") == key
 
 
 def _check_shape(X, dmeta, where):
@@ -1037,6 +1121,20 @@ def _read_inputs(path, dmeta):
     return X
 
 
+def _as_trained(X, dmeta, where):
+    """Inputs in the range the run was trained on: an image run learned pixels in [0, 1]
+    (image files are scaled on reading), so 0..255 pixels from a .npy or .csv file are
+    divided by 255 as well, with a note; anything else is passed as it is."""
+    if not dmeta["image"] or str(where).lower().endswith(IMAGE_SUFFIXES) or X.size == 0:
+        return X
+    hi = (dmeta.get("input_range") or [0.0, 1.0])[1]
+    if hi <= 1.0 and 1.0 < float(X.max()) <= 255.0 and float(X.min()) >= 0.0:
+        print(f"bricks: note: {where} holds pixels in 0..255; divided by 255 like the "
+              f"0..1 images the run was trained on", file=sys.stderr)
+        return (X / 255.0).astype(xp.float32)
+    return X
+
+
 def cmd_predict(args) -> int:
     from bricks.train import predict
 
@@ -1044,6 +1142,7 @@ def cmd_predict(args) -> int:
     model, scaler, _, cfg, meta = _restore(path)
     dmeta = meta["data"]
     X = _read_inputs(args.input, dmeta)
+    X = _as_trained(X, dmeta, args.input)
     if args.output is not None and os.path.isdir(args.output):
         raise CLIError(f"--output {args.output} is a folder; give a file name, e.g. "
                        f"{os.path.join(args.output, 'predictions.csv')}")
@@ -1094,9 +1193,16 @@ def cmd_datasets(args) -> int:
 
     rows = [("name", "task", "samples", "shape", "classes", "description")]
     for r in list_datasets():
+        note = ""
+        if r.name in OPTIONAL_DATASETS:
+            module = OPTIONAL_DATASETS[r.name]
+            pip_name, extra = OPTIONAL[module]
+            missing = not _installed(module)
+            note = (f" [optional: needs {pip_name}, "
+                    f"{'not installed: ' if missing else ''}pip install 'bricks[{extra}]']")
         rows.append((r.name, r.task, "-" if r.samples is None else f"{r.samples:,}",
                      "x".join(map(str, r.shape)), "-" if r.classes is None else
-                     str(r.classes), r.description))
+                     str(r.classes), r.description + note))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5])
@@ -1116,10 +1222,9 @@ def cmd_demo(args) -> int:
         if not args.list:
             print("\nrun one with: bricks demo NAME")
         return 0
-    start = time.perf_counter()
+    _need_packages("bricks demo", "matplotlib")
     result = demos.run_demo(args.name, Path(args.out) / args.name, fast=args.fast)
-    print(result.report())
-    print(f"\n({time.perf_counter() - start:.1f} s)")
+    print(result.report())  # its last line is the demo's own timing
     return 0
 
 
@@ -1129,7 +1234,52 @@ def cmd_playground(args) -> int:
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be in 0..65535, got {args.port}")
+    _need_packages("bricks playground", "starlette", "uvicorn", "websockets",
+                   extra="playground")
     return playground_main(host=args.host, port=args.port, open_browser=args.open_browser)
+
+
+# ---------------------------------------------------------------- optional packages
+# import name -> (pip name, the extra that installs it)
+OPTIONAL = {
+    "matplotlib": ("matplotlib", "all"), "sklearn": ("scikit-learn", "all"),
+    "PIL": ("pillow", "all"), "scipy": ("scipy", "all"), "safetensors": ("safetensors", "all"),
+    "tqdm": ("tqdm", "all"), "tomli": ("tomli", "all"),
+    "starlette": ("starlette", "playground"), "uvicorn": ("uvicorn", "playground"),
+    "websockets": ("websockets", "playground"),
+}
+# datasets that need an optional package (shown by 'bricks datasets')
+OPTIONAL_DATASETS = {"digits": "sklearn"}
+
+
+def _missing_package_message(err: ImportError, what: str = "this") -> str:
+    """One line naming the optional package and the extra that installs it."""
+    name = (err.name or "").split(".")[0]
+    if name not in OPTIONAL:  # an ImportError re-raised with its own words
+        name = next((m for m in OPTIONAL if m in str(err) or OPTIONAL[m][0] in str(err)),
+                    name)
+    pip_name, extra = OPTIONAL.get(name, (name or "a package", "all"))
+    return (f"{what} needs the optional package {pip_name}, which is not installed: "
+            f"pip install 'bricks[{extra}]' (or pip install {pip_name})")
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a None entry in sys.modules
+        return False
+
+
+def _need_packages(what, *modules, extra=None):
+    for module in modules:
+        if not _installed(module):
+            err = ImportError(module, name=module)
+            message = _missing_package_message(err, what)
+            if extra is not None:
+                message = message.replace(f"bricks[{OPTIONAL[module][1]}]", f"bricks[{extra}]")
+            raise CLIError(message)
 
 
 # ---------------------------------------------------------------- entry point
@@ -1163,6 +1313,10 @@ def main(argv=None) -> int:
                 message = f"missing or unknown entry {message!r}"
         text = " ".join(str(message).split())
         print(f"bricks: error: {text}", file=sys.stderr)
+        return 2
+    except ImportError as err:  # an optional package (core bricks needs only NumPy)
+        what = f"bricks {args.command}" if getattr(args, "command", None) else "bricks"
+        print(f"bricks: error: {_missing_package_message(err, what)}", file=sys.stderr)
         return 2
     except MemoryError:
         print("bricks: error: out of memory (a smaller model, --batch-size or data set "

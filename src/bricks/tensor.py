@@ -135,7 +135,7 @@ class Tensor:
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(
+            raise RuntimeError(
                 f"item: only one-element tensors can be converted to a Python number, "
                 f"this one has shape {tuple(self.shape)}"
             )
@@ -610,6 +610,9 @@ class Tensor:
 
     def expand_as(self, other):
         return _shape.expand(self, other.shape)
+
+    def sum_to_size(self, *size):
+        return _arith.sum_to_size(self, *size)
 
     def broadcast_to(self, shape):
         return _shape.broadcast_to(self, shape)

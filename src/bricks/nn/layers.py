@@ -247,7 +247,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     if not training or p == 0 or input.numel() == 0:
         return input
     if not is_floating(input.dtype):
-        raise TypeError(f"dropout: expected a floating point input, got {input.dtype}; "
+        raise RuntimeError(f"dropout: expected a floating point input, got {input.dtype}; "
                         f"convert with x.float()")
     if p == 1:
         return input * 0.0

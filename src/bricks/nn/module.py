@@ -460,6 +460,8 @@ class Module:
                 continue
 
             def record(m, inputs, output, name=name):
+                if isinstance(output, tuple) and output and isinstance(output[0], Tensor):
+                    output = output[0]  # a recurrent layer's (output, state): the output
                 shape = tuple(output.shape) if isinstance(output, Tensor) else "-"
                 own = builtin_sum(p.numel() for p in m._parameters.values() if p is not None)
                 rows.append((name or type(m).__name__, type(m).__name__, shape, own))

@@ -39,7 +39,7 @@ def _numpy(x):
     return xp.asarray(to_numpy(x.data) if hasattr(x, "grad") else x)
 
 
-def plot_history(history, path) -> str:
+def plot_history(history, path, val_label: str = "validation") -> str:
     """Loss and metric curves per epoch, training (solid) against validation (dashed).
 
     One panel for the loss and one per scalar metric (the learning rate, when it
@@ -48,6 +48,8 @@ def plot_history(history, path) -> str:
     Args:
         history: a :class:`~bricks.train.History` (or its ``history`` dict).
         path: where the PNG goes.
+        val_label: the legend of the ``val_`` curves (``bricks train`` says
+            ``"held-out test (val_)"``, since its ``val_`` numbers come from the test split).
 
     Example:
         >>> import tempfile, os
@@ -69,7 +71,7 @@ def plot_history(history, path) -> str:
         epochs = range(1, len(logs[name]) + 1)
         ax.plot(epochs, logs[name], "-o", markersize=3, label="train")
         if "val_" + name in logs:
-            ax.plot(epochs, logs["val_" + name], "--o", markersize=3, label="validation")
+            ax.plot(epochs, logs["val_" + name], "--o", markersize=3, label=val_label)
             ax.legend()
         if name == "lr":
             ax.set_yscale("log")
