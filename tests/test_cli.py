@@ -366,7 +366,7 @@ def test_error_unknown_dataset_lists_the_available_ones(capsys, tmp_path):
     (["train", "--bogus"], "--bogus"),
     (["frobnicate"], "frobnicate"),
     (["predict", "only-one-arg"], "INPUT"),
-    (["train", "--data", "xor", "--model", "cnn:3"], "cnn:3"),
+    (["train", "--data", "xor", "--model", "transformer:3"], "transformer:3"),
     (["train", "--data", "xor", "--model", "mlp:8,-2"], "-2"),
     (["train", "--data", "xor", "--activation", "swish2"], "swish2"),
     (["train", "--data", "xor", "--dropout", "1.5"], "dropout"),

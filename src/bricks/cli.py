@@ -41,6 +41,7 @@ DEFAULTS = {
     "activation": "relu",
     "dropout": 0.2,
     "batch_norm": False,
+    "compile": False,
     "optimizer": "adam",
     "lr": None,            # None: the optimizer's own default (OPTIMIZERS)
     "epochs": 30,
@@ -114,7 +115,8 @@ def _add_train_options(p):
                    help="classification or regression (default: from the dataset, or "
                         "inferred from the target values)")
     p.add_argument("--model", default=S, metavar="SPEC",
-                   help=f"'mlp:W1,W2,...' hidden widths, or 'linear' (default: {d['model']})")
+                   help=f"'mlp:W1,W2,...' hidden widths, 'linear', 'cnn:C1,C2[/D]' conv "
+                        f"widths, 'gru:H' / 'lstm:H' / 'rnn:H' (default: {d['model']})")
     p.add_argument("--activation", default=S,
                    help=f"hidden activation: relu, tanh, sigmoid, gelu, ... (default: "
                         f"{d['activation']})")
@@ -122,6 +124,8 @@ def _add_train_options(p):
                    help="dropout probability after each hidden layer (default: 0.2)")
     p.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=S,
                    help="batch normalization after each hidden linear layer")
+    p.add_argument("--compile", action="store_true", default=S,
+                   help="run each update as a compiled plan (bricks.compile): same numbers")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), default=S,
                    help=f"update rule (default: {d['optimizer']})")
     p.add_argument("--lr", type=float, default=S,
@@ -485,15 +489,15 @@ def _augmentation(kind):
 # ---------------------------------------------------------------- model, optimizer
 def _build(cfg: dict, meta: dict):
     from bricks import nn, optim
-    from bricks.models import build_mlp
+    from bricks.models import build_model
 
     out = len(meta["classes"]) if meta["task"] == "classification" else 1
     from bricks.io import limit
 
     try:
-        model = build_mlp(cfg["model"], math.prod(meta["sample_shape"]), out,
-                          cfg["activation"], cfg["dropout"], cfg["batch_norm"],
-                          max_parameters=limit("BRICKS_MAX_PARAMETERS"))
+        model = build_model(cfg["model"], meta["sample_shape"], out, cfg["activation"],
+                            cfg["dropout"], cfg["batch_norm"],
+                            max_parameters=limit("BRICKS_MAX_PARAMETERS"))
     except ValueError as err:
         if "over the limit" not in str(err):
             raise
@@ -514,19 +518,17 @@ def _build(cfg: dict, meta: dict):
 def _check_model(cfg, d):
     """The model options, and the model's size for this data, checked without building it."""
     from bricks.io import limit
-    from bricks.models import ACTIVATIONS, count_mlp_parameters, parse_model_spec
+    from bricks.models import ACTIVATIONS, count_parameters
 
+    out = len(d["classes"]) if d["task"] == "classification" else 1
     try:
-        parse_model_spec(cfg["model"])
+        n = count_parameters(cfg["model"], d["sample_shape"], out, cfg["batch_norm"])
     except ValueError as err:
         raise CLIError(f"--model: {err}") from None
     key = cfg["activation"].strip().lower().replace("-", "_")
     if key not in ACTIVATIONS:
         raise CLIError(f"--activation: unknown activation {cfg['activation']!r}; available: "
                        f"{', '.join(ACTIVATIONS)}")
-    out = len(d["classes"]) if d["task"] == "classification" else 1
-    n = count_mlp_parameters(cfg["model"], math.prod(d["sample_shape"]), out,
-                             cfg["batch_norm"])
     cap = limit("BRICKS_MAX_PARAMETERS")
     if n > cap:
         raise CLIError(f"--model {cfg['model']} for {math.prod(d['sample_shape']):,} inputs "
@@ -837,18 +839,22 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     callbacks = [NaNGuard(raise_error=True), CSVLogger(os.path.join(run, "history.csv")),
                  JSONLogger(os.path.join(run, "history.json"))]
     trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks,
-                      verbose=not cfg["quiet"])
+                      verbose=not cfg["quiet"], compile=bool(cfg.get("compile")))
     trainer.history = history
     with atomic_write(os.path.join(run, "config.toml"), "w") as f:
         f.write(_toml_text(cfg, run))
     source = cfg["data"] if "name" not in d["info"] else d["info"]["name"]
     from bricks.models import parse_model_spec
 
-    hidden = f" {cfg['activation']}" if parse_model_spec(cfg["model"]) else ""
+    kind = cfg["model"].strip().lower().partition(":")[0]
+    # the activation matters for an MLP with hidden layers and for a CNN, not for a GRU
+    shows = kind == "cnn" or (kind in ("mlp", "linear") and parse_model_spec(cfg["model"]))
+    hidden = f" {cfg['activation']}" if shows else ""
     epochs = f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''}"
     _say(cfg, f"bricks train: {source} ({len(X_train)} train / {len(X_test)} test, "
               f"{d['task']}), model {cfg['model']}{hidden}, {cfg['optimizer']}, {epochs} "
               f"-> {run}")
+    _say(cfg, model.summary((1, math.prod(meta["sample_shape"]))))
     if start >= cfg["epochs"]:
         _say(cfg, f"the checkpoint already has {start} epochs; nothing to train")
     ckpt_path = os.path.join(run, CHECKPOINT)

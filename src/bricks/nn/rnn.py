@@ -70,8 +70,12 @@ def _rnn_step(mode, gx, h, c, w_hh_t, b_hh, hidden):
 
 
 def _sigmoid(x):
-    e = xp.exp(-xp.abs(x))  # never overflows, as bricks' own sigmoid
-    return (xp.where(x >= 0, 1.0, e) / (1.0 + e)).astype(x.dtype, copy=False)
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2: never overflows, and in place after one copy
+    y = x * 0.5
+    xp.tanh(y, out=y)
+    y *= 0.5
+    y += 0.5
+    return y
 
 
 def _gru_composite(gx_all, h, w_hh, b_hh, hidden):
@@ -132,21 +136,26 @@ class GRUSequence(Function):
         hs, rz, n, ghn = self.cache
         steps, batch, hidden = n.shape
         w = w_hh.data
+        w_rz, w_n = w[:2 * hidden], w[2 * hidden:]
         dout = grad_out.data
+        r, z = rz[:, :, :hidden], rz[:, :, hidden:]
+        # Every factor that does not depend on the incoming gradient, for all steps at once;
+        # the loop then does the few products that must run in order.
+        a_n = (1.0 - z) * (1.0 - n * n)  # d(pre-tanh of n) / dh
+        b_r = ghn * r * (1.0 - r)  # d(pre-sigmoid of r) / d(pre-tanh of n)
+        c_z = (hs[:-1] - n) * z * (1.0 - z)  # d(pre-sigmoid of z) / dh
         dgx = xp.empty((steps, batch, 3 * hidden), dtype=dout.dtype)
-        dgh = xp.empty_like(dgx)
+        dghn = xp.empty((steps, batch, hidden), dtype=dout.dtype)
         dh = xp.zeros((batch, hidden), dtype=dout.dtype)
         for t in range(steps - 1, -1, -1):
             dh = dh + dout[t]
-            r, z = rz[t, :, :hidden], rz[t, :, hidden:]
-            dn = dh * (1.0 - z)
-            da_n = dn * (1.0 - n[t] * n[t])
-            dgx[t, :, :hidden] = da_n * ghn[t] * r * (1.0 - r)
-            dgx[t, :, hidden:2 * hidden] = dh * (hs[t] - n[t]) * z * (1.0 - z)
+            da_n = dh * a_n[t]
+            dgx[t, :, :hidden] = da_n * b_r[t]
+            dgx[t, :, hidden:2 * hidden] = dh * c_z[t]
             dgx[t, :, 2 * hidden:] = da_n
-            dgh[t, :, :2 * hidden] = dgx[t, :, :2 * hidden]
-            dgh[t, :, 2 * hidden:] = da_n * r
-            dh = dh * z + dgh[t] @ w
+            dghn[t] = da_n * r[t]
+            dh = dh * z[t] + dgx[t, :, :2 * hidden] @ w_rz + dghn[t] @ w_n
+        dgh = xp.concatenate([dgx[:, :, :2 * hidden], dghn], axis=2)
         flat = dgh.reshape(steps * batch, 3 * hidden)
         out = (
             _const(dgx),
