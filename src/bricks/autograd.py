@@ -669,7 +669,7 @@ def _run_backward(roots, grad_roots, retain_graph, create_graph, inputs, allow_u
             if raw:
                 _deliver_array_to_leaf(t, g, fresh, leaf_slot, captured)
                 continue
-            if not g._requires_grad:
+            if create_graph and not g._requires_grad:
                 g, fresh = ZeroDerivative.apply(g, t), False
             _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph)
         if create_graph and captured is not None:

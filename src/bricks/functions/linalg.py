@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import string
 
+from bricks import autograd as _autograd
 from bricks.autograd import Function
 from bricks.backend import xp
 from bricks.functions.arithmetic import broadcast_to, sum_to, sum_to_array
@@ -120,7 +121,9 @@ def linear(input, weight, bias=None) -> Tensor:
         >>> linear(x, w, bricks.zeros(4)).shape
         (2, 4)
     """
-    if (isinstance(input, Tensor) and isinstance(weight, Tensor) and input.ndim >= 1
+    # While bricks.compile traces, the primitives go into its graph (it fuses them itself).
+    if (_autograd._state.tracer is None
+            and isinstance(input, Tensor) and isinstance(weight, Tensor) and input.ndim >= 1
             and weight.ndim == 2 and input.shape[-1] == weight.shape[1]
             and input.dtype == weight.dtype and input.dtype.kind == "f"
             and (bias is None or (isinstance(bias, Tensor) and bias.dtype == input.dtype

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from bricks import autograd as _autograd
 from bricks import backend
 from bricks.autograd import Function, is_grad_enabled
 from bricks.backend import is_floating, xp
@@ -166,7 +167,9 @@ def mse_loss(input, target, *, reduction: str = "mean", weight=None) -> Tensor:
     """
     _check_reduction(reduction, "mse_loss")
     input, target = _broadcast_pair(input, target, "mse_loss")
+    # (not while bricks.compile traces: its graph gets the primitives, which it fuses itself)
     if (weight is None and reduction != "none" and input.shape == target.shape
+            and _autograd._state.tracer is None
             and input.dtype == target.dtype and input.dtype.kind == "f"):
         n = max(input.numel(), 1) if reduction == "mean" else 1
         if input.numel() or reduction == "sum":
