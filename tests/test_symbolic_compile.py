@@ -73,6 +73,7 @@ def test_mlp_sgd_momentum_bit_identical_and_replayed():
         lambda p: optim.SGD(p, lr=0.1, momentum=0.9), F.cross_entropy, xs, ys, exact=True,
         calls=6)
     assert compiled.traces == 2  # two records, then four calls of the plan
+    assert "_sgd(" in compiled.plan.source  # SGD's update runs in the plan, in place
 
 
 ACTIVATIONS = [nn.Sigmoid, nn.Tanh, nn.ReLU, lambda: nn.LeakyReLU(0.1), nn.PReLU, nn.ELU,

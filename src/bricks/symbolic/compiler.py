@@ -22,6 +22,7 @@ from bricks import autograd
 from bricks.backend import xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.nn import loss as _loss
+from bricks.optim.sgd import SGD
 from bricks.symbolic.graph import Graph, Node
 from bricks.tensor import Tensor
 
@@ -585,14 +586,58 @@ def _emit(graph, node, v, o, lines, ns, k):
         lines.append("else:")
         lines.append(f"    {t}.grad = _T(_asarray({t}.grad.data + {src}))")
     elif op == "event":
-        ns[f"E{k}"], ns[f"A{k}"] = node.attrs["fn"], node.attrs["args"]
-        lines.append(f"E{k}(*A{k})")
+        fn = node.attrs["fn"]
+        ns[f"E{k}"], ns[f"A{k}"] = fn, node.attrs["args"]
+        if getattr(fn, "__func__", None) is SGD.step and not node.attrs["args"]:
+            # Plain SGD (with or without momentum) in place, without SGD.step's temporaries;
+            # anything else (weight decay, Nesterov, a missing buffer) calls step() itself.
+            ns[f"O{k}"], ns[f"SC{k}"] = fn.__self__, {}
+            lines.append(f"if not _sgd(O{k}, SC{k}):")
+            lines.append(f"    E{k}(*A{k})")
+        else:
+            lines.append(f"E{k}(*A{k})")
     else:  # pragma: no cover - every op above
         raise AssertionError(f"no code for {op}")
 
 
+def _sgd(opt, scratch) -> bool:
+    """``opt.step()`` for plain SGD, the same arithmetic as SGD.step (so the same bits):
+    ``v = momentum * v + g; p -= lr * v``, with ``lr * v`` in a scratch buffer per shape.
+    Returns False, having changed nothing, when the fast path does not apply."""
+    groups = opt.param_groups
+    for group in groups:
+        if (group["weight_decay"] != 0 or group["maximize"] or group["nesterov"]
+                or group["dampening"] != 0):
+            return False
+        if group["momentum"] != 0:
+            for p in group["params"]:
+                if p.grad is not None and "momentum_buffer" not in opt.state.get(p, ()):
+                    return False
+    for group in groups:
+        lr, momentum = group["lr"], group["momentum"]
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            g = grad.data
+            if momentum != 0:
+                buf = opt.state[p]["momentum_buffer"]
+                buf = buf.data if isinstance(buf, Tensor) else buf
+                buf *= momentum
+                buf += g
+                g = buf
+            key = (g.shape, g.dtype.str)
+            tmp = scratch.get(key)
+            if tmp is None:
+                tmp = scratch[key] = xp.empty(g.shape, g.dtype)
+            xp.multiply(lr, g, out=tmp)
+            p.data -= tmp
+            p._vc[0] += 1
+    return True
+
+
 def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__,
+    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd,
                 _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
 
 
