@@ -268,6 +268,35 @@ def test_raw_array_changes_and_raw_randomness_are_caught():
         g(bricks.randn(4, 3))
 
 
+def test_in_place_change_of_an_input_outside_bricks_is_caught():
+    def scales_its_input(x):
+        x.data *= 2  # raw NumPy on the input: no op records it
+        return x.sum()
+
+    f = bricks.compile(scales_its_input, fallback=False)
+    with pytest.raises(TraceError, match="changes its input 'arg0' in place"):
+        f(bricks.ones(3))
+
+
+def test_manual_in_place_update_is_refused_not_frozen():
+    w = bricks.tensor([1.0, 2.0], requires_grad=True)
+
+    def manual_sgd(x):
+        loss = (w * x).sum()
+        loss.backward()
+        with bricks.no_grad():
+            w.sub_(0.1 * w.grad)  # an in-place op: not replayed by a plan
+        w.grad = None
+        return loss
+
+    f = bricks.compile(manual_sgd)
+    with pytest.warns(RuntimeWarning, match=r"in place \(add_\).*test_symbolic_compile"):
+        f(bricks.ones(2))
+    for _ in range(3):
+        f(bricks.ones(2))
+    np.testing.assert_allclose(w.data, [0.6, 1.6], rtol=1e-6)  # every call updated w
+
+
 def test_input_requiring_grad_gets_its_grad():
     w = bricks.tensor([1.0, 2.0, 3.0])
 
