@@ -196,9 +196,23 @@ def _lower_backward(graph, node):
     return b
 
 
+def _lower_cross_entropy(graph, node):
+    o = node.attrs["options"]
+    if (o.get("weight") is not None or o.get("smoothing") or node.attrs["refs"] != ["index"]
+            or o.get("active") is not None or o.get("reduction") not in ("mean", "sum")
+            or not o.get("denom") or node.attrs["saved"] not in ([], [1])
+            or len(graph.values[node.ins[0]].shape) != 2):
+        return None
+    outs = list(node.outs) + ([None] if not node.attrs["saved"] else [])
+    denom = o["denom"] if o["reduction"] == "mean" else None
+    return Node("ce_loss", node.ins[:2], outs, dict(denom=denom), node.where)
+
+
 def _lower_forward(graph, node):
     cls = node.attrs["cls"]
     n_in = node.attrs["n_in"]
+    if cls is _loss.CrossEntropy and not node.attrs.get("keep"):
+        return _lower_cross_entropy(graph, node)
     if node.attrs["refs"] or node.attrs["saved"] or node.attrs["n_out"] != 1:
         return None
     ins, out = node.ins[:n_in], node.outs[0]
@@ -520,6 +534,25 @@ def _emit(graph, node, v, o, lines, ns, k):
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
         lines.append(f"_np.subtract(1.0, {res}, out={res})")
         lines.append(f"_np.multiply({ins[0]}, {res}, out={res})")
+    elif op == "ce_loss":
+        # CrossEntropy.forward's arithmetic for class indices, step by step (same bits).
+        x, index = ins
+        n, c = graph.values[node.ins[0]].shape
+        dt = graph.values[node.ins[0]].dtype
+        rows = f"_rows{k}"
+        ns[rows] = xp.arange(n)
+        logp = f"v{node.outs[1]}" if node.outs[1] is not None else f"_logp{k}"
+        lines.append("with _np.errstate(divide='ignore', invalid='ignore'):")
+        lines.append(f"    _m = {x}.max(axis=1, keepdims=True)")
+        lines.append("    _m = _np.where(_np.isfinite(_m), _m, 0)")
+        lines.append(f"    _s = {x} - _m")
+        lines.append(f"    {logp} = _s - _np.log(_np.exp(_s).sum(axis=1, keepdims=True))")
+        lines.append(f"_l = -1.0 * {logp}[{rows}, {index}]")
+        lines.append(f"_l = _l.astype(_np.{dt}, copy=False).sum()")
+        if node.attrs["denom"] is not None:
+            lines.append(f"_l = _l / {node.attrs['denom']!r}")
+        lines.append(f"{res} = _asarray(_l, dtype=_np.{dt})")
+        del c
     elif op == "ce_grad":
         g, logp, index = ins
         n = graph.values[node.ins[1]].shape[0]
