@@ -261,6 +261,7 @@ def peak_memory(impl, X, Y, batch, sizes, steps=20):
     state, buffers, temporaries) during training steps, after the first three (which, for
     bricks compiled, record the step twice and compile it: a one-time cost)."""
     weights = _weights(sizes)
+    steps = max(4, min(steps, len(X) // batch))
     batches = [_as(impl, X[i * batch:(i + 1) * batch], Y[i * batch:(i + 1) * batch])
                for i in range(steps)]
     tracemalloc.start()
