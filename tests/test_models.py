@@ -109,6 +109,7 @@ def test_conv_filters_demo_trains_and_draws_filters_and_maps(tmp_path):
 
     r = run_demo("conv-filters", tmp_path, fast=True)
     assert r.checks["test_accuracy"] > 0.6
+    assert r.checks["roughness_after"] < r.checks["roughness_before"]  # smoother than noise
     assert r.checks["n_filters"] == 8 and r.checks["feature_map_shape"] == (8, 28, 28)
     assert len(r.figures) == 2
     for f in r.figures:
