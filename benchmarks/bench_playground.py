@@ -136,12 +136,15 @@ def live(seconds, binary):
         with connect(f"ws://{host}/ws/{sid}{query}", origin=f"http://{host}",
                      max_size=None) as ws:
             ws.send(json.dumps({"type": "play"}))
-            t_end = time.perf_counter() + 0.3 + seconds
-            t0 = None
+            t_end = time.perf_counter() + 0.3 + max(seconds, 1.0)
+            t0 = t1 = None
             first = last = None
             frames = size = 0
             while time.perf_counter() < t_end:
-                msg = ws.recv(timeout=5)
+                try:
+                    msg = ws.recv(timeout=max(0.1, t_end - time.perf_counter()))
+                except TimeoutError:
+                    break
                 now = time.perf_counter()
                 if binary and isinstance(msg, bytes):
                     epoch = int.from_bytes(msg[4:8], "little")
@@ -158,6 +161,8 @@ def live(seconds, binary):
                 last = epoch
                 t1 = now
             ws.send(json.dumps({"type": "pause"}))
+        if not frames:
+            return 0.0, 0.0, 0.0
         elapsed = t1 - t0
         return (last - first) / elapsed, frames / elapsed, size / max(frames, 1)
     finally:

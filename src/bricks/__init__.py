@@ -144,6 +144,8 @@ from bricks.higher_order import hessian, hvp, jacobian, jvp, vjp
 
 # The higher layers, so that `import bricks` gives bricks.nn and bricks.optim (as torch does).
 from bricks import data, io, nn, optim, testing, train, viz  # noqa: E402  isort: skip
+from bricks import symbolic  # noqa: E402  isort: skip
+from bricks.symbolic import compile  # noqa: E402  isort: skip
 from bricks.tensor import Tensor, tensor
 
 clip = clamp
@@ -152,7 +154,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     # subpackages
-    "data", "io", "nn", "optim", "testing", "train", "viz",
+    "data", "io", "nn", "optim", "testing", "train", "viz", "symbolic", "compile",
     # tensors and dtypes
     "Tensor", "tensor", "bool", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "get_default_dtype", "set_default_dtype",

@@ -47,10 +47,25 @@ class _GradState(threading.local):
     # Per thread, as in PyTorch: a no_grad block (or a backward) in one thread must not
     # switch off recording for a model training in another (the playground runs several).
     enabled = True
+    # The tracer of bricks.symbolic while it records a function (bricks.compile), else None.
+    # The hook contract, kept small on purpose: Function.apply calls
+    # ``tracer.record(fn, inputs, options, outputs)`` after every forward (recorded or not),
+    # the engine runs each node's backward as ``tracer.backward(fn, grads)`` (which calls
+    # ``fn.backward``) and calls ``tracer.deliver(leaf, grad, create_graph)`` when a leaf
+    # receives its gradient; Tensor methods that read values into Python (item, tolist,
+    # numpy, bool) call ``tracer.escape(what)``. Any faster engine path must stay off while
+    # a tracer is set. See bricks/symbolic/trace.py.
+    tracer = None
     closure = None  # the _ClosureRun of an optimizer's closure being evaluated, if any
 
 
 _state = _GradState()
+
+
+def _escape(what: str) -> None:
+    """Tell a running tracer that Python code read a tensor's values (``what``)."""
+    if _state.tracer is not None:
+        _state.tracer.escape(what)
 
 
 class _ClosureRun:
@@ -218,6 +233,8 @@ class Function:
                     fn._resolve_saved(inputs, (out,), (original,))
             if cls.is_view:
                 out._vc = inputs[0]._vc
+            if _state.tracer is not None:
+                _state.tracer.record(fn, inputs, options, (out,))
             return out
         originals = raw
         arrays = tuple(xp.asarray(a) if isinstance(a, generic) else a for a in raw)
@@ -235,6 +252,8 @@ class Function:
         if cls.is_view:
             for out in outputs:
                 out._vc = inputs[0]._vc
+        if _state.tracer is not None:
+            _state.tracer.record(fn, inputs, options, outputs)
         return outputs
 
     def _set_edges(self, inputs):
@@ -497,7 +516,10 @@ def run_backward(
                         captured[slot] = grads[i]
             if fn._freed:
                 raise RuntimeError(_FREED_MESSAGE.format(name=fn.name()))
-            in_grads = fn.backward(*grads)
+            if _state.tracer is None:
+                in_grads = fn.backward(*grads)
+            else:
+                in_grads = _state.tracer.backward(fn, grads)  # records it as one step
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(fn.next_edges):
@@ -644,6 +666,8 @@ def _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph):
             result = hook(g)
             if result is not None:
                 g, fresh = result, False
+    if _state.tracer is not None and captured is None:
+        _state.tracer.deliver(t, g, create_graph)
     if captured is not None:
         captured[leaf_slot[id(t)]] = g
         return

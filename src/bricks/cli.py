@@ -41,6 +41,7 @@ DEFAULTS = {
     "activation": "relu",
     "dropout": 0.2,
     "batch_norm": False,
+    "compile": False,
     "optimizer": "adam",
     "lr": None,            # None: the optimizer's own default (OPTIMIZERS)
     "epochs": 30,
@@ -123,6 +124,8 @@ def _add_train_options(p):
                    help="dropout probability after each hidden layer (default: 0.2)")
     p.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=S,
                    help="batch normalization after each hidden linear layer")
+    p.add_argument("--compile", action="store_true", default=S,
+                   help="run each update as a compiled plan (bricks.compile): same numbers")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), default=S,
                    help=f"update rule (default: {d['optimizer']})")
     p.add_argument("--lr", type=float, default=S,
@@ -836,7 +839,7 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     callbacks = [NaNGuard(raise_error=True), CSVLogger(os.path.join(run, "history.csv")),
                  JSONLogger(os.path.join(run, "history.json"))]
     trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks,
-                      verbose=not cfg["quiet"])
+                      verbose=not cfg["quiet"], compile=bool(cfg.get("compile")))
     trainer.history = history
     with atomic_write(os.path.join(run, "config.toml"), "w") as f:
         f.write(_toml_text(cfg, run))

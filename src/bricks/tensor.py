@@ -134,6 +134,7 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        _autograd._escape("item()")
         if self.data.size != 1:
             raise RuntimeError(
                 f"item: only one-element tensors can be converted to a Python number, "
@@ -142,10 +143,12 @@ class Tensor:
         return self.data.reshape(()).item()
 
     def tolist(self):
+        _autograd._escape("tolist()")
         return self.data.tolist()
 
     def numpy(self):
         """The data as a NumPy array (shares memory, like PyTorch's ``numpy()``)."""
+        _autograd._escape("numpy()")
         if self._requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; "
@@ -154,6 +157,7 @@ class Tensor:
         return backend.to_numpy(self.data)
 
     def __array__(self, dtype=None, copy=None):
+        _autograd._escape("conversion to a NumPy array")
         a = backend.to_numpy(self.data)
         return a if dtype is None else a.astype(dtype, copy=False)
 
@@ -169,6 +173,7 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
+        _autograd._escape("bool()")
         if self.data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self.data.size} elements is ambiguous; "

@@ -393,8 +393,14 @@ def _max_shift(x: Tensor, axes) -> Tensor:
     """
     if x.data.size == 0:
         return Tensor._make(xp.zeros(_kept_shape(x.shape, axes), x.dtype), False, None, 0)
-    m = x.data.max(axis=axes, keepdims=True)
-    return Tensor._make(xp.where(xp.isfinite(m), m, 0), False, None, 0)
+    return _MaxShift.apply(x.detach(), axes=axes)
+
+
+class _MaxShift(Function):
+    # An op without a gradient (not array code) so that bricks.compile recomputes it.
+    def forward(self, x, axes):
+        m = x.max(axis=axes, keepdims=True)
+        return xp.where(xp.isfinite(m), m, 0)
 
 
 def softmax(x: Tensor, dim) -> Tensor:

@@ -27,6 +27,7 @@ import copy
 import math
 from collections import defaultdict
 
+from bricks import autograd as _autograd
 from bricks.autograd import no_grad
 from bricks.backend import get_array_module, is_floating
 from bricks.optim._flat import evaluate_closure
@@ -167,6 +168,8 @@ class Optimizer:
             set_to_none: drop the gradient (``p.grad = None``; no memory, and the next
                 ``backward`` assigns instead of adding); with False, fill it with zeros.
         """
+        if _autograd._state.tracer is not None:  # bricks.compile replays this call
+            _autograd._state.tracer.event(self.zero_grad, (set_to_none,))
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -192,6 +195,9 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _evaluate(self, closure):
+        # Every step() starts here: bricks.compile records the step, to replay it as is.
+        if _autograd._state.tracer is not None:
+            _autograd._state.tracer.event(self.step, (), closure=closure)
         return None if closure is None else evaluate_closure(closure)
 
     # ------------------------------------------------------------ state dict
