@@ -168,8 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threads", type=_positive_int, default=1)
 
     pr = sub.add_parser("predict", help="predictions of a trained model",
-                        description="Predict for the samples of a .npy or .csv file, or "
-                                    "for one image file (PNG, JPEG, ...).")
+                        description="Predict for the samples of a .npy or .csv file, "
+                                    "for one image file (PNG, JPEG, ...), or, for a model "
+                                    "trained on text (--data reviews), for a quoted text "
+                                    "or a .txt file with one text per line.")
     pr.add_argument("run", metavar="RUN_OR_CHECKPOINT")
     pr.add_argument("input", metavar="INPUT")
     pr.add_argument("--output", metavar="FILE.csv", help="also write the predictions here")
@@ -426,11 +428,15 @@ def load_data(cfg: dict):
         spec = DATASETS[data.strip().lower().replace("_", "-")]
         task = cfg.get("task") or spec.task
         if task == "classification":
-            y, classes = y_raw.astype(xp.int64), list(range(spec.n_classes or
-                                                            int(y_raw.max()) + 1))
+            y, classes = y_raw.astype(xp.int64), list(spec.classes or range(
+                spec.n_classes or int(y_raw.max()) + 1))
         else:
             y, classes = y_raw.astype(xp.float32).reshape(-1, 1), None
         info = {"name": spec.name}
+        if spec.n_train is not None:  # the dataset's own train/test split
+            info["n_train"] = spec.n_train
+        if spec.vectorizer is not None:  # text: how `predict` turns new text into features
+            info["text"] = spec.vectorizer().state_dict()
     if len(X) != len(y):
         raise CLIError(f"{data}: {len(X)} samples but {len(y)} targets")
     if len(X) < 4:
@@ -447,6 +453,9 @@ def load_data(cfg: dict):
 def split_data(d: dict, cfg: dict):
     from bricks.data import train_test_split
 
+    n = d["info"].get("n_train")
+    if n is not None:  # a dataset with its own split (--test-size does not apply)
+        return d["X"][:n], d["X"][n:], d["y"][:n], d["y"][n:]
     stratify = d["y"] if d["task"] == "classification" else None
     try:
         return train_test_split(d["X"], d["y"], test_size=cfg["test_size"],
@@ -634,6 +643,8 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     if d["task"] == "classification" and cfg["optimizer"] == "lbfgs" and "batch_size" not in \
             explicit:
         cfg["batch_size"] = len(X_train)  # L-BFGS wants the full batch
+    if "text" in d["info"] and "scaler" not in explicit:
+        cfg["scaler"] = "none"  # TF-IDF rows are already unit length
     augment_kind = cfg["augment"] or ("shift" if d["image"] else "none")
     if augment_kind != "none" and not d["image"]:
         raise CLIError(f"--augment {augment_kind} needs image data; {cfg['data']} has "
@@ -833,6 +844,18 @@ def _resize(img, shape):
 
 
 def _read_inputs(path, dmeta):
+    text = dmeta.get("source", {}).get("text")
+    if text is not None and not path.lower().endswith((".npy", ".csv")):
+        from bricks.data.text import vectorizer_from_state
+
+        if os.path.isfile(path) and path.lower().endswith(".txt"):
+            with open(path, encoding="utf-8") as f:  # one text per line
+                texts = [line.strip() for line in f if line.strip()]
+        else:
+            texts = [path]  # the text itself
+        if not texts:
+            raise CLIError(f"{path} holds no text")
+        return vectorizer_from_state(text).transform(texts).astype(xp.float32)
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     low = path.lower()

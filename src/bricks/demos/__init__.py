@@ -33,6 +33,7 @@ DEMOS = {
     "newton-logreg": "bricks.demos.newton_logreg",
     "digits": "bricks.demos.digits",
     "text": "bricks.demos.text",
+    "reviews": "bricks.demos.reviews",
 }
 
 
