@@ -66,6 +66,7 @@ def test_text(tmp_path):
         assert c[f"sample_{n}"].startswith("alice was") and len(c[f"sample_{n}"].split()) > 15
 
 
+@pytest.mark.slow
 def test_reviews(tmp_path):
     # The lecture's pipeline on 379 real test reviews: every model above "always positive"
     # on accuracy, bricks' logistic regression as good as scikit-learn's on the same words

@@ -48,6 +48,8 @@ DEFAULTS = {
     "test_size": 0.15,
     "scaler": "standard",
     "augment": None,       # None: shift by 1 pixel for image data, nothing otherwise
+    "image_size": None,    # --data FOLDER: resize every image to HxW (None: keep)
+    "image_mode": "RGB",   # --data FOLDER: RGB or L (grey)
     "schedule": "cosine",
     "threads": 1,
     "out": None,
@@ -137,6 +139,11 @@ def _add_train_options(p):
                         "standard)")
     p.add_argument("--augment", choices=AUGMENTS, default=S,
                    help="image augmentation (default: shift for images, none otherwise)")
+    p.add_argument("--image-size", dest="image_size", default=S, metavar="HxW",
+                   help="--data FOLDER: resize every image to H x W pixels (e.g. 64x64, or "
+                        "64; needed when the images differ in size)")
+    p.add_argument("--image-mode", dest="image_mode", choices=("RGB", "L"), default=S,
+                   help="--data FOLDER: read images as RGB or grey (L) (default: RGB)")
     p.add_argument("--schedule", choices=SCHEDULES, default=S,
                    help=f"learning-rate schedule per epoch (default: {d['schedule']})")
     p.add_argument("--threads", type=_positive_int, default=S,
@@ -270,9 +277,23 @@ def _check_config(cfg: dict) -> dict:
                                          f"got {cfg[key]!r}")
     for key in ("data", "model", "activation"):
         need(isinstance(cfg[key], str), f"{key} must be a string, got {cfg[key]!r}")
+    need(cfg["image_mode"] in ("RGB", "L"), f"image-mode must be RGB or L, got "
+                                            f"{cfg['image_mode']!r}")
+    if cfg["image_size"] is not None:
+        cfg["image_size"] = _image_size(cfg["image_size"])
     if cfg["target"] is not None:
         cfg["target"] = str(cfg["target"])
     return cfg
+
+
+def _image_size(value) -> str:
+    """'64' or '64x48' (or an int from a config file) -> 'HxW', checked."""
+    text = str(value).strip().lower()
+    parts = text.split("x") if "x" in text else [text, text]
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise CLIError(f"image-size must be HxW or one size in pixels (e.g. 64x64), got "
+                       f"{value!r}")
+    return f"{int(parts[0])}x{int(parts[1])}"
 
 
 def _toml_text(cfg: dict) -> str:
@@ -416,7 +437,20 @@ def load_data(cfg: dict):
     from bricks.data.datasets import DATASETS, load_dataset
 
     data = cfg["data"]
-    if _is_file_spec(data):
+    if os.path.isdir(data):  # one sub-folder of images per class
+        from bricks.data.image_folder import ImageFolder
+
+        size = cfg.get("image_size")
+        size = tuple(int(v) for v in size.split("x")) if size else None
+        mode = cfg.get("image_mode") or "RGB"
+        folder = ImageFolder(data, mode=mode, size=size)
+        X, y = folder.to_arrays()
+        if mode == "L":
+            X = X[:, 0]  # (N, H, W), as the MNIST digits
+        task, classes = "classification", list(folder.classes)
+        info = {"folder": os.path.abspath(data), "image_mode": mode,
+                "image_size": list(folder.image_shape[1:]), "skipped": len(folder.skipped)}
+    elif _is_file_spec(data):
         X, y_raw = _load_file(data, cfg.get("target"))
         task, y, classes = _labels(y_raw, cfg.get("task"), data)
         info = {"file": os.path.abspath(data), "target": cfg.get("target")}
@@ -447,7 +481,7 @@ def load_data(cfg: dict):
     if not xp.all(xp.isfinite(X)):
         raise CLIError(f"{data}: the features hold NaN or infinite values")
     return {"X": X, "y": y, "task": task, "classes": classes, "info": info,
-            "sample_shape": list(X.shape[1:]), "image": X.ndim == 3}
+            "sample_shape": list(X.shape[1:]), "image": X.ndim in (3, 4)}
 
 
 def split_data(d: dict, cfg: dict):
@@ -874,6 +908,12 @@ def _read_inputs(path, dmeta):
     elif low.endswith(".csv"):
         header, rows = _read_csv(path)
         X = _float_matrix(rows, path)
+    elif low.endswith(IMAGE_SUFFIXES) and "folder" in dmeta.get("source", {}):
+        from bricks.data.image_folder import load_image
+
+        src = dmeta["source"]  # decoded exactly as the training folder was
+        X = load_image(path, src["image_mode"], tuple(src["image_size"]))
+        X = X[None, 0] if src["image_mode"] == "L" else X[None]
     elif low.endswith(IMAGE_SUFFIXES):
         if not dmeta["image"]:
             raise CLIError(f"{path} is an image, but this model takes samples of shape "
