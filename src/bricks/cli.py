@@ -221,13 +221,19 @@ def _read_toml(path) -> dict:
         except ModuleNotFoundError:
             raise CLIError("reading --config needs Python 3.11+ or the tomli package "
                            "(pip install tomli)") from None
+    from bricks.io import read_bytes
+
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        data = tomllib.loads(read_bytes(path, max_bytes=2**20, what="config file")
+                             .decode("utf-8"))
     except FileNotFoundError:
         raise CLIError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as err:
+        raise CLIError(f"{path} is not UTF-8 text: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise CLIError(f"bad TOML in {path}: {err}") from None
+    except RecursionError:
+        raise CLIError(f"bad TOML in {path}: nested too deeply") from None
     if isinstance(data.get("train"), dict):  # a [train] table, or top-level keys
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
     out = {}
@@ -296,19 +302,18 @@ def _image_size(value) -> str:
     return f"{int(parts[0])}x{int(parts[1])}"
 
 
-def _toml_text(cfg: dict) -> str:
-    lines = ["# bricks train configuration; rerun with: bricks train --config config.toml"]
-    for key, value in cfg.items():
-        if value is None or key == "resume":
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            text = repr(value)
-        else:
-            text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        lines.append(f"{key.replace('_', '-')} = {text}")
-    return "\n".join(lines) + "\n"
+def _saved_config(cfg: dict) -> dict:
+    """The options a run folder records: all but where it was written (``out``), which a
+    resumed or rerun run must never take from a file."""
+    return {k: v for k, v in cfg.items() if k not in ("out", "resume")}
+
+
+def _toml_text(cfg: dict, run: str) -> str:
+    from bricks.io import toml_dumps
+
+    return toml_dumps({k.replace("_", "-"): v for k, v in _saved_config(cfg).items()},
+                      comment=f"bricks train configuration; rerun with: bricks train "
+                              f"--config {os.path.join(run, 'config.toml')}")
 
 
 @contextlib.contextmanager
@@ -332,8 +337,11 @@ def _is_file_spec(data: str) -> bool:
 
 def _read_csv(path):
     """(header or None, rows of strings); a first row with any non-number is a header."""
+    from bricks.io import open_regular
+
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open_regular(path, what="CSV file") as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
             rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
     except FileNotFoundError:
         raise CLIError(f"file not found: {path}") from None
@@ -374,11 +382,9 @@ def _load_file(path: str, target):
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     if path.lower().endswith(".npz"):
-        try:
-            with xp.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-        except (ValueError, OSError, EOFError) as err:
-            raise CLIError(f"cannot read {path} as NPZ: {err}") from None
+        from bricks.io import read_npz
+
+        arrays = read_npz(path)  # checked for bombs and pickles before allocating
         key = target or "y"
         xkey = next((k for k in ("X", "x", "inputs", "features") if k in arrays), None)
         if key not in arrays or xkey is None:
@@ -575,7 +581,7 @@ def _checkpoint_path(run: str) -> str:
 
 def _new_run_folder(out):
     if out is not None:
-        if os.path.exists(os.path.join(out, CHECKPOINT)):
+        if os.path.lexists(os.path.join(out, CHECKPOINT)):
             raise CLIError(f"{out} already holds a run; choose another --out or continue it "
                            f"with --resume {out}")
         os.makedirs(out, exist_ok=True)
@@ -632,6 +638,8 @@ def _config_for(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def cmd_train(args) -> int:
+    from bricks.train.run_folder import check_run_folder
+
     cfg, explicit = _config_for(args)
     resume = explicit.get("resume")
     ckpt_in = None
@@ -646,13 +654,19 @@ def cmd_train(args) -> int:
                            f"{', '.join('--' + k.replace('_', '-') for k in changed)})")
         cfg = _check_config({**DEFAULTS, **old["config"],
                              **{k: v for k, v in explicit.items() if k in RESUMABLE}})
+        # Resume writes into the run it was given (or an explicit --out), never into a
+        # folder named inside the checkpoint, which anyone may have edited or moved.
+        source = os.path.dirname(os.path.abspath(ckpt_in))
+        cfg["out"] = explicit.get("out")
+        run = cfg["out"] or source
+        if os.path.abspath(run) != source:
+            _new_run_folder(run)  # an explicit --out must not hold another run
+        check_run_folder(run)
         if "epochs" in explicit and cfg["schedule"] != "none" and \
                 explicit["epochs"] != old["config"]["epochs"]:
             print(f"bricks: note: the {cfg['schedule']} schedule was planned for "
                   f"{old['config']['epochs']} epochs; the extra epochs continue it",
                   file=sys.stderr)
-        run = cfg["out"] or os.path.dirname(os.path.abspath(ckpt_in))
-        os.makedirs(run, exist_ok=True)
     else:
         run = None  # made once the data has loaded, so a typo leaves no empty folder
         if cfg["out"] is not None and os.path.exists(os.path.join(cfg["out"], CHECKPOINT)):
@@ -663,17 +677,28 @@ def cmd_train(args) -> int:
 
 
 def _train(cfg, explicit, run, ckpt_in) -> int:
-    from bricks.data import DataLoader, TensorDataset
-    from bricks.io import load_checkpoint, save_checkpoint
-    from bricks.train import CSVLogger, History, JSONLogger, NaNGuard, Trainer, evaluate
-    from bricks.train.progress import EpochProgress
+    from bricks.train.run_folder import RunLock, check_run_folder
 
-    start = 0
     t0 = time.perf_counter()
     d = load_data(cfg)
     X_train, X_test, y_train, y_test = split_data(d, cfg)
     if run is None:
         run = _new_run_folder(cfg["out"])
+    check_run_folder(run)
+    with RunLock(run):
+        if ckpt_in is None and os.path.lexists(os.path.join(run, CHECKPOINT)):
+            _new_run_folder(run)  # another run finished there since we looked: refuse
+        return _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test,
+                           t0)
+
+
+def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test, t0):
+    from bricks.data import DataLoader, TensorDataset
+    from bricks.io import atomic_write, load_checkpoint, save_checkpoint
+    from bricks.train import CSVLogger, History, JSONLogger, NaNGuard, Trainer, evaluate
+    from bricks.train.progress import EpochProgress
+
+    start = 0
     if d["task"] == "classification" and cfg["optimizer"] == "lbfgs" and "batch_size" not in \
             explicit:
         cfg["batch_size"] = len(X_train)  # L-BFGS wants the full batch
@@ -710,8 +735,8 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks,
                       verbose=not cfg["quiet"])
     trainer.history = history
-    with open(os.path.join(run, "config.toml"), "w", encoding="utf-8") as f:
-        f.write(_toml_text(cfg))
+    with atomic_write(os.path.join(run, "config.toml"), "w") as f:
+        f.write(_toml_text(cfg, run))
     source = cfg["data"] if "name" not in d["info"] else d["info"]["name"]
     _say(cfg, f"bricks train: {source} ({len(X_train)} train / {len(X_test)} test, "
               f"{d['task']}), model {cfg['model']} {cfg['activation']}, {cfg['optimizer']}, "
@@ -736,7 +761,7 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
             scheduler.step()
         save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
                         history=trainer.history.to_dict(),
-                        metadata={"config": cfg, "data": meta})
+                        metadata={"config": _saved_config(cfg), "data": meta})
         if trainer.stop_training:
             break
     for cb in trainer.callbacks:
@@ -843,15 +868,36 @@ def _check_shape(X, dmeta, where):
 
 def _read_image(path, shape):
     """A grayscale image in [0, 1] resized to ``shape``, light digit on dark like MNIST."""
+    from bricks.io import limit, open_regular
+
     try:
-        import matplotlib.image as mpimg
+        from PIL import Image
     except ImportError:
-        raise CLIError("reading images needs matplotlib (pip install matplotlib)") from None
-    try:
-        img = xp.asarray(mpimg.imread(path), dtype=xp.float64)
-    except (OSError, ValueError, SyntaxError) as err:
-        raise CLIError(f"cannot read image {path}: {err}") from None
-    if img.dtype.kind in "ui" or img.max() > 1.0:
+        raise CLIError("reading images needs Pillow: pip install 'bricks[plots]' (or "
+                       "pip install pillow)") from None
+    max_pixels = limit("BRICKS_MAX_PIXELS")
+    with open_regular(path, what="image") as f:
+        try:
+            with Image.open(f) as im:
+                # The size comes from the header; nothing is decoded until the check passes.
+                if im.width * im.height > max_pixels:
+                    raise CLIError(f"{path}: a {im.width}x{im.height} image has "
+                                   f"{im.width * im.height:,} pixels, over the limit "
+                                   f"BRICKS_MAX_PIXELS={max_pixels:,} (raise it in the "
+                                   f"environment if you mean it)")
+                mode = im.mode
+                if mode not in ("L", "RGB", "RGBA", "I", "F") and not mode.startswith("I;16"):
+                    im, mode = im.convert("RGBA"), "RGBA"
+                img = xp.asarray(im, dtype=xp.float64)
+        except CLIError:
+            raise
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+            raise CLIError(f"cannot read image {path}: {err}") from None
+    if mode.startswith("I;16"):
+        img = img / 65535.0
+    elif mode in ("I", "F"):
+        img = img / max(float(img.max()), 1.0)
+    else:
         img = img / 255.0
     if img.ndim == 3:
         img = img[..., :3].mean(axis=-1) if img.shape[-1] >= 3 else img[..., 0]
@@ -894,10 +940,9 @@ def _read_inputs(path, dmeta):
         raise CLIError(f"file not found: {path}")
     low = path.lower()
     if low.endswith(".npy"):
-        try:
-            X = xp.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise CLIError(f"cannot read {path} as .npy: {err}") from None
+        from bricks.io import read_npy
+
+        X = read_npy(path)
         if X.dtype.kind not in "fiub":
             raise CLIError(f"{path}: expected numbers, got dtype {X.dtype}")
         X = X.astype(xp.float32)

@@ -62,6 +62,7 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import stat
 import zipfile
@@ -78,7 +79,8 @@ except Exception:  # pragma: no cover - depends on the environment
     _safetensors = None
 
 __all__ = ["CheckpointError", "FORMAT_VERSION", "atomic_write", "save", "load",
-           "save_checkpoint", "load_checkpoint"]
+           "save_checkpoint", "load_checkpoint", "read_bytes", "open_regular", "read_npz",
+           "read_npy", "remove_stale_temp_files", "toml_dumps", "limit", "LIMITS"]
 
 FORMAT_VERSION = 1
 """Version of the checkpoint layout; files from a newer version are refused."""
@@ -88,6 +90,8 @@ _BRICKS_KEY = "bricks"              # the one entry bricks puts in __metadata__
 _MAX_HEADER = 100_000_000           # safetensors' own limit on the JSON header (bytes)
 _MAX_NDIM = 64
 _MAX_DEPTH = 100                    # nesting of lists/dicts in the JSON (states need ~5)
+_TMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # atomic_write's temporary files
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _STATE_DICT = "bricks.state_dict"
 _CHECKPOINT = "bricks.checkpoint"
 
@@ -117,6 +121,261 @@ class CheckpointError(ValueError):
         super().__init__(f"cannot load {self.path!r}: {problem}")
 
 
+# ---------------------------------------------------------------- limits
+
+LIMITS = {
+    "BRICKS_MAX_FILE_BYTES": 2 * 2**30,     # one input file (checkpoint, .npz, .npy, CSV)
+    "BRICKS_MAX_ARRAY_BYTES": 2**30,        # one array read from a file, after expanding
+    "BRICKS_MAX_PIXELS": 50_000_000,        # one image to decode (Pillow's own is ~89 M)
+    "BRICKS_MAX_PARAMETERS": 200_000_000,   # one model to build (800 MB of float32 weights)
+}
+"""Size limits on what hostile or mistaken input may make bricks allocate, by name.
+
+Each is checked *before* allocating; a file or model above one is refused with a message
+that names the limit.  Raise one for a run with ``NAME=value`` in the environment, e.g.
+``BRICKS_MAX_PARAMETERS=1e9 bricks train --model mlp:20000,20000``."""
+
+
+def limit(name: str) -> int:
+    """The limit ``name`` of :data:`LIMITS`, or its value from the environment.
+
+    Example:
+        >>> bricks.io.limit("BRICKS_MAX_PIXELS") == bricks.io.LIMITS["BRICKS_MAX_PIXELS"]
+        True
+    """
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return LIMITS[name]
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"the environment variable {name} must be a non-negative number, "
+                         f"got {text!r}")
+    return int(value)
+
+
+def _limit_hint(name: str) -> str:
+    return f"the limit {name}={limit(name):,} (raise it in the environment if you mean it)"
+
+
+# ---------------------------------------------------------------- reading input files
+
+
+@contextlib.contextmanager
+def open_regular(path, max_bytes: int | None = None, what: str = "file"):
+    """Open ``path`` for reading in binary mode, refusing anything but a regular file.
+
+    A FIFO, a device such as ``/dev/zero``, a socket or a folder would block or never end;
+    they are refused before a byte is read (the file is opened non-blocking and checked
+    with ``fstat``, so swapping it after a check does not help).  A file larger than
+    ``max_bytes`` (default: the ``BRICKS_MAX_FILE_BYTES`` limit) is refused as well.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: not a regular file, or too large.
+    """
+    path = os.fspath(path)
+    cap = limit("BRICKS_MAX_FILE_BYTES") if max_bytes is None else max_bytes
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise CheckpointError(path, f"a folder, not a {what}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(info.st_mode) else
+                    "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
+                    "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            raise CheckpointError(path, f"{kind}, not a regular {what}")
+        if info.st_size > cap:
+            raise CheckpointError(path, f"{info.st_size:,} bytes exceed "
+                                        f"{_limit_hint('BRICKS_MAX_FILE_BYTES')}"
+                                  if max_bytes is None else
+                                  f"{info.st_size:,} bytes exceed the {cap:,}-byte limit")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+def read_bytes(path, max_bytes: int | None = None, what: str = "file") -> bytes:
+    """The contents of a regular file, read with :func:`open_regular` (bounded: a file
+    that grows while being read is cut at the size it had when opened, plus one byte to
+    notice)."""
+    with open_regular(path, max_bytes, what) as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(size + 1)
+    if len(data) > size:
+        raise CheckpointError(path, "the file grew while being read")
+    return data
+
+
+def read_npz(path, max_bytes: int | None = None) -> dict:
+    """The arrays of an ``.npz`` file (``numpy.savez`` or ``savez_compressed``), checked.
+
+    Unlike ``numpy.load``, every member's ``.npy`` header is read first: object arrays
+    (pickles), members that expand more than 1000-fold (zip bombs), arrays whose header
+    disagrees with the member's size and arrays above ``max_bytes`` (default: the
+    ``BRICKS_MAX_ARRAY_BYTES`` limit) are refused before anything large is allocated.
+
+    Returns:
+        A dict name -> NumPy array, in the file's order.
+
+    Raises:
+        CheckpointError: the file is not a readable npz of numeric arrays, or too large.
+    """
+    data = read_bytes(path, what="npz file")
+    if data[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CheckpointError(path, "not an npz (zip) file")
+    arrays, text = _read_npz(path, data, max_bytes=max_bytes, metadata_key=None)
+    return dict(arrays)
+
+
+def read_npy(path, max_bytes: int | None = None):
+    """The array of a ``.npy`` file, its header checked before anything is allocated: no
+    object arrays (pickles), a size that matches the file, at most ``max_bytes`` (default:
+    the ``BRICKS_MAX_ARRAY_BYTES`` limit).
+
+    Raises:
+        CheckpointError: not a readable ``.npy`` file of numbers, or too large.
+    """
+    fmt = xp.lib.format
+    cap = limit("BRICKS_MAX_ARRAY_BYTES") if max_bytes is None else max_bytes
+    with open_regular(path, what=".npy file") as f:
+        try:
+            version = fmt.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = fmt.read_array_header_2_0(f)
+        except (ValueError, OSError, EOFError, TypeError, SyntaxError) as e:
+            raise CheckpointError(path, f"not a .npy file ({e})") from None
+        if dtype.hasobject:
+            raise CheckpointError(path, "the array holds Python objects, which would need "
+                                        "pickle; bricks never unpickles")
+        needed = math.prod(shape) * dtype.itemsize
+        have = os.fstat(f.fileno()).st_size - f.tell()
+        if needed != have:
+            raise CheckpointError(path, f"an array of shape {shape} needs {needed:,} bytes "
+                                        f"but the file holds {have:,}")
+        if needed > cap:
+            raise CheckpointError(path, f"an array of shape {shape} would take {needed:,} "
+                                        f"bytes, over " + _limit_hint("BRICKS_MAX_ARRAY_BYTES"))
+        f.seek(0)
+        try:
+            return fmt.read_array(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise CheckpointError(path, f"a damaged .npy file ({e})") from None
+
+
+def remove_stale_temp_files(folder, min_age: float = 3600.0) -> list:
+    """Remove the temporary files that :func:`atomic_write` leaves behind when a process is
+    killed mid-write (``.NAME.<12 hex digits>.tmp``), if older than ``min_age`` seconds.
+
+    :func:`atomic_write` calls this for its folder with the default age (a writer that is
+    still busy keeps touching its file); a caller that holds a lock on the folder may pass
+    ``min_age=0``.  Symbolic links and other non-regular files are left alone.
+
+    Returns:
+        The paths removed.
+    """
+    import time
+
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TMP_NAME.fullmatch(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= min_age:
+                os.unlink(entry.path)
+                removed.append(entry.path)
+        except OSError:  # gone already, or not ours to remove
+            continue
+    return removed
+
+
+# ---------------------------------------------------------------- TOML
+
+
+def toml_dumps(values: Mapping, comment: str | None = None) -> str:
+    """A flat TOML document of ``key = value`` lines (str, int, finite float, bool).
+
+    Strings are TOML basic strings with every character that TOML does not allow raw
+    escaped (quotes, backslashes, all control characters), so no value can end its string,
+    start a new key or table, or break the file: ``tomllib.loads(toml_dumps(d)) == d``.
+    ``None`` values are left out (TOML has no null).  Keys must be bare-key safe
+    (letters, digits, ``_`` and ``-``).
+
+    Raises:
+        ValueError: a key that is not bare, a non-finite float, a surrogate character.
+        TypeError: a value of another type.
+
+    Example:
+        >>> print(bricks.io.toml_dumps({"model": 'mlp:8 "x"', "lr": 0.5, "quiet": True}))
+        model = "mlp:8 \\"x\\""
+        lr = 0.5
+        quiet = true
+        <BLANKLINE>
+    """
+    lines = []
+    if comment is not None:
+        for line in str(comment).split("\n"):  # control characters cannot end a comment
+            lines.append("# " + "".join(c if c >= " " and c != "\x7f" else " "
+                                        for c in line))
+    for key, value in values.items():
+        if value is None:
+            continue
+        if not isinstance(key, str) or not _BARE_KEY.fullmatch(key):
+            raise ValueError(f"toml_dumps: key {key!r} is not a bare TOML key")
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"toml_dumps: {key} = {value} is not a finite number")
+            text = repr(value)
+        elif isinstance(value, str):
+            text = _toml_string(value)
+        else:
+            raise TypeError(f"toml_dumps: {key} is a {type(value).__name__}; only str, int, "
+                            f"float and bool are written")
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            raise ValueError(f"toml_dumps: the string {text!r} holds a lone surrogate")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 # ---------------------------------------------------------------- atomic writes
 
 
@@ -129,7 +388,10 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None,
     crosses file systems), which is flushed, ``fsync``-ed and then renamed over ``path``
     with ``os.replace`` (atomic on POSIX and Windows).  If the ``with`` block raises, or
     anything before the rename fails, the temporary file is removed and a previous file at
-    ``path`` is left untouched.  An existing file's permission bits are kept.
+    ``path`` is left untouched.  An existing file's permission bits are kept.  A symbolic
+    link at ``path`` is replaced by the file, never followed (so a planted link cannot
+    redirect the write).  Temporary files that killed writers left in the folder more
+    than an hour ago are removed (:func:`remove_stale_temp_files`).
 
     Args:
         path: the file to write (str or path-like); its folder must exist.
@@ -167,8 +429,10 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None,
     else:  # pragma: no cover
         raise FileExistsError(f"atomic_write: could not create a temporary file in {folder}")
     try:
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        with contextlib.suppress(OSError):  # keep a file's mode; never a link target's
+            old = os.stat(path, follow_symlinks=False)
+            if stat.S_ISREG(old.st_mode):
+                os.chmod(tmp, stat.S_IMODE(old.st_mode))
         if binary:
             f = os.fdopen(fd, "wb")
         else:
@@ -185,6 +449,7 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None,
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+    remove_stale_temp_files(folder)
 
 
 def _fsync_folder(folder):
@@ -689,8 +954,7 @@ def _write(path, arrays, document, format):
 
 def _read(path):
     """Read a file into (OrderedDict of arrays, bricks JSON document or None, raw metadata)."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_bytes(path, what="checkpoint or state-dict file")
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         arrays, raw = _read_npz(path, data)
         text = raw
@@ -713,8 +977,9 @@ def _read(path):
     return OrderedDict((k, arrays[k]) for k in keys), document, document
 
 
-def _read_npz(path, data):
+def _read_npz(path, data, max_bytes=None, metadata_key=_META_KEY):
     fmt = xp.lib.format
+    cap = limit("BRICKS_MAX_ARRAY_BYTES") if max_bytes is None else max_bytes
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -754,14 +1019,21 @@ def _read_npz(path, data):
                 raise CheckpointError(path, f"array {key!r} of shape {shape} needs {needed} "
                                             f"bytes but the member holds "
                                             f"{info.file_size - header_size}")
+            if needed > cap:
+                raise CheckpointError(path, f"array {key!r} of shape {shape} would take "
+                                            f"{needed:,} bytes, over "
+                                            + (_limit_hint("BRICKS_MAX_ARRAY_BYTES")
+                                               if max_bytes is None else
+                                               f"the {cap:,}-byte limit"))
             with archive.open(info) as member:
                 array = fmt.read_array(member, allow_pickle=False)
         except CheckpointError:
             raise
-        except (ValueError, zipfile.BadZipFile, OSError, EOFError, TypeError) as e:
+        except (ValueError, zipfile.BadZipFile, OSError, EOFError, TypeError,
+                MemoryError, OverflowError) as e:
             raise CheckpointError(path, f"a damaged npz file: member {key!r} "
                                         f"({type(e).__name__}: {e})") from None
-        if key == _META_KEY:
+        if key == metadata_key:
             if array.dtype != backend.uint8 or array.ndim != 1:
                 raise CheckpointError(path, "the __metadata__ member should be uint8 bytes")
             try:

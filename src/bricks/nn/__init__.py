@@ -23,7 +23,17 @@ from bricks.nn.activation import (
     Step,
     Tanh,
 )
-from bricks.nn.layers import Dropout, Flatten, Identity, Linear, Maxout, Unflatten
+from bricks.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from bricks.nn.layers import (
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Flatten,
+    Identity,
+    Linear,
+    Maxout,
+    Unflatten,
+)
 from bricks.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -38,14 +48,37 @@ from bricks.nn.loss import (
     l2_penalty,
 )
 from bricks.nn.module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
-from bricks.nn.normalization import BatchNorm1d, LayerNorm
+from bricks.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
+from bricks.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
 
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict",
     # layers
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Maxout", "BatchNorm1d",
-    "LayerNorm",
+    "LayerNorm", "Dropout1d", "Dropout2d", "BatchNorm2d", "GroupNorm", "InstanceNorm1d",
+    "InstanceNorm2d",
+    # convolution and pooling
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
+    "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "MaxUnpool2d",
     # activations
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "Softplus", "SiLU",
     "Softsign", "Step", "Hardtanh", "Mish", "Softmax", "LogSoftmax",

@@ -1,6 +1,14 @@
 """The functional forms of the layers, activations and losses (``import bricks.nn.functional
 as F``): plain functions of tensors, with no parameters of their own."""
 
+from bricks.functions.conv import (
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    fold,
+    unfold,
+)
 from bricks.nn.activation import (
     elu,
     gelu,
@@ -19,7 +27,7 @@ from bricks.nn.activation import (
     step,
     tanh,
 )
-from bricks.nn.layers import dropout, linear
+from bricks.nn.layers import dropout, dropout1d, dropout2d, linear
 from bricks.nn.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -31,10 +39,26 @@ from bricks.nn.loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from bricks.nn.normalization import batch_norm, layer_norm
+from bricks.nn.normalization import batch_norm, group_norm, instance_norm, layer_norm
+from bricks.nn.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    max_unpool2d,
+)
 
 __all__: list[str] = []
 __all__ += ["linear", "dropout", "batch_norm", "layer_norm"]
+__all__ += ["dropout1d", "dropout2d", "group_norm", "instance_norm"]
+__all__ += ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+            "max_unpool2d"]
 __all__ += ["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "softplus",
             "silu", "softsign", "step", "hardtanh", "mish", "softmax", "log_softmax"]
 __all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",

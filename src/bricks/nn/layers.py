@@ -19,8 +19,8 @@ from bricks.nn import init
 from bricks.nn.module import Module, Parameter
 from bricks.tensor import Tensor
 
-__all__ = ["Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Maxout",
-           "linear", "dropout"]
+__all__ = ["Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d",
+           "Maxout", "linear", "dropout", "dropout1d", "dropout2d"]
 
 
 def _factory_dtype(dtype, device, layer):
@@ -290,6 +290,62 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+def _channel_dropout(op, input, p, training, spatial):
+    _check_p(p, op)
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"{op}: expected a {spatial + 2}-D (N, C, ...) or {spatial + 1}-D "
+                           f"(C, ...) input, got shape {tuple(input.shape)}")
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    # One draw per (sample, channel): a whole feature map is kept or zeroed together.
+    shape = input.shape[:input.ndim - spatial] + (1,) * spatial
+    u = backend.default_generator().random(shape, dtype=backend.float64)
+    mask = (u >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    return input * Tensor._make(mask, False, None, 0)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Channel dropout: zero whole feature maps of (N, C, H, W) with probability p and scale
+    the rest by 1/(1-p) (Tompson et al., 2015: neighbouring pixels are correlated, so
+    dropping single pixels regularizes little).
+
+    Example:
+        >>> _ = bricks.manual_seed(0)
+        >>> y = bricks.nn.functional.dropout2d(bricks.ones(1, 4, 2, 2))
+        >>> sorted(set(y.sum(dim=(2, 3)).tolist()[0]))
+        [0.0, 8.0]
+    """
+    return _channel_dropout("dropout2d", input, p, training, 2)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Channel dropout of (N, C, L) sequences; see :func:`dropout2d`."""
+    return _channel_dropout("dropout1d", input, p, training, 1)
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels of (N, C, H, W) inputs in training; see :func:`dropout2d`.
+
+    Example:
+        >>> bricks.nn.Dropout2d(0.2)
+        Dropout2d(p=0.2, inplace=False)
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout2d(input, self.p, self.training)
+
+
+class Dropout1d(Dropout):
+    """Zeroes whole channels of (N, C, L) inputs in training; see :func:`dropout1d`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout1d(input, self.p, self.training)
 
 
 # ---------------------------------------------------------------- maxout

@@ -17,7 +17,8 @@ from bricks.nn.layers import _empty, _factory_dtype
 from bricks.nn.module import Module, Parameter
 from bricks.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "LayerNorm", "batch_norm", "layer_norm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
+           "InstanceNorm2d", "batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 
 def _normalize(x: Tensor, dims, eps: float):
@@ -205,12 +206,16 @@ class BatchNorm1d(Module):
             if self.bias is not None:
                 self.bias.fill_(0)
 
+    _dims = (2, 3)
+    _dims_text = "2D (N, C) or 3D (N, C, L)"
+
     def forward(self, input: Tensor) -> Tensor:
-        if input.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) input, got "
+        name = type(self).__name__
+        if input.ndim not in self._dims:
+            raise ValueError(f"{name}: expected {self._dims_text} input, got "
                              f"{input.ndim}D input of shape {tuple(input.shape)}")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: expected {self.num_features} features in "
+            raise ValueError(f"{name}: expected {self.num_features} features in "
                              f"dimension 1, got input of shape {tuple(input.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -333,3 +338,264 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalization of (N, C, H, W) images: statistics per channel over N, H and W.
+
+    Arguments, modes and running statistics exactly as :class:`BatchNorm1d`.
+
+    Shapes:
+        (N, C, H, W) -> (N, C, H, W).
+
+    Example:
+        >>> bn = bricks.nn.BatchNorm2d(3)
+        >>> y = bn(bricks.randn(4, 3, 5, 5) * 2 + 1)
+        >>> [round(v, 4) + 0.0 for v in y.mean(dim=(0, 2, 3)).tolist()]
+        [0.0, 0.0, 0.0]
+    """
+
+    _dims = (4,)
+    _dims_text = "4D (N, C, H, W)"
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Group normalization: per sample, the channels split into ``num_groups`` groups, each
+    normalized over its channels and all positions, then a per-channel affine map.
+
+    y = (x - E_group[x]) / sqrt(Var_group[x] + eps) * gamma_c + beta_c.
+
+    Args:
+        input: (N, C, *), C divisible by ``num_groups``.
+        num_groups: number of groups (1: layer norm over (C, *); C: instance norm).
+        weight (gamma), bias (beta): (C,) or None.
+        eps: added to the variance.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Example:
+        >>> x = bricks.tensor([[1.0, 3.0, 10.0, 30.0]])
+        >>> [round(v, 3) for v in bricks.nn.functional.group_norm(x, 2).tolist()[0]]
+        [-1.0, 1.0, -1.0, 1.0]
+    """
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, *), got shape "
+                         f"{tuple(input.shape)}")
+    n, c = input.shape[:2]
+    if not isinstance(num_groups, numbers.Integral) or num_groups < 1 or c % num_groups:
+        raise ValueError(f"group_norm: the {c} channels of input shape {tuple(input.shape)} "
+                         f"must be divisible by num_groups={num_groups!r}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"group_norm: {name} of shape {tuple(t.shape)} must be ({c},)")
+    _check_dtypes("group_norm", input, (("weight", weight), ("bias", bias)))
+    y, _, _ = _normalize(input.reshape(n, num_groups, -1), (2,), eps)
+    y = y.reshape(input.shape)
+    shape = (c,) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+class GroupNorm(Module):
+    """Group normalization (Wu and He, 2018); see :func:`bricks.nn.functional.group_norm`.
+
+    Args:
+        num_groups: number of groups the channels are split into.
+        num_channels: C.
+        eps: added to the variance (default 1e-5).
+        affine: learn per-channel gamma (ones) and beta (zeros) (default True).
+        device, dtype: as for :class:`~bricks.nn.Linear`.
+
+    Shapes:
+        (N, C, *) -> the same shape.
+
+    Example:
+        >>> bricks.nn.GroupNorm(2, 4)
+        GroupNorm(2, 4, eps=1e-05, affine=True)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        dtype = _factory_dtype(dtype, device, "GroupNorm")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, affine
+        if affine:
+            self.weight = Parameter(_empty((self.num_channels,), dtype))
+            self.bias = Parameter(_empty((self.num_channels,), dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """gamma = ones, beta = zeros."""
+        with no_grad():
+            if self.weight is not None:
+                self.weight.fill_(1)
+                self.bias.fill_(0)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Instance normalization: every (sample, channel) normalized over its positions.
+
+    With ``use_input_stats`` the statistics are each instance's own, and running statistics
+    (when given) move towards their mean over the batch (unbiased variance, as PyTorch);
+    otherwise the running statistics are used, as batch norm does in eval mode.
+
+    Args:
+        input: (N, C, *).
+        running_mean, running_var: (C,) or None.
+        weight (gamma), bias (beta): (C,) or None.
+        use_input_stats: normalize with the instance statistics (default True).
+        momentum, eps: as for :func:`batch_norm`.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Example:
+        >>> x = bricks.tensor([[[1.0, 3.0], [10.0, 30.0]]])
+        >>> bricks.nn.functional.instance_norm(x).round(decimals=3).tolist()
+        [[[-1.0, 1.0], [-1.0, 1.0]]]
+    """
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, *) with at "
+                         f"least one position dimension, got shape {tuple(input.shape)}")
+    c = input.shape[1]
+    named = (("running_mean", running_mean), ("running_var", running_var),
+             ("weight", weight), ("bias", bias))
+    for name, t in named:
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"instance_norm: {name} of shape {tuple(t.shape)} does not match "
+                             f"the {c} channels of input shape {tuple(input.shape)}")
+    _check_dtypes("instance_norm", input, named)
+    shape = (c,) + (1,) * (input.ndim - 2)
+    dims = tuple(range(2, input.ndim))
+    if use_input_stats:
+        y, mean, var = _normalize(input, dims, eps)
+        m = input.numel() // (input.shape[0] * c) if c and input.shape[0] else 0
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(
+                    mean.data.mean(axis=0).reshape(c).astype(running_mean.dtype) * momentum)
+            if running_var is not None:
+                unbiased = var.data.mean(axis=0).reshape(c) * (m / max(m - 1, 1))
+                running_var.mul_(1 - momentum).add_(
+                    unbiased.astype(running_var.dtype) * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: running_mean and running_var are needed when "
+                             "use_input_stats=False")
+        y = (input - running_mean.detach().reshape(shape)) * (
+            running_var.detach().reshape(shape) + eps).rsqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+class InstanceNorm2d(Module):
+    """Instance normalization (Ulyanov et al., 2016) of (N, C, H, W) images.
+
+    Args:
+        num_features: C.
+        eps: added to the variance (default 1e-5).
+        momentum: for the running statistics (default 0.1).
+        affine: learn per-channel gamma and beta (default False, as PyTorch).
+        track_running_stats: keep running statistics and use them in eval mode (default
+            False: instance statistics in both modes).
+        device, dtype: as for :class:`~bricks.nn.Linear`.
+
+    Shapes:
+        (N, C, H, W) or (C, H, W) -> the same shape.
+
+    Example:
+        >>> bricks.nn.InstanceNorm2d(3)(bricks.randn(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
+
+    _ndim = 2
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None):
+        super().__init__()
+        dtype = _factory_dtype(dtype, device, type(self).__name__)
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(_empty((self.num_features,), dtype))
+            self.bias = Parameter(_empty((self.num_features,), dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _empty((self.num_features,), dtype))
+            self.register_buffer("running_var", _empty((self.num_features,), dtype))
+            self.register_buffer("num_batches_tracked",
+                                 Tensor._make(xp.zeros((), dtype=backend.int64), False, None, 0))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Running statistics to 0 and 1, gamma to ones, beta to zeros."""
+        with no_grad():
+            if self.track_running_stats:
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+            if self.weight is not None:
+                self.weight.fill_(1)
+                self.bias.fill_(0)
+
+    def forward(self, input: Tensor) -> Tensor:
+        name, k = type(self).__name__, self._ndim
+        if input.ndim not in (k + 1, k + 2):
+            raise ValueError(f"{name}: expected {k + 2}D (N, C, ...) or {k + 1}D input, got "
+                             f"shape {tuple(input.shape)}")
+        unbatched = input.ndim == k + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected {self.num_features} channels, got input of "
+                             f"shape {tuple(input.shape)}")
+        use_input_stats = self.training or not self.track_running_stats
+        # num_batches_tracked exists for PyTorch's state_dict keys; PyTorch never counts it up.
+        y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                          use_input_stats, self.momentum, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(InstanceNorm2d):
+    """Instance normalization of (N, C, L) sequences; see :class:`InstanceNorm2d`.
+
+    Example:
+        >>> bricks.nn.InstanceNorm1d(3)(bricks.randn(2, 3, 8)).shape
+        (2, 3, 8)
+    """
+
+    _ndim = 1

@@ -1,0 +1,274 @@
+"""A hostile-input corpus for the ``bricks`` command and its files: planted links, edited
+checkpoints, devices and pipes, bombs, wrong-typed metadata.  Every case is generated here
+(no stored binaries); each must end in one ``bricks: error: ...`` line (or a clean refusal),
+never a traceback, a write outside the run folder, or a saved NaN."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+from bricks import io as bio
+from bricks.backend import xp
+from bricks.cli import DEFAULTS, main
+from bricks.io import load_checkpoint
+
+TINY = ["--data", "xor", "--model", "mlp:4", "--epochs", "2", "--quiet"]
+CKPT = "checkpoint.safetensors"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_error(capsys, *argv, contains=None, code=2):
+    got, out, err = run(capsys, *argv)
+    assert got == code, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bricks: error: "), err
+    assert "Traceback" not in err + out
+    if contains is not None:
+        for part in [contains] if isinstance(contains, str) else contains:
+            assert part in lines[0], lines[0]
+    return lines[0]
+
+
+def edit_checkpoint(path, change):
+    """Rewrite a checkpoint's JSON document with ``change(document)`` (an attacker's edit:
+    the file stays well-formed, only its contents lie)."""
+    arrays, document, _ = bio._read(path)
+    change(document)
+    bio._write(path, arrays, document, None)
+
+
+@pytest.fixture()
+def tiny_run(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def snapshot(folder):
+    return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))
+            if (folder / name).is_file()}
+
+
+# ---------------------------------------------------------------- 18.1 planted links
+def test_resume_refuses_a_planted_config_symlink_and_leaves_the_target(tmp_path, tiny_run,
+                                                                       capsys):
+    victim = tmp_path / "victim.sh"
+    victim.write_text("echo original\n")
+    (tiny_run / "config.toml").unlink()
+    (tiny_run / "config.toml").symlink_to(victim)
+    assert_error(capsys, "train", "--resume", tiny_run, "--epochs", "3", "--quiet",
+                 contains=["symbolic link", "config.toml"])
+    assert victim.read_text() == "echo original\n"
+    assert load_checkpoint(tiny_run / CKPT, restore_rng=False)["epoch"] == 1
+
+
+def test_fresh_out_refuses_a_folder_with_links_or_a_linked_folder(tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "history.csv").symlink_to(victim)
+    assert_error(capsys, "train", *TINY, "--out", planted, contains="symbolic link")
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    assert_error(capsys, "train", *TINY, "--out", linked, contains="symbolic link")
+    assert victim.read_text() == "keep me" and os.listdir(tmp_path / "elsewhere") == []
+
+
+def test_atomic_write_replaces_a_link_instead_of_following_it(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    os.chmod(victim, 0o600)
+    link = tmp_path / "out.txt"
+    link.symlink_to(victim)
+    with bio.atomic_write(link, "w") as f:
+        f.write("new")
+    assert victim.read_text() == "keep me" and not link.is_symlink()
+    assert link.read_text() == "new"
+
+
+HOSTILE_STRINGS = [
+    'a"b', "a\\b", 'x"\nevil = "$(touch /tmp/pwned)', "line\nbreak", "\r\n[section]\n",
+    "tab\there", "nul\x00byte", "del\x7f", "bell\x07", "\u2028sep\u2029", "\U0001f600 emoji",
+    "' single", '"""', "\\u0041", "$(rm -rf ~)`id`", "",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_STRINGS)
+def test_toml_writer_round_trips_hostile_strings(text):
+    doc = bio.toml_dumps({"data": text, "epochs": 3, "lr": 1e-05, "quiet": False},
+                         comment="rerun with: bricks train --config x\n[evil]")
+    assert tomllib.loads(doc) == {"data": text, "epochs": 3, "lr": 1e-05, "quiet": False}
+
+
+def test_toml_writer_refuses_what_toml_cannot_hold():
+    with pytest.raises(ValueError, match="finite"):
+        bio.toml_dumps({"lr": float("inf")})
+    with pytest.raises(ValueError, match="bare"):
+        bio.toml_dumps({"a b": 1})
+    with pytest.raises(ValueError, match="surrogate"):
+        bio.toml_dumps({"x": "\ud800"})
+    with pytest.raises(TypeError):
+        bio.toml_dumps({"x": [1]})
+
+
+def test_config_toml_of_a_file_with_quotes_in_its_name_reads_back(tmp_path, capsys):
+    rng = xp.random.default_rng(0)
+    name = tmp_path / 'we"ird $(touch pwned)\\.csv'
+    X = rng.normal(size=(60, 2))
+    rows = ["a,b,y"] + [f"{a},{b},{int(a > b)}" for a, b in X]
+    name.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r"
+    code, _, err = run(capsys, "train", "--data", name, "--model", "mlp:4", "--epochs", "1",
+                       "--quiet", "--out", out)
+    assert code == 0, err
+    with open(out / "config.toml", "rb") as f:
+        cfg = tomllib.load(f)
+    assert cfg["data"] == str(name)
+    assert {k.replace("-", "_") for k in cfg} <= set(DEFAULTS)
+
+
+# ---------------------------------------------------------------- 18.2 / 18.6 where resume writes
+def test_resume_ignores_an_out_path_written_in_the_checkpoint(tmp_path, tiny_run, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    edit_checkpoint(tiny_run / CKPT,
+                    lambda d: d["metadata"]["config"].__setitem__("out", str(elsewhere)))
+    code, _, err = run(capsys, "train", "--resume", tiny_run, "--epochs", "3", "--quiet")
+    assert code == 0, err
+    assert not elsewhere.exists()
+    assert load_checkpoint(tiny_run / CKPT, restore_rng=False)["epoch"] == 2
+
+
+def test_resume_of_a_moved_folder_does_not_touch_the_old_path(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main(["train", *TINY, "--out", str(first)]) == 0
+    moved = tmp_path / "moved"
+    shutil.move(str(first), str(moved))
+    # an unrelated run now lives at the old path
+    assert main(["train", *TINY, "--out", str(first), "--seed", "1"]) == 0
+    before = snapshot(first)
+    code, _, err = run(capsys, "train", "--resume", moved, "--epochs", "3", "--quiet")
+    assert code == 0, err
+    assert snapshot(first) == before
+    assert load_checkpoint(moved / CKPT, restore_rng=False)["epoch"] == 2
+
+
+def test_resume_into_an_explicit_out(tmp_path, tiny_run, capsys):
+    target = tmp_path / "continued"
+    code, _, err = run(capsys, "train", "--resume", tiny_run, "--epochs", "3", "--quiet",
+                       "--out", target)
+    assert code == 0, err
+    assert load_checkpoint(target / CKPT, restore_rng=False)["epoch"] == 2
+    assert load_checkpoint(tiny_run / CKPT, restore_rng=False)["epoch"] == 1
+    other = tmp_path / "other"
+    assert main(["train", *TINY, "--out", str(other)]) == 0
+    assert_error(capsys, "train", "--resume", tiny_run, "--epochs", "3", "--out", other,
+                 contains="already holds a run")
+
+
+def test_the_saved_config_does_not_hold_the_out_folder(tiny_run):
+    meta = load_checkpoint(tiny_run / CKPT, restore_rng=False)["metadata"]
+    assert "out" not in meta["config"]
+    with open(tiny_run / "config.toml", "rb") as f:
+        assert "out" not in tomllib.load(f)
+
+
+# ---------------------------------------------------------------- 18.7 one writer per folder
+LOCKER = textwrap.dedent("""
+    import sys, time
+    from bricks.train.run_folder import RunLock
+    with RunLock(sys.argv[1]):
+        print("locked", flush=True)
+        sys.stdin.readline()
+""")
+
+
+def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, capsys):
+    folder = tmp_path / "busy"
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", LOCKER, str(folder)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        line = assert_error(capsys, "train", *TINY, "--out", folder,
+                            contains="another bricks process")
+        assert f"pid {proc.pid}" in line
+        assert not (folder / CKPT).exists()
+    finally:
+        proc.stdin.write("\n")
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert main(["train", *TINY, "--out", str(folder)]) == 0  # released when it ended
+
+
+def test_resume_of_a_locked_run_is_refused(tiny_run, capsys):
+    from bricks.train.run_folder import RunLock
+
+    before = snapshot(tiny_run)
+    with RunLock(tiny_run):
+        assert_error(capsys, "train", "--resume", tiny_run, contains="another bricks process")
+    assert snapshot(tiny_run) == before
+
+
+# ---------------------------------------------------------------- 18.9 stale temporary files
+def test_a_killed_writers_temp_files_are_removed_on_the_next_run(tmp_path, tiny_run, capsys):
+    stale = [tiny_run / ".checkpoint.safetensors.0123456789ab.tmp",
+             tiny_run / ".history.csv.ba9876543210.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    keep = tiny_run / ".notes.tmp"  # not one of atomic_write's names
+    keep.write_text("mine")
+    code, _, err = run(capsys, "train", "--resume", tiny_run, "--epochs", "2", "--quiet")
+    assert code == 0, err
+    assert not any(p.exists() for p in stale) and keep.exists()
+
+
+def test_atomic_write_removes_only_old_temp_files(tmp_path):
+    old = tmp_path / ".a.bin.0123456789ab.tmp"
+    new = tmp_path / ".b.bin.ba9876543210.tmp"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    os.utime(old, (0, 0))  # written by a writer killed long ago
+    with bio.atomic_write(tmp_path / "c.bin") as f:
+        f.write(b"z")
+    assert not old.exists() and new.exists()  # a recent one may belong to a live writer
+
+
+# ---------------------------------------------------------------- 18.11 files that never end
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_device_as_checkpoint_is_refused_without_blocking(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    os.mkfifo(run_dir / CKPT)  # opening it for reading would block forever
+    assert_error(capsys, "evaluate", run_dir, contains="FIFO")
+    assert_error(capsys, "predict", run_dir / CKPT, tmp_path / "x.npy", contains="FIFO")
+    if os.path.exists("/dev/zero"):
+        assert_error(capsys, "evaluate", "/dev/zero", contains="device")
+    with pytest.raises(bio.CheckpointError, match="device|FIFO"):
+        bio.load("/dev/zero" if os.path.exists("/dev/zero") else run_dir / CKPT)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_as_data_config_or_input_is_refused(tmp_path, tiny_run, capsys):
+    for name in ("d.csv", "d.npz", "c.toml", "x.npy", "x.png"):
+        os.mkfifo(tmp_path / name)
+    assert_error(capsys, "train", "--data", tmp_path / "d.csv", contains="FIFO")
+    assert_error(capsys, "train", "--data", tmp_path / "d.npz", contains="FIFO")
+    assert_error(capsys, "train", "--config", tmp_path / "c.toml", contains="FIFO")
+    assert_error(capsys, "predict", tiny_run, tmp_path / "x.npy", contains="FIFO")
