@@ -34,6 +34,7 @@ DEMOS = {
     "digits": "bricks.demos.digits",
     "text": "bricks.demos.text",
     "reviews": "bricks.demos.reviews",
+    "augmentation": "bricks.demos.augmentation",
 }
 
 

@@ -8,11 +8,14 @@
 * ``mnist1d``: MNIST-1D, generated offline.
 * ``reviews``: 979 real drug reviews (negative / neutral / positive) bundled with bricks,
   as texts or as bag-of-words / TF-IDF features.
+* ``boxes``: 64x64 canvases with one MNIST digit among clutter and its box, for box
+  regression (localization).
 * ``registry``: ``load_dataset(name)`` and ``list_datasets()`` over all of them.
 
 Loaders return NumPy arrays ``(X, y)``; see each function for dtypes and shapes.
 """
 
+from .boxes import box_iou, make_digit_boxes
 from .digits import load_digits
 from .download import DatasetError, download, sha256sum
 from .mnist import (
@@ -78,6 +81,8 @@ __all__ = [
     "load_mnist1d",
     "make_mnist1d",
     "MNIST1D_DEFAULTS",
+    "make_digit_boxes",
+    "box_iou",
     "load_reviews",
     "load_reviews_features",
     "reviews_vectorizer",
