@@ -184,8 +184,40 @@ def test_nan_guard_stops_and_names_step_and_last_finite_loss():
     assert f"the last finite loss was {last:.6g} (epoch {last_epoch + 1}, step " \
            f"{last_step + 1})" in msg
     assert len(h) == epoch + 1  # the failing epoch is the last one recorded
-    h_free, losses_free = _diverging([])  # without the guard training goes on
-    assert len(h_free) == 5 and len(losses_free) > len(losses)
+    # Without a guard, fit adds one: training on NaN never goes on silently (issue 18.8).
+    with pytest.warns(RuntimeWarning, match="NaNGuard"):
+        h_free, losses_free = _diverging([])
+    assert len(h_free) == len(h) and losses_free == losses
+    assert h_free.stopped_reason == msg
+
+
+@QUIET
+def test_nan_guard_stops_on_nonfinite_weights_and_checkpoints_skip_them(tmp_path):
+    import warnings
+
+    from bricks.io import load_checkpoint
+    from bricks.train.callbacks import nonfinite_parameters
+
+    class Poison(Callback):  # the loss stays finite, but a weight turns inf after epoch 2
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 1:
+                self.model.bias.data[...] = np.inf
+
+    model = nn.Linear(2, 1)
+    path = str(tmp_path / "ckpt.safetensors")
+    ckpt = ModelCheckpoint(path, save_best_only=False)
+    X = np.random.default_rng(0).normal(size=(16, 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01),
+                (X, X[:, :1]), epochs=5, callbacks=[Poison(), ckpt], verbose=False)
+    messages = [str(w.message) for w in caught]
+    assert any("ModelCheckpoint: not saved after epoch 2" in m for m in messages), messages
+    assert "after epoch 2 the weights bias" in h.stopped_reason and len(h) == 2
+    assert nonfinite_parameters(model) == ["bias"]
+    saved = nn.Linear(2, 1)
+    assert load_checkpoint(path, model=saved)["epoch"] == 0  # the last finite epoch
+    assert nonfinite_parameters(saved) == []
 
 
 @QUIET

@@ -34,7 +34,7 @@ def run(capsys, *argv):
 def assert_error(capsys, *argv, contains=None, code=2):
     got, out, err = run(capsys, *argv)
     assert got == code, (out, err)
-    lines = err.strip().splitlines()
+    lines = [x for x in err.strip().splitlines() if not x.startswith("bricks: note: ")]
     assert len(lines) == 1 and lines[0].startswith("bricks: error: "), err
     assert "Traceback" not in err + out
     if contains is not None:
@@ -272,3 +272,84 @@ def test_a_fifo_as_data_config_or_input_is_refused(tmp_path, tiny_run, capsys):
     assert_error(capsys, "train", "--data", tmp_path / "d.npz", contains="FIFO")
     assert_error(capsys, "train", "--config", tmp_path / "c.toml", contains="FIFO")
     assert_error(capsys, "predict", tiny_run, tmp_path / "x.npy", contains="FIFO")
+
+
+# ---------------------------------------------------------------- 18.8 divergence
+DIVERGE = ["--data", "moons", "--model", "mlp:16", "--optimizer", "sgd", "--lr", "1e10",
+           "--schedule", "none", "--epochs", "3", "--quiet"]
+
+
+def test_a_diverging_run_exits_nonzero_with_one_message_and_saves_nothing(tmp_path, capsys):
+    out = tmp_path / "div"
+    line = assert_error(capsys, "train", *DIVERGE, "--out", out, code=1,
+                        contains=["training diverged", "smaller learning rate",
+                                  "nothing was saved"])
+    assert "Warning" not in line
+    assert not (out / CKPT).exists()
+    # the folder holds no run, so the same command with a sane rate may reuse it
+    code, _, err = run(capsys, "train", *DIVERGE[:-5], "--lr", "0.1", "--epochs", "1",
+                       "--quiet", "--out", out)
+    assert code == 0, err
+
+
+def test_resume_that_diverges_keeps_the_finite_checkpoint(tmp_path, tiny_run, capsys,
+                                                          monkeypatch):
+    from bricks.train import Trainer
+
+    before = (tiny_run / CKPT).read_bytes()
+    original = Trainer.train_epoch
+
+    def poisoned(self, batches, epoch, progress=None):
+        logs = original(self, batches, epoch, progress)
+        for p in self.model.parameters():
+            p.data[...] = xp.nan
+        return logs
+
+    monkeypatch.setattr(Trainer, "train_epoch", poisoned)
+    assert_error(capsys, "train", "--resume", tiny_run, "--epochs", "4", "--quiet", code=1,
+                 contains=["training diverged", "keeps epoch 2, the last finite one"])
+    assert (tiny_run / CKPT).read_bytes() == before
+
+
+@pytest.mark.parametrize("flag,value", [("--lr", "inf"), ("--lr", "nan"), ("--lr", "-inf"),
+                                        ("--dropout", "nan"), ("--test-size", "inf")])
+def test_non_finite_hyperparameters_are_refused(capsys, tmp_path, flag, value):
+    name = flag[2:]
+    assert_error(capsys, "train", *TINY, flag, value, "--out", tmp_path / "r", contains=name)
+    assert not (tmp_path / "r").exists()
+
+
+def test_non_finite_lr_in_a_config_file_is_refused(capsys, tmp_path):
+    (tmp_path / "c.toml").write_text("lr = inf\n")
+    assert_error(capsys, "train", "--config", tmp_path / "c.toml", *TINY, contains="lr")
+
+
+def test_optimizers_refuse_non_finite_hyperparameters():
+    import bricks
+
+    w = bricks.zeros(2, requires_grad=True)
+    for cls, kw in [(bricks.optim.SGD, {"lr": float("inf")}),
+                    (bricks.optim.SGD, {"lr": 0.1, "momentum": float("inf")}),
+                    (bricks.optim.Adam, {"lr": float("nan")}),
+                    (bricks.optim.RMSprop, {"lr": 0.1, "weight_decay": float("inf")})]:
+        with pytest.raises(ValueError, match="finite"):
+            cls([w], **kw)
+
+
+def test_evaluate_and_predict_refuse_nan_weights(tmp_path, tiny_run, capsys):
+    edit_checkpoint(tiny_run / CKPT, lambda d: None)  # the file as an editor rewrites it
+    arrays, document, _ = bio._read(tiny_run / CKPT)
+    name = next(k for k in arrays if k.startswith("model."))
+    arrays[name] = arrays[name].copy()
+    arrays[name][...] = xp.nan
+    bio._write(tiny_run / CKPT, arrays, document, None)
+    xp.save(tmp_path / "x.npy", xp.zeros((1, 2), dtype=xp.float32))
+    assert_error(capsys, "evaluate", tiny_run, contains=["NaN", name[len("model."):]])
+    assert_error(capsys, "predict", tiny_run, tmp_path / "x.npy", contains="NaN")
+    assert_error(capsys, "train", "--resume", tiny_run, "--epochs", "3", contains="NaN")
+
+
+@pytest.mark.parametrize("seed", ["-7", str(2**32)])
+def test_seed_out_of_range_names_the_option(capsys, tmp_path, seed):
+    assert_error(capsys, "train", *TINY, "--seed", seed, "--out", tmp_path / "r",
+                 contains="seed")

@@ -17,9 +17,16 @@ from bricks.playground import playground_main  # noqa: E402
 from bricks.playground.server import create_app, serve  # noqa: E402
 
 
+def make_client(app):
+    """A TestClient as the page talks: to a loopback host name, with a JSON content type
+    (the server refuses other hosts and non-JSON commands, see test_playground_security)."""
+    return TestClient(app, base_url="http://127.0.0.1",
+                      headers={"Content-Type": "application/json"})
+
+
 @pytest.fixture
 def client():
-    with TestClient(create_app(max_sessions=4, grace=0.2)) as c:
+    with make_client(create_app(max_sessions=4, grace=0.2)) as c:
         yield c
 
 
@@ -57,7 +64,7 @@ def test_static_files_and_traversal(client, tmp_path):
     (tmp_path / "index.html").write_text("<html>page</html>")
     (tmp_path / "app.js").write_text("let x = 1;")
     (tmp_path.parent / "secret.txt").write_text("no")
-    with TestClient(create_app(static_dir=tmp_path)) as c:
+    with make_client(create_app(static_dir=tmp_path)) as c:
         assert c.get("/").text == "<html>page</html>"
         assert c.get("/static/app.js").text == "let x = 1;"
         assert "not found" in error_of(c.get("/static/missing.js"), 404)
@@ -147,7 +154,7 @@ def test_patch_config(client):
 def test_play_pause_step_reset(client):
     sid = new(client)
     r = client.post(f"/api/sessions/{sid}/step")
-    assert r.json() == {"status": "paused", "epoch": 1}
+    assert r.json() == {"status": "paused", "epoch": 1, "epochs_done": 1, "truncated": False}
     assert client.post(f"/api/sessions/{sid}/step", json={"epochs": 3}).json()["epoch"] == 4
     assert "epochs" in error_of(client.post(f"/api/sessions/{sid}/step",
                                             json={"epochs": 1001}), 400)
@@ -212,7 +219,7 @@ def test_upload_csv(client):
     assert r.json()["n_train"] + r.json()["n_test"] == 100
     assert r.json()["config"]["dataset"] == "custom"
     r = client.post(f"/api/sessions/{sid}/upload", content="1,1,0.5,train\n2,2,1.5,test\n",
-                    headers={"content-type": "text/plain"})
+                    headers={"content-type": "text/csv; charset=utf-8"})
     assert (r.json()["n_train"], r.json()["n_test"]) == (1, 1)
     assert client.get(f"/api/sessions/{sid}/data").json()["task"] == "regression"
     cases = [
@@ -305,7 +312,7 @@ def test_session_cap(client):
 
 
 def test_idle_sessions_are_freed():
-    with TestClient(create_app(idle_timeout=0.1)) as c:
+    with make_client(create_app(idle_timeout=0.1)) as c:
         sid = new(c)
         time.sleep(0.3)
         assert c.get("/api/health").json()["sessions"] == 0
@@ -314,15 +321,20 @@ def test_idle_sessions_are_freed():
 
 def test_websocket_messages(client):
     sid = new(client, {"fps": 20})
-    with client.websocket_connect(f"/ws/{sid}") as ws:
+    with client.websocket_connect(f"ws://127.0.0.1/ws/{sid}") as ws:
         data = ws.receive_json()
         assert data["type"] == "data" and len(data["train"]["x"]) == 250
         state = ws.receive_json()
         assert state["type"] == "state" and state["epoch"] == 0
         ws.send_json({"type": "ping"})
         assert ws.receive_json() == {"type": "pong"}
-        ws.send_json({"type": "step", "epochs": 2})
-        assert ws.receive_json()["epoch"] == 2
+        ws.send_json({"type": "step", "epochs": 2})  # asynchronous: frames while it trains
+        for _ in range(50):
+            frame = ws.receive_json()
+            assert frame["status"] in ("stepping", "paused") and frame["epoch"] <= 2
+            if frame["status"] == "paused" and frame["epoch"] == 2:
+                break
+        assert (frame["status"], frame["epoch"]) == ("paused", 2)
         ws.send_json({"type": "config", "config": {"learning_rate": 0.1}})
         assert ws.receive_json()["learning_rate"] == 0.1
         for bad, word in [("{oops", "malformed JSON"), ('{"type": "fly"}', "unknown type"),
@@ -354,14 +366,14 @@ def test_websocket_messages(client):
 
 def test_websocket_unknown_session(client):
     with pytest.raises(WebSocketDisconnect) as err:
-        with client.websocket_connect("/ws/nope") as ws:
+        with client.websocket_connect("ws://127.0.0.1/ws/nope") as ws:
             ws.receive_json()
     assert err.value.code == 4404
 
 
 def test_closing_the_tab_frees_the_session(client):
     sid = new(client)
-    with client.websocket_connect(f"/ws/{sid}") as ws:
+    with client.websocket_connect(f"ws://127.0.0.1/ws/{sid}") as ws:
         ws.receive_json()
         ws.send_json({"type": "play"})
         ws.receive_json()
@@ -372,9 +384,9 @@ def test_closing_the_tab_frees_the_session(client):
 
 def test_reconnect_within_grace_keeps_the_session(client):
     sid = new(client)
-    with client.websocket_connect(f"/ws/{sid}") as ws:
+    with client.websocket_connect(f"ws://127.0.0.1/ws/{sid}") as ws:
         ws.receive_json()
-    with client.websocket_connect(f"/ws/{sid}") as ws:
+    with client.websocket_connect(f"ws://127.0.0.1/ws/{sid}") as ws:
         ws.receive_json()
         time.sleep(0.4)
         assert client.get(f"/api/sessions/{sid}").status_code == 200
@@ -382,7 +394,7 @@ def test_reconnect_within_grace_keeps_the_session(client):
 
 def test_delete_closes_the_socket(client):
     sid = new(client)
-    with client.websocket_connect(f"/ws/{sid}") as ws:
+    with client.websocket_connect(f"ws://127.0.0.1/ws/{sid}") as ws:
         ws.receive_json()
         client.delete(f"/api/sessions/{sid}")
         with pytest.raises(WebSocketDisconnect):

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -303,8 +303,9 @@ def test_compare_mode(open_page, server, screenshot_dir):
     page.click('[data-testid="step"]')
     wait_until(lambda: epochs_shown(page) == (1, 1), 10, "one step of A and of B")
     for sid in (a_id, b_id):
-        with urlopen(f"{server}/api/sessions/{sid}/step", data=b'{"epochs": 150}',
-                     timeout=60) as response:
+        step = Request(f"{server}/api/sessions/{sid}/step", data=b'{"epochs": 150}',
+                       headers={"Content-Type": "application/json"})
+        with urlopen(step, timeout=60) as response:
             assert json.loads(response.read())["epoch"] == 151
     wait_until(lambda: epochs_shown(page) == (151, 151), 10, "the trained frames")
     for side in ("a", "b"):

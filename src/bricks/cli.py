@@ -256,8 +256,9 @@ def _check_config(cfg: dict) -> dict:
         v = cfg[key]
         need(isinstance(v, int) and not isinstance(v, bool) and v >= 1,
              f"{key.replace('_', '-')} must be a positive integer, got {v!r}")
-    need(isinstance(cfg["seed"], int) and not isinstance(cfg["seed"], bool),
-         f"seed must be an integer, got {cfg['seed']!r}")
+    need(isinstance(cfg["seed"], int) and not isinstance(cfg["seed"], bool)
+         and 0 <= cfg["seed"] < 2**32,
+         f"seed must be an integer from 0 to 2**32-1, got {cfg['seed']!r}")
     for key in ("dropout", "test_size"):
         v = cfg[key]
         need(isinstance(v, (int, float)) and not isinstance(v, bool),
@@ -268,7 +269,8 @@ def _check_config(cfg: dict) -> dict:
          f"test-size must be a fraction in (0, 1), got {cfg['test_size']}")
     if cfg["lr"] is not None:
         need(isinstance(cfg["lr"], (int, float)) and not isinstance(cfg["lr"], bool)
-             and cfg["lr"] > 0, f"lr must be a positive number, got {cfg['lr']!r}")
+             and math.isfinite(cfg["lr"]) and cfg["lr"] > 0,
+             f"lr must be a positive finite number, got {cfg['lr']!r}")
         cfg["lr"] = float(cfg["lr"])
     for key, choices in (("optimizer", OPTIMIZERS), ("scaler", SCALERS),
                          ("schedule", SCHEDULES)):
@@ -617,8 +619,19 @@ def _restore(path, *, restore_rng=False):
     model, optimizer, scheduler, loss_fn = _build(cfg, meta["data"])
     scaler = _make_scaler(cfg["scaler"])
     load_checkpoint(path, model=model, scaler=scaler, restore_rng=restore_rng)
+    _check_finite(model, path)
     model.eval()
     return model, scaler, loss_fn, cfg, meta
+
+
+def _check_finite(model, path):
+    from bricks.train.callbacks import nonfinite_parameters
+
+    bad = nonfinite_parameters(model)
+    if bad:
+        raise CLIError(f"{path}: the weights {', '.join(bad[:3])}"
+                       f"{' ...' if len(bad) > 3 else ''} hold NaN or infinite values (a "
+                       f"diverged run?); retrain with a smaller learning rate")
 
 
 # ---------------------------------------------------------------- bricks train
@@ -695,7 +708,16 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
 def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test, t0):
     from bricks.data import DataLoader, TensorDataset
     from bricks.io import atomic_write, load_checkpoint, save_checkpoint
-    from bricks.train import CSVLogger, History, JSONLogger, NaNGuard, Trainer, evaluate
+    from bricks.train import (
+        CSVLogger,
+        History,
+        JSONLogger,
+        NaNGuard,
+        Trainer,
+        TrainingDiverged,
+        evaluate,
+    )
+    from bricks.train.callbacks import nonfinite_parameters
     from bricks.train.progress import EpochProgress
 
     start = 0
@@ -722,6 +744,7 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     if ckpt_in is not None:
         ckpt = load_checkpoint(ckpt_in, model=model, optimizer=optimizer, scheduler=scheduler,
                                scaler=scaler)  # and the random state, for identical epochs
+        _check_finite(model, ckpt_in)
         start = int(ckpt["epoch"]) + 1
         history = History.from_dict(ckpt["history"])
         X_test_in = _Pipeline(scaler)(X_test)
@@ -730,8 +753,9 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     # checkpoint saves: a resumed run repeats the uninterrupted one exactly.
     loader = DataLoader(TensorDataset(X_train, y_train), batch_size=cfg["batch_size"],
                         shuffle=True, transform=_Pipeline(scaler, _augmentation(augment_kind)))
-    callbacks = [CSVLogger(os.path.join(run, "history.csv")),
-                 JSONLogger(os.path.join(run, "history.json")), NaNGuard()]
+    # NaNGuard first, raising: a diverged epoch is neither logged nor saved.
+    callbacks = [NaNGuard(raise_error=True), CSVLogger(os.path.join(run, "history.csv")),
+                 JSONLogger(os.path.join(run, "history.json"))]
     trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks,
                       verbose=not cfg["quiet"])
     trainer.history = history
@@ -744,26 +768,47 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     if start >= cfg["epochs"]:
         _say(cfg, f"the checkpoint already has {start} epochs; nothing to train")
     ckpt_path = os.path.join(run, CHECKPOINT)
+    saved = start - 1 if ckpt_in is not None else None  # the last epoch on disk
     for cb in trainer.callbacks:
         cb.on_train_begin({})
-    for epoch in range(start, cfg["epochs"]):
-        lr = optimizer.param_groups[0]["lr"]
-        progress = EpochProgress(epoch, cfg["epochs"], len(loader), not cfg["quiet"])
-        logs = trainer.train_epoch(loader, epoch, progress)
-        val = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
-        logs.update({"val_" + k: v for k, v in val.items()})
-        logs["lr"] = float(lr)
-        trainer.history.append(epoch, logs)
-        progress.close(logs)
-        for cb in trainer.callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if scheduler is not None:
-            scheduler.step()
-        save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
-                        history=trainer.history.to_dict(),
-                        metadata={"config": _saved_config(cfg), "data": meta})
-        if trainer.stop_training:
-            break
+    # Overflow is expected when training diverges; it is reported once, below, instead of
+    # as NumPy warnings.
+    with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(start, cfg["epochs"]):
+            lr = optimizer.param_groups[0]["lr"]
+            progress = EpochProgress(epoch, cfg["epochs"], len(loader), not cfg["quiet"])
+            try:
+                logs = trainer.train_epoch(loader, epoch, progress)
+                bad = nonfinite_parameters(model)
+                if bad:
+                    raise TrainingDiverged(f"after epoch {epoch + 1} the weights "
+                                           f"{', '.join(bad[:3])} hold NaN or infinite "
+                                           f"values. Try a smaller learning rate.")
+                val = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
+                if not math.isfinite(val["loss"]):
+                    raise TrainingDiverged(f"the held-out loss became {val['loss']} after "
+                                           f"epoch {epoch + 1}. Try a smaller learning rate.")
+                logs.update({"val_" + k: v for k, v in val.items()})
+                logs["lr"] = float(lr)
+                trainer.history.append(epoch, logs)
+                progress.close(logs)
+                for cb in trainer.callbacks:
+                    cb.on_epoch_end(epoch, logs)
+            except TrainingDiverged as err:
+                if progress.bar is not None:
+                    progress.bar.close()
+                kept = ("nothing was saved" if saved is None else
+                        f"{ckpt_path} keeps epoch {saved + 1}, the last finite one")
+                print(f"bricks: error: training diverged: {err} ({kept})", file=sys.stderr)
+                return 1
+            if scheduler is not None:
+                scheduler.step()
+            save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
+                            history=trainer.history.to_dict(),
+                            metadata={"config": _saved_config(cfg), "data": meta})
+            saved = epoch
+            if trainer.stop_training:
+                break
     for cb in trainer.callbacks:
         cb.on_train_end({})
     if trainer.history.stopped_reason:

@@ -24,6 +24,7 @@ from bricks.nn.activation import (
     Tanh,
 )
 from bricks.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from bricks.nn.embedding import Embedding, EmbeddingBag
 from bricks.nn.layers import (
     Dropout,
     Dropout1d,
@@ -67,6 +68,7 @@ from bricks.nn.pooling import (
     MaxPool2d,
     MaxUnpool2d,
 )
+from bricks.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "functional", "init", "utils",
@@ -79,6 +81,8 @@ __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
     "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "MaxUnpool2d",
+    # embeddings and recurrent layers
+    "Embedding", "EmbeddingBag", "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
     # activations
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "Softplus", "SiLU",
     "Softsign", "Step", "Hardtanh", "Mish", "Softmax", "LogSoftmax",

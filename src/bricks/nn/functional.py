@@ -27,6 +27,7 @@ from bricks.nn.activation import (
     step,
     tanh,
 )
+from bricks.nn.embedding import embedding, embedding_bag
 from bricks.nn.layers import dropout, dropout1d, dropout2d, linear
 from bricks.nn.loss import (
     binary_cross_entropy,
@@ -58,7 +59,7 @@ __all__ += ["dropout1d", "dropout2d", "group_norm", "instance_norm"]
 __all__ += ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
             "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
             "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-            "max_unpool2d"]
+            "max_unpool2d", "embedding", "embedding_bag"]
 __all__ += ["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "softplus",
             "silu", "softsign", "step", "hardtanh", "mish", "softmax", "log_softmax"]
 __all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",

@@ -21,7 +21,7 @@ from bricks.functions.shape import cat
 from bricks.tensor import Tensor, tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters"]
+           "vector_to_parameters", "rnn"]
 
 
 def _as_list(parameters, op):
@@ -158,3 +158,8 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
             n = p.numel()
             p.copy_(vec.data[pointer:pointer + n].reshape(p.shape))
             pointer += n
+
+
+# ``nn.utils.rnn`` as in PyTorch (pad_sequence, pack_padded_sequence, pad_packed_sequence,
+# pack_sequence, PackedSequence): they live with the recurrent layers that consume them.
+from bricks.nn import rnn  # noqa: E402

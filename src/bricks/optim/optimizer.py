@@ -23,6 +23,7 @@ all groups, state values as arrays and plain numbers (nothing that needs pickle)
 from __future__ import annotations
 
 import copy
+import math
 from collections import defaultdict
 
 from bricks.autograd import no_grad
@@ -79,16 +80,20 @@ class Optimizer:
                           f"(expected {expected})")
 
     def _require(self, group, name, low=0.0, high=None, high_open=False):
-        """``low <= group[name]`` (and ``<= high`` or ``< high``), NaN rejected."""
+        """``low <= group[name]`` (and ``<= high`` or ``< high``), NaN and infinities
+        rejected."""
         if name not in group:
             return
         value = group[name]
-        ok = value >= low
+        try:
+            ok = value >= low and math.isfinite(value)
+        except TypeError:  # not a number at all
+            ok = False
         if ok and high is not None:
             ok = value < high if high_open else value <= high
         if not ok:  # also catches NaN, for which every comparison is False
             if high is None:
-                expected = f"{name} >= {low}"
+                expected = f"a finite {name} >= {low}"
             else:
                 expected = f"{low} <= {name} {'<' if high_open else '<='} {high}"
             raise self._invalid(name, value, expected)

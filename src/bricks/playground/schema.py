@@ -89,17 +89,25 @@ def _type_name(value) -> str:
             dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
+def _shown(value) -> str:
+    """``value`` for a message: a 400-digit integer is not printed in full."""
+    text = str(value)
+    return f"a {len(text.lstrip('-'))}-digit integer" if len(text) > 24 else text
+
+
 def _number(field, value, lo, hi, *, lo_open=False, integer=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         kind = "an integer" if integer else "a number"
         raise SchemaError(f"{field}: expected {kind}, got {_type_name(value)}")
-    if not math.isfinite(value):
+    # An int compares exactly with the float bounds; only a float may be inf or NaN (a
+    # 400-digit int would overflow math.isfinite).
+    if isinstance(value, float) and not math.isfinite(value):
         raise SchemaError(f"{field}: must be finite, got {value}")
     if integer and value != int(value):
         raise SchemaError(f"{field}: expected an integer, got {value}")
     if (value <= lo if lo_open else value < lo) or value > hi:
         left = "(" if lo_open else "["
-        raise SchemaError(f"{field}: must be in {left}{lo}, {hi}], got {value}")
+        raise SchemaError(f"{field}: must be in {left}{lo}, {hi}], got {_shown(value)}")
     return int(value) if integer else value
 
 
@@ -232,6 +240,8 @@ def parse_json(body: bytes, *, allow_empty: bool = True):
         raise SchemaError("body: expected a JSON object, got an empty body")
     try:
         return json.loads(body)
+    except RecursionError:
+        raise SchemaError("body: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise SchemaError(f"body: malformed JSON ({err})") from None
 
@@ -311,7 +321,14 @@ def parse_csv(body: bytes):
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SchemaError("upload: the file is not UTF-8 text") from None
-    lines = [line for line in csv.reader(io.StringIO(text)) if any(c.strip() for c in line)]
+    reader = csv.reader(io.StringIO(text))
+    lines = []
+    try:
+        for line in reader:
+            if any(c.strip() for c in line):
+                lines.append(line)
+    except csv.Error as err:  # e.g. a field over the csv module's 128 KiB limit
+        raise SchemaError(f"upload: row {reader.line_num}: {err}") from None
     if lines and lines[0] and lines[0][0].strip().lower() in ("x1", "x", "x_1"):
         lines = lines[1:]
     if not lines:

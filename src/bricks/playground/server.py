@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import socket
 import threading
@@ -23,6 +24,8 @@ import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -32,9 +35,22 @@ from bricks.playground import schema
 from bricks.playground.schema import SchemaError
 from bricks.playground.session import Session
 
-__all__ = ["create_app", "serve", "SessionManager", "STATIC_DIR"]
+__all__ = ["create_app", "serve", "SessionManager", "STATIC_DIR", "LOOPBACK_HOSTS"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Host names a loopback server answers to. Anything else is DNS rebinding (a website whose
+# name resolves to 127.0.0.1 would otherwise be "same origin" with the playground).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+# A static path: plain names, at most a few folders deep (no NUL, no "..", no 5000 levels).
+_STATIC_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]"
+                          r"{0,99}){0,3}")
+# Content types a cross-site page cannot send without a CORS preflight (which the server
+# never grants): JSON for every command, CSV for an upload.
+_JSON_TYPES = ("application/json",)
+_CSV_TYPES = ("text/csv", "application/vnd.ms-excel")
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 _PLACEHOLDER = """<!doctype html><meta charset="utf-8"><title>bricks playground</title>
 <p>The bricks playground server is running, but its page
@@ -59,15 +75,21 @@ class SessionManager:
     Args:
         max_sessions: more sessions than this at once get 429.
         idle_timeout: seconds without a request or an open WebSocket before a session is
-            deleted.
+            deleted (a page keeps its session alive through its WebSocket, so this only
+            frees sessions nobody watches).
         grace: seconds a session outlives its last WebSocket (a reload reconnects in time).
+        max_sockets_per_session: WebSockets open on one session at once.
+        max_sockets: WebSockets open on the server at once.
     """
 
-    def __init__(self, max_sessions: int = 16, idle_timeout: float = 1800.0,
-                 grace: float = 10.0):
+    def __init__(self, max_sessions: int = 16, idle_timeout: float = 120.0,
+                 grace: float = 10.0, max_sockets_per_session: int = 4,
+                 max_sockets: int = 64):
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
         self.grace = grace
+        self.max_sockets_per_session = max_sockets_per_session
+        self.max_sockets = max_sockets
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -147,19 +169,28 @@ class SessionManager:
             e.session.close()
 
     def socket_opened(self, sid: str) -> None:
+        """Count a new WebSocket on ``sid``; 429 past the per-session or total cap."""
         e = self.entry(sid)
-        e.sockets += 1
-        e.delete_at = None
+        with self._lock:
+            total = sum(x.sockets for x in self._entries.values())
+            if e.sockets >= self.max_sockets_per_session:
+                raise SchemaError(f"sockets: at most {self.max_sockets_per_session} per "
+                                  f"session", 429)
+            if total >= self.max_sockets:
+                raise SchemaError(f"sockets: at most {self.max_sockets} on the server", 429)
+            e.sockets += 1
+            e.delete_at = None
 
     def socket_closed(self, sid: str) -> None:
         with self._lock:
             e = self._entries.get(sid)
         if e is None:
             return
-        e.sockets = max(0, e.sockets - 1)
-        e.last_seen = time.monotonic()
-        if e.sockets == 0:
-            e.delete_at = time.monotonic() + self.grace
+        with self._lock:
+            e.sockets = max(0, e.sockets - 1)
+            e.last_seen = time.monotonic()
+            if e.sockets == 0:
+                e.delete_at = time.monotonic() + self.grace
 
     def alive(self, sid: str, session: Session) -> bool:
         with self._lock:
@@ -169,6 +200,60 @@ class SessionManager:
 
 def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+class SameOriginMiddleware:
+    """Refuse what another website can make a browser send (CSRF, WebSocket hijacking).
+
+    On every WebSocket handshake and every state-changing request (POST, PUT, PATCH,
+    DELETE): an ``Origin`` header, when present, must be the server's own origin
+    (``http://`` + the ``Host`` the request was sent to; ``null`` is refused), and a
+    ``Sec-Fetch-Site`` header, when present, must be ``same-origin`` or ``none``.
+    Browsers always send them, so a page on another site is refused; tools such as curl
+    send neither and pass. POST, PUT and PATCH must also carry a JSON content type (CSV
+    for an upload): a cross-site page can only send those after a CORS preflight, which
+    this server never grants. Runs after :class:`TrustedHostMiddleware`, so ``Host`` is
+    already a trusted name.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or (
+                kind == "http" and scope["method"] in _SAFE_METHODS):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        problem, status = self._problem(scope, headers), 403
+        if problem is None and kind == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            wanted = _CSV_TYPES if scope["path"].endswith("/upload") else _JSON_TYPES
+            if ctype not in wanted:
+                problem, status = (f"content type: expected {wanted[0]}, got "
+                                   f"{ctype or 'none'} ({scope['method']} {scope['path']})"), 415
+        if problem is None:
+            await self.app(scope, receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": problem[:120]})
+        else:
+            await _error(problem, status)(scope, receive, send)
+
+    @staticmethod
+    def _problem(scope, headers):
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in ("same-origin", "none"):
+            return f"cross-site request refused (Sec-Fetch-Site: {site})"
+        origin = headers.get("origin")
+        if origin is None:
+            return None
+        secure = scope.get("scheme") in ("https", "wss")
+        own = f"{'https' if secure else 'http'}://{headers.get('host', '')}".lower()
+        if origin.lower().rstrip("/") != own:
+            return f"cross-origin request refused (Origin: {origin[:60]})"
+        return None
 
 
 def _api(handler):
@@ -223,8 +308,10 @@ def _options() -> dict:
     }
 
 
-def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: float = 10.0,
-               static_dir: str | Path | None = None) -> Starlette:
+def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float = 10.0,
+               static_dir: str | Path | None = None, allowed_hosts=(),
+               step_timeout: float = 10.0, max_sockets_per_session: int = 4,
+               max_sockets: int = 64) -> Starlette:
     """The playground as an ASGI app (Starlette).
 
     Args:
@@ -232,12 +319,22 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
         idle_timeout: seconds without requests or sockets before a session is freed.
         grace: seconds a session outlives its last WebSocket.
         static_dir: the page's folder (default: ``bricks/playground/static``).
+        allowed_hosts: host names besides loopback's (``LOOPBACK_HOSTS``) that requests
+            may be addressed to (the address ``serve`` binds); any other ``Host`` gets 400.
+        step_timeout: seconds of training one step command may take (it then stops and
+            answers with ``"truncated": true``).
+        max_sockets_per_session: WebSockets on one session at once (one more is closed
+            with code 4429).
+        max_sockets: WebSockets on the server at once.
 
     Returns:
         The app; ``app.state.manager`` is its :class:`SessionManager`.
     """
-    manager = SessionManager(max_sessions, idle_timeout, grace)
+    manager = SessionManager(max_sessions, idle_timeout, grace, max_sockets_per_session,
+                             max_sockets)
     static = Path(static_dir) if static_dir is not None else STATIC_DIR
+    hosts = list(LOOPBACK_HOSTS) + [h.lower() for h in allowed_hosts
+                                    if h.lower() not in LOOPBACK_HOSTS]
 
     async def index(request: Request):
         page = static / "index.html"
@@ -247,10 +344,16 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
 
     async def static_file(request: Request):
         rel = request.path_params["path"]
+        missing = _error(f"static file {rel[:80]!r} not found", 404)
+        if not _STATIC_PATH.fullmatch(rel):
+            return missing
         root = static.resolve()
-        target = (root / rel).resolve()
-        if root not in target.parents or not target.is_file():
-            return _error(f"static file {rel!r} not found", 404)
+        try:
+            target = (root / rel).resolve()
+            if root not in target.parents or not target.is_file():
+                return missing
+        except (OSError, ValueError):
+            return missing
         return FileResponse(target, headers={"Cache-Control": "no-cache"})
 
     @_api
@@ -313,6 +416,7 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
     @_api
     async def play(request: Request):
         s = manager.get(_sid(request))
+        await _json(request)
         await run_in_threadpool(s.play)
         return JSONResponse(s.summary())
 
@@ -326,8 +430,17 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
     async def step(request: Request):
         s = manager.get(_sid(request))
         epochs = schema.validate_step(await _json(request))
-        await run_in_threadpool(s.step, epochs)
-        return JSONResponse(s.summary())
+        start = s.epoch
+        target = await run_in_threadpool(s.start_step, epochs, step_timeout)
+        # Wait without holding a worker thread: many long steps cannot starve the others.
+        thread = s.training_thread
+        while thread is not None and thread.is_alive():
+            await anyio.sleep(0.01)
+        s._check_failed("step")
+        reply = s.summary()
+        done = max(0, min(target, reply["epoch"]) - start)
+        reply.update(epochs_done=done, truncated=done < epochs)
+        return JSONResponse(reply)
 
     @_api
     async def reset(request: Request):
@@ -366,15 +479,17 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
     @_api
     async def upload(request: Request):
         s = manager.get(_sid(request))
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype not in ("", "text/csv", "text/plain", "application/octet-stream",
-                         "application/vnd.ms-excel"):
-            raise SchemaError(f"upload: expected CSV text (Content-Type text/csv), got "
-                              f"{ctype!r}", 415)
         body = await _read_body(request, schema.LIMITS["max_upload_bytes"])
         rows, task, has_split = schema.parse_csv(body)
         await run_in_threadpool(s.load_rows, rows, task, has_split)
-        return JSONResponse(_counts(s))
+        reply = _counts(s)
+        classes = sorted({r[2] for r in rows}) if task == "classification" else None
+        if classes is not None and len(classes) == 1:
+            reply["warning"] = (f"upload: every label is class {classes[0]}; the network "
+                                f"learns nothing and accuracy is meaningless")
+        elif reply["n_test"] == 0:
+            reply["warning"] = "upload: no test points; the test loss and accuracy stay empty"
+        return JSONResponse(reply)
 
     @_api
     async def weights_put(request: Request):
@@ -413,7 +528,11 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
             await ws.close(code=4404)
             return
         await ws.accept()
-        manager.socket_opened(sid)
+        try:
+            manager.socket_opened(sid)
+        except SchemaError as err:
+            await ws.close(code=4429 if err.status == 429 else 4404, reason=str(err)[:120])
+            return
         send_lock = anyio.Lock()
 
         async def send(message):
@@ -455,7 +574,9 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
             elif kind == "pause":
                 await run_in_threadpool(session.pause)
             elif kind == "step":
-                await run_in_threadpool(session.step, schema.validate_step(msg))
+                # Asynchronous: the socket keeps reading (a pause stops the step at once).
+                await run_in_threadpool(session.start_step, schema.validate_step(msg),
+                                        step_timeout)
             elif kind == "reset":
                 await run_in_threadpool(session.reset)
             elif kind == "config":
@@ -536,8 +657,10 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 1800.0, grace: floa
         Route(s + "/export/data", export_data, methods=["GET"]),
         WebSocketRoute("/ws/{id}", websocket),
     ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
+                  Middleware(SameOriginMiddleware)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error},
-                    lifespan=lifespan)
+                    lifespan=lifespan, middleware=middleware)
     app.state.manager = manager
     return app
 
@@ -563,10 +686,15 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, **a
         port = _free_port(host)
     url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: the playground has no login and is reachable on {host}")
+        print(f"warning: the playground has no login and is reachable on {host}"
+              + ("; it answers only requests addressed to a loopback name (bind one "
+                 "address to be reached by it)" if host in ("0.0.0.0", "::", "") else ""))
     print(f"bricks playground at {url} (Ctrl+C to stop)", flush=True)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    if host not in ("0.0.0.0", "::", ""):
+        bound = f"[{host}]" if ":" in host else host
+        app_kwargs.setdefault("allowed_hosts", [bound])
     config = uvicorn.Config(create_app(**app_kwargs), host=host, port=port,
                             log_level="warning", ws="auto")
     uvicorn.Server(config).run()

@@ -29,6 +29,7 @@ __all__ = ["Session", "make_dataset", "feature_matrix"]
 
 _HISTORY_POINTS = 500
 _THUMB = 25
+_SLICE = 0.02  # seconds of mini-batches per hold of the session lock
 
 _ACTIVATION_MODULES = {
     "tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
@@ -150,6 +151,8 @@ class Session:
         self.data_version = 0
         self._thread = None
         self._stop = threading.Event()
+        self.failure = None         # the error that stopped training, until a rebuild
+        self._deadline = None       # when the running step must stop (monotonic seconds)
         if data is not None:
             X, y, is_test, task, k = data
             self._set_data(X.copy(), y.copy(), is_test.copy(), task, k)
@@ -246,6 +249,7 @@ class Session:
         self.train_loss = self.test_loss = None
         self.grad_norms = [0.0] * len(self.linears)
         self.stop_reason = None
+        self.failure = None
         self._batch_rng = xp.random.default_rng(c["seed"] + 11)
         self._build_optimizer()
         self._evaluate()
@@ -332,39 +336,65 @@ class Session:
             for w in self.weights]
 
     def _train_epoch(self):
-        n = len(self.F_train)
-        if n == 0:
-            return
-        self.model.train()
-        opt = self.optimizer
-        F, T = self.F_train, self.T_train
-        if self.config["optimizer"] in schema.FULL_BATCH_OPTIMIZERS:
-            xb, tb = bricks.tensor(F), bricks.tensor(T)
+        """Train one epoch; False when ``pause`` interrupted it (the rest is abandoned).
 
-            def closure():
-                opt.zero_grad()
-                loss = self._objective(xb, tb)
-                loss.backward()
-                return loss
-            opt.step(closure)
-            self._record_grad_norms()
-        else:
+        The session's lock is held a time slice of mini-batches at a time (``_SLICE``
+        seconds), not for the whole epoch, so ``state``, ``pause`` and ``DELETE`` answer
+        within a slice even on the largest network (an epoch there is seconds long).
+        """
+        with self.lock:
+            n = len(self.F_train)
+            if n == 0:
+                return True
+            opt = self.optimizer
+            F, T = self.F_train, self.T_train
+            full_batch = self.config["optimizer"] in schema.FULL_BATCH_OPTIMIZERS
             bs = min(self.config["batch_size"], n)
             order = self._batch_rng.permutation(n)
-            starts = range(0, n, bs)
-            last = starts[-1]
-            for s in starts:
-                idx = order[s:s + bs]
-                if len(idx) == 1 and any(self.config["batch_norm"]) and n > 1:
-                    continue  # batch norm cannot normalize a single row
-                opt.zero_grad()
-                loss = self._objective(bricks.tensor(F[idx]), bricks.tensor(T[idx]))
-                loss.backward()
-                if s == last:
-                    self._record_grad_norms()
-                opt.step()
-        self.epoch += 1
-        self._evaluate()
+            skip_single = any(self.config["batch_norm"]) and n > 1
+        if full_batch:
+            with self.lock:
+                self.model.train()
+                xb, tb = bricks.tensor(F), bricks.tensor(T)
+
+                def closure():
+                    opt.zero_grad()
+                    loss = self._objective(xb, tb)
+                    loss.backward()
+                    return loss
+                opt.step(closure)
+                self._record_grad_norms()
+        else:
+            starts = list(range(0, n, bs))
+            last, k = starts[-1], 0
+            while k < len(starts):
+                with self.lock:
+                    self.model.train()  # a snapshot between slices leaves it in eval mode
+                    t0 = time.perf_counter()
+                    while k < len(starts) and time.perf_counter() - t0 < _SLICE:
+                        s = starts[k]
+                        k += 1
+                        idx = order[s:s + bs]
+                        if len(idx) == 1 and skip_single:
+                            continue  # batch norm cannot normalize a single row
+                        opt.zero_grad()
+                        loss = self._objective(bricks.tensor(F[idx]), bricks.tensor(T[idx]))
+                        loss.backward()
+                        if s == last:
+                            self._record_grad_norms()
+                        opt.step()
+                if k < len(starts):
+                    if self._stop.is_set() or (self._deadline is not None and
+                                               time.monotonic() >= self._deadline):
+                        with self.lock:
+                            self._evaluate_no_history()  # the shown loss matches the weights
+                            self.version += 1
+                        return False
+                    time.sleep(0)  # let a waiting request take the lock
+        with self.lock:
+            self.epoch += 1
+            self._evaluate()
+        return True
 
     def _forward_eval(self, F):
         self.model.eval()
@@ -415,58 +445,103 @@ class Session:
         self.status = "stopped"
         return True
 
-    def step(self, epochs: int = 1) -> None:
-        """Train ``epochs`` epochs now (pauses a running session first)."""
+    def _check_failed(self, command):
+        if self.failure is not None:
+            raise schema.SchemaError(
+                f"{command}: training failed ({self.failure}); reset the network or change "
+                f"the config", 409)
+
+    def start_step(self, epochs: int = 1, timeout: float | None = None) -> int:
+        """Start training ``epochs`` epochs in the background; returns the target epoch.
+
+        A running session is paused first. The work stops at the target epoch, after
+        ``timeout`` seconds, or at ``pause``/``reset``/``close``, whichever comes first.
+        """
         self.pause()
         with self.lock:
-            for _ in range(epochs):
-                self._train_epoch()
-            if self.status != "stopped" or self.stop_reason is None:
-                self.status = "paused"
-            self.version += 1
+            self._check_failed("step")
+            target = self.epoch + epochs
+            self.status, self.stop_reason = "stepping", None
+            self._start(target, None if timeout is None else time.monotonic() + timeout)
+            return target
+
+    def step(self, epochs: int = 1, timeout: float | None = None) -> int:
+        """Train ``epochs`` epochs now; returns how many were done (fewer on timeout/pause).
+
+        Raises:
+            SchemaError: (409) training raised an error; the session is stopped with it.
+        """
+        start = self.epoch
+        target = self.start_step(epochs, timeout)
+        self.wait()
+        self._check_failed("step")
+        return min(target, self.epoch) - start
 
     def play(self) -> None:
         """Start training in a background thread, an epoch at a time, until paused."""
         with self.lock:
             if self._thread is not None and self._thread.is_alive():
-                return
+                if self.status == "playing":
+                    return
+        self.pause()  # a step in progress gives way to play
+        with self.lock:
+            self._check_failed("play")
             if len(self.F_train) == 0:
                 raise schema.SchemaError("play: there are no training points")
             self.status, self.stop_reason = "playing", None
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name="bricks-playground-train")
-            self._thread.start()
+            self._start(None, None)
             self.version += 1
 
-    def _run(self):
-        while not self._stop.is_set():
-            with self.lock:
-                if self._stop.is_set():
+    def _start(self, target, deadline):
+        self._stop.clear()
+        self._deadline = deadline
+        self._thread = threading.Thread(target=self._run, args=(target, deadline),
+                                        daemon=True, name="bricks-playground-train")
+        self._thread.start()
+
+    def _run(self, target, deadline):
+        """The training thread: play (``target`` None) or a bounded step."""
+        try:
+            while not self._stop.is_set():
+                if target is not None and self.epoch >= target:
                     break
-                try:
-                    self._train_epoch()
-                except Exception as err:  # a dead thread must not leave the page "playing"
-                    self.stop_reason = f"error: {type(err).__name__}: {err}"
-                    self.status = "stopped"
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if not self._train_epoch():
+                    break
+                with self.lock:
                     self.version += 1
-                    break
+                    if target is None and self._check_stop():
+                        break
+                time.sleep(0)  # let a waiting request take the lock between epochs
+        except Exception as err:  # a dead thread must not leave the page "playing"
+            with self.lock:
+                self.failure = f"{type(err).__name__}: {err}"
+                self.stop_reason = f"error: {self.failure}"
+                self.status = "stopped"
                 self.version += 1
-                if self._check_stop():
-                    break
-            time.sleep(0)  # let a waiting request take the lock between epochs
+        finally:
+            with self.lock:
+                if self.status in ("playing", "stepping"):
+                    self.status = "paused"
+                    self.version += 1
 
     def pause(self) -> None:
-        """Stop the background training (if any) after its current epoch."""
+        """Stop the background training (play or step) within a slice of mini-batches."""
         self._stop.set()
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout=30)
         with self.lock:
             self._thread = None
-            if self.status == "playing":
+            if self.status in ("playing", "stepping"):
                 self.status = "paused"
                 self.version += 1
+
+    @property
+    def training_thread(self):
+        """The thread training now (play or step), or None."""
+        return self._thread
 
     def is_running(self) -> bool:
         t = self._thread

@@ -164,6 +164,25 @@ class LRSchedulerCallback(Callback):
             self.scheduler.step()
 
 
+def nonfinite_parameters(model) -> list:
+    """Names of the model's parameters and buffers that hold NaN or an infinity.
+
+    Example:
+        >>> layer = bricks.nn.Linear(2, 1)
+        >>> layer.bias.data[0] = float("nan")
+        >>> bricks.train.callbacks.nonfinite_parameters(layer)
+        ['bias']
+    """
+    from bricks.backend import is_floating, xp
+
+    bad = []
+    for name, value in model.state_dict().items():
+        data = getattr(value, "data", value)
+        if is_floating(data.dtype) and not bool(xp.isfinite(data).all()):
+            bad.append(name)
+    return bad
+
+
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` (creating its folder) with :func:`bricks.io.atomic_write`:
     a temporary file and a rename, so a crash leaves the old file or the new one."""
@@ -218,7 +237,9 @@ class ModelCheckpoint(Callback):
     (mode as in :class:`EarlyStopping`); ``False``: after every epoch.  ``path`` may hold
     ``{epoch}`` (from 1) to keep one file per epoch, e.g. ``'run/ckpt-{epoch:03d}.safetensors'``.
     Writes are atomic (``bricks.io`` writes a temporary file and renames it); load with
-    ``bricks.io.load_checkpoint(path, model=..., optimizer=...)``.
+    ``bricks.io.load_checkpoint(path, model=..., optimizer=...)``.  Weights that hold NaN or
+    an infinity are never saved (a ``RuntimeWarning`` says so): a diverged epoch cannot
+    replace a good checkpoint.
 
     Attributes: ``best``, ``best_epoch``, ``saved`` (the paths written, in order).
     """
@@ -239,6 +260,12 @@ class ModelCheckpoint(Callback):
             if not self._best.improves(current):
                 return
             self._best.value, self.best, self.best_epoch = current, current, epoch
+        bad = nonfinite_parameters(self.model)
+        if bad:
+            warnings.warn(f"ModelCheckpoint: not saved after epoch {epoch + 1}: the weights "
+                          f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} hold NaN or "
+                          f"infinite values", RuntimeWarning, stacklevel=2)
+            return
         path = self.path.format(epoch=epoch + 1)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         scheduler = self.scheduler if self.scheduler is not None else self.trainer.scheduler
@@ -251,7 +278,9 @@ class ModelCheckpoint(Callback):
 
 
 class NaNGuard(Callback):
-    """Stop training as soon as a batch loss is NaN or infinite.
+    """Stop training as soon as a batch loss, or a weight at the end of an epoch, is NaN or
+    infinite.  :func:`~bricks.train.fit` adds one when its callbacks hold none, so training
+    never goes on with NaN silently.
 
     The message names the epoch and step (both from 1) and the last finite loss, e.g.
     ``NaNGuard: the loss became inf at epoch 1, step 4 (global step 4); the last finite loss
@@ -277,7 +306,20 @@ class NaNGuard(Callback):
                 f"the last finite loss was {self.last_finite:.6g} ({self.last_where})")
         self.message = (f"NaNGuard: the loss became {loss} at {where} (global step "
                         f"{logs['global_step']}); {last}. Try a smaller learning rate.")
-        self._stop(self.message)
+        self._fail(self.message)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        if self.message is not None:
+            return
+        bad = nonfinite_parameters(self.model)
+        if bad:
+            self.message = (f"NaNGuard: after epoch {epoch + 1} the weights "
+                            f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} hold NaN "
+                            f"or infinite values. Try a smaller learning rate.")
+            self._fail(self.message)
+
+    def _fail(self, message: str) -> None:
+        self._stop(message)
         if self.raise_error:
-            raise TrainingDiverged(self.message, self.trainer.history)
-        warnings.warn(self.message, RuntimeWarning, stacklevel=2)
+            raise TrainingDiverged(message, self.trainer.history)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)

@@ -27,7 +27,7 @@ from bricks.autograd import no_grad
 from bricks.backend import is_floating, manual_seed, xp
 from bricks.data import DataLoader, TensorDataset
 from bricks.tensor import Tensor
-from bricks.train.callbacks import Callback, LRSchedulerCallback
+from bricks.train.callbacks import Callback, LRSchedulerCallback, NaNGuard
 from bricks.train.metrics import get_metric
 from bricks.train.progress import EpochProgress
 
@@ -134,6 +134,9 @@ class Trainer:
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be Callback objects, got {cb!r}")
+        if not any(isinstance(cb, NaNGuard) for cb in self.callbacks):
+            self.callbacks.append(NaNGuard())  # never train on NaN silently
+        for cb in self.callbacks:
             cb.set_trainer(self)
         self.verbose = verbose
         self.history = History()
@@ -297,7 +300,10 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
         batch_size: samples per update (ignored for a DataLoader, which has its own).
         metrics: names (``'accuracy'``, ``'f1'``, ``'r2'``, ... see
             :mod:`bricks.train.metrics`) or functions ``fn(y_true, y_pred)``.
-        callbacks: :class:`~bricks.train.callbacks.Callback` objects.
+        callbacks: :class:`~bricks.train.callbacks.Callback` objects.  Without a
+            :class:`~bricks.train.callbacks.NaNGuard` among them one is added, so a NaN or
+            infinite loss stops training with a ``RuntimeWarning``; pass
+            ``NaNGuard(raise_error=True)`` to get an exception instead.
         scheduler: a learning-rate schedule, stepped once per epoch (``ReduceLROnPlateau``
             with the validation loss, or the training loss without validation data).
         shuffle: reshuffle the training data every epoch.

@@ -125,8 +125,11 @@ function decodeConfig(text) {
 
 // ---------------------------------------------------------------- 2. the server
 
+// Every command carries a JSON (or CSV) content type: the server refuses state changes
+// without one, as a page on another site could send them (docs/playground-protocol.md).
 async function api(method, path, body, contentType = "application/json") {
   const init = { method, headers: {} };
+  if (body === undefined && ["POST", "PUT", "PATCH"].includes(method)) body = {};
   if (body !== undefined) {
     init.headers["Content-Type"] = contentType;
     init.body = contentType === "application/json" ? JSON.stringify(body) : body;
@@ -218,6 +221,8 @@ class Session {
       if (event.code === 4404) {
         showMessage(`session ${this.name} expired; starting a new one`, false);
         this.create(this.config).catch((err) => showMessage(err.message));
+      } else if (event.code === 4429 || event.code === 1008) {
+        showMessage(`live updates refused: ${event.reason || "too many open tabs"}`);
       } else {
         setTimeout(() => { if (!this.closed && this.socket === socket) this.connect(); }, 1000);
       }
@@ -1040,7 +1045,8 @@ function wireControls() {
       const reply = await api("POST", `/api/sessions/${ui.a.id}/upload`, text, "text/csv");
       showConfig(reply.config);
       ui.a.config = reply.config;
-      showMessage(`loaded ${reply.n_train} training and ${reply.n_test} test points`, false);
+      if (reply.warning) showMessage(reply.warning);
+      else showMessage(`loaded ${reply.n_train} training and ${reply.n_test} test points`, false);
       if (ui.b) await startCompare();
     } catch (err) {
       showMessage(err.message);
