@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fast", action="store_true",
                       help="the small setting the tests use (seconds)")
     demo.add_argument("--threads", type=_positive_int, default=1)
+    demo.add_argument("--model", metavar="MODEL",
+                      help="the model a demo uses where it offers a choice (text: ngram, "
+                           "gru or lstm)")
 
     play = sub.add_parser("playground", help="train a network live in the browser",
                           description="Start the local playground server and open its page.")
@@ -1092,7 +1095,8 @@ def cmd_demo(args) -> int:
             print("\nrun one with: bricks demo NAME")
         return 0
     start = time.perf_counter()
-    result = demos.run_demo(args.name, Path(args.out) / args.name, fast=args.fast)
+    options = {} if args.model is None else {"model": args.model}
+    result = demos.run_demo(args.name, Path(args.out) / args.name, fast=args.fast, **options)
     print(result.report())
     print(f"\n({time.perf_counter() - start:.1f} s)")
     return 0
