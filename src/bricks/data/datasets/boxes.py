@@ -30,7 +30,7 @@ def _resize(img, size: int):
     return rows[:, i0] * (1 - g) + rows[:, i1] * g        # (size, size)
 
 
-def make_digit_boxes(n: int = 1000, canvas: int = 64, scale=(0.7, 1.6), clutter: int = 3,
+def make_digit_boxes(n: int = 1000, canvas: int = 64, scale=(1.0, 1.7), clutter: int = 3,
                      seed: int = 0, digits=None):
     """Canvases with one digit each and the box around it.
 
