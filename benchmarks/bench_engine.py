@@ -14,7 +14,7 @@ Four workloads, each in three implementations that start from the same float32 w
   cross-entropy (log_softmax, then picking each row's label), backward and an SGD update:
   mostly matrix products.
 
-PyTorch runs with raw tensors and autograd (no ``nn``), on 2 threads; NumPy computes the
+PyTorch runs with raw tensors and autograd (no ``nn``), on 1 thread; NumPy computes the
 same forward and backward by hand.  Before timing, the script checks that the three compute
 the same losses, gradients and updated weights, and stops with an error if not.  Times are
 medians over several repeats of a timed loop, after warm-up.
@@ -29,17 +29,17 @@ import statistics
 import sys
 import time
 
-# BLAS reads these when NumPy is first imported: match PyTorch's 2 threads (no effect if
+# BLAS reads these when NumPy is first imported: match PyTorch's one thread (no effect if
 # NumPy was imported before this module, as in the test suite).
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "2")
+    os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import bricks  # noqa: E402
 
-TORCH_THREADS = 2
+TORCH_THREADS = 1
 IMPLEMENTATIONS = ("bricks", "PyTorch", "NumPy")
 LR = 0.01
 

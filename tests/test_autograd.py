@@ -849,3 +849,48 @@ def test_grad_mode_is_per_thread():
     t.join()
     assert recorded["requires_grad"] is True
     assert bricks.is_grad_enabled()
+
+
+# ---------------------------------------------------------------- issue 10.4
+
+
+class _ScaleBy(bricks.autograd.Function):
+    def forward(self, x, c):
+        self.c = c
+        return x * c
+
+    def backward(self, grad):
+        return grad * self.c, None
+
+
+@pytest.mark.parametrize("c", [2.5, 3, np.float64(2.5), np.float32(2.0), np.array(1.5),
+                               np.array([1.0, 2.0, 3.0])])
+def test_function_apply_takes_numbers_and_arrays_as_constants(c):
+    x = bricks.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = _ScaleBy.apply(x, c)
+    assert y.dtype == (np.ones(3, np.float32) * c).dtype  # forward got c itself (NumPy's rules)
+    y.sum().backward()
+    expected = np.broadcast_to(np.asarray(c, dtype=np.float64), (3,))
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+    np.testing.assert_allclose(y.detach().numpy(), np.array([1.0, 2.0, 3.0]) * expected,
+                               rtol=1e-6)
+
+
+def test_function_apply_with_a_number_first_and_saved():
+    class AddMul(bricks.autograd.Function):
+        def forward(self, c, x):
+            self.save_for_backward(c, x)
+            return c * x + c
+
+        def backward(self, grad):
+            c, x = self.saved_tensors
+            return None, grad * c
+
+    x = bricks.tensor([1.0, 2.0], requires_grad=True)
+    AddMul.apply(3.0, x).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_function_apply_rejects_other_objects_clearly():
+    with pytest.raises(TypeError, match=r"_ScaleBy.apply: input 1 is a str; pass Tensors"):
+        _ScaleBy.apply(bricks.ones(2), "2")

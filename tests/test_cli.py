@@ -193,7 +193,7 @@ def test_resume_after_an_interruption_with_a_schedule(tmp_path, monkeypatch, cap
 
     monkeypatch.setattr(Trainer, "train_epoch", interrupt)
     assert main(["train", *opts, "--out", part]) == 130
-    assert "--resume" in capsys.readouterr().err
+    assert f"continue with: bricks train --resume {part}" in capsys.readouterr().err
     monkeypatch.setattr(Trainer, "train_epoch", original)
     ckpt = os.path.join(part, "checkpoint.safetensors")
     assert load_checkpoint(ckpt, restore_rng=False)["epoch"] == 1
@@ -235,9 +235,16 @@ def test_csv_with_named_target_and_text_classes(tmp_path, capsys):
     assert [r["prediction"] for r in rows] == ["yes", "no"]
     assert abs(float(rows[0]["p_no"]) + float(rows[0]["p_yes"]) - 1) < 1e-5
     assert "0: yes" in text and "1: no" in text
-    # evaluate on a whole file with the run's class names
+    # evaluate on the training file itself: only its held-out rows (issue 16.6)
     code, text, _ = run(capsys, "evaluate", out, "--data", str(path), "--target", "label")
-    assert code == 0 and "all of" in text and "120 held-out" in text
+    assert code == 0 and "held-out test split" in text and "training rows are left out" in text
+    assert "(loss" in text and "18 held-out samples" in text
+    # on another file: every row, and not called held-out
+    other = tmp_path / "other.csv"
+    other.write_bytes(path.read_bytes())
+    code, text, _ = run(capsys, "evaluate", out, "--data", str(other), "--target", "label")
+    assert code == 0 and "all 120 samples of" in text and "held-out" not in text
+    assert "test accuracy" not in text and "(loss" in text and "120 samples)" in text
 
 
 def test_csv_default_last_column_regression(tmp_path, capsys):
@@ -359,7 +366,7 @@ def test_error_unknown_dataset_lists_the_available_ones(capsys, tmp_path):
     (["train", "--bogus"], "--bogus"),
     (["frobnicate"], "frobnicate"),
     (["predict", "only-one-arg"], "INPUT"),
-    (["train", "--data", "xor", "--model", "cnn:3"], "cnn:3"),
+    (["train", "--data", "xor", "--model", "transformer:3"], "transformer:3"),
     (["train", "--data", "xor", "--model", "mlp:8,-2"], "-2"),
     (["train", "--data", "xor", "--activation", "swish2"], "swish2"),
     (["train", "--data", "xor", "--dropout", "1.5"], "dropout"),

@@ -252,3 +252,98 @@ def test_hessian_of_mlp_loss_matches_torch():
     theirs = TF.hessian(loss, _tt(w0))
     _close(mine, theirs, rtol=1e-9)
     np.testing.assert_allclose(mine.numpy(), mine.numpy().T, atol=1e-12)
+
+
+# ---------------------------------------------------------------- issue 10.1: piecewise ops
+
+
+PIECEWISE = {
+    "abs": lambda t: t.abs().sum(),
+    "relu": lambda t: t.relu().sum(),
+    "clamp": lambda t: t.clamp(-0.5, 0.5).sum(),
+    "sign": lambda t: (t.sign() * 3).sum(),
+    "floor": lambda t: t.floor().sum(),
+    "round": lambda t: t.round().sum(),
+    "max": lambda t: t.max(),
+    "max_dim": lambda t: t.reshape(2, 3).max(dim=1)[0].sum(),
+    "maximum": lambda t: t.maximum(t * 0.5).sum(),
+    "linear": lambda t: (t * 2).sum(),
+    "norm1": lambda t: t.norm(p=1),
+}
+
+
+def _where(t, lib):
+    return lib.where(t > 0, t, 2 * t).sum()
+
+
+@pytest.mark.parametrize("name", list(PIECEWISE) + ["where"])
+def test_create_graph_through_piecewise_ops_is_differentiable(name):
+    """grad(create_graph=True) always gives a differentiable result; its Hessian is 0."""
+    x0 = np.array([-1.3, -0.2, 0.4, 0.7, 1.6, 2.2])
+    f = PIECEWISE[name] if name != "where" else (lambda t: _where(t, bricks))
+    x = _t(x0).requires_grad_()
+    (g,) = bricks.grad(f(x), x, create_graph=True)
+    assert g.requires_grad
+    (h,) = bricks.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), np.zeros(6))
+    ft = PIECEWISE[name] if name != "where" else (lambda t: _where(t, torch))
+    xt = _tt(x0).requires_grad_()
+    (gt,) = torch.autograd.grad(ft(xt), xt, create_graph=True)
+    _close(g, gt)
+    _close(hessian(f, _t(x0)), TF.hessian(ft, _tt(x0)))
+
+
+def test_hessian_of_relu_and_abs_is_zero_as_in_torch():
+    x = _t([-1.0, 0.5, 2.0])
+    _close(hessian(lambda t: bricks.relu(t).sum(), x),
+           TF.hessian(lambda t: torch.relu(t).sum(), _tt([-1.0, 0.5, 2.0])))
+    (g,) = bricks.grad(bricks.abs(x.requires_grad_()).sum(), x, create_graph=True)
+    assert g.requires_grad and g.grad_fn is not None
+
+
+def _relu_net(lib, x, w1, b1, w2, b2):
+    h = lib.relu(x @ w1.T + b1)
+    return (lib.tanh(h @ w2.T + b2) ** 2).sum()
+
+
+def test_hessians_of_relu_network_match_torch():
+    """Hessians of a ReLU network w.r.t. its input and its weights, against PyTorch."""
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(2, 3))
+    w = [rng.normal(size=(4, 3)), rng.normal(size=(4,)), rng.normal(size=(2, 4)),
+         rng.normal(size=(2,))]
+    mine = [_t(a) for a in w]
+    theirs = [_tt(a) for a in w]
+    # w.r.t. the input: ReLU contributes 0, tanh does not
+    _close(hessian(lambda x: _relu_net(bricks, x, *mine), _t(x0)),
+           TF.hessian(lambda x: _relu_net(torch, x, *theirs), _tt(x0)))
+    # a purely piecewise-linear network: the input Hessian is exactly 0 (torch agrees)
+    def lin(lib, x, ws):
+        return (lib.relu(x @ ws[0].T + ws[1]) @ ws[2].T).sum()
+    hx = hessian(lambda x: lin(bricks, x, mine), _t(x0))
+    _close(hx, TF.hessian(lambda x: lin(torch, x, theirs), _tt(x0)))
+    assert not hx.numpy().any()
+    # w.r.t. all the weights at once
+    _close(hessian(lambda *ws: _relu_net(bricks, _t(x0), *ws), tuple(mine)),
+           TF.hessian(lambda *ws: _relu_net(torch, _tt(x0), *ws), tuple(theirs)))
+    # double backward by hand: d/dW1 of (d loss / dx) . v
+    xs = _t(x0).requires_grad_()
+    ws = [a.detach().requires_grad_() for a in mine]
+    (gx,) = bricks.grad(lin(bricks, xs, ws), xs, create_graph=True)
+    hw = bricks.grad((gx * gx).sum(), [xs] + ws, allow_unused=True)
+    xt = _tt(x0).requires_grad_()
+    wt = [a.detach().requires_grad_() for a in theirs]
+    (gxt,) = torch.autograd.grad(lin(torch, xt, wt), xt, create_graph=True)
+    ht = torch.autograd.grad((gxt * gxt).sum(), [xt] + wt, allow_unused=True)
+    for a, b in zip(hw, ht):
+        if b is None:
+            assert a is None or not a.numpy().any()
+        else:
+            _close(a, b)
+
+
+def test_jacobian_and_hessian_of_constant_parts_are_zero_as_in_torch():
+    x0 = [0.5, -2.0]
+    _close(jacobian(lambda t: bricks.ones(3, dtype=bricks.float64), _t(x0)),
+           TF.jacobian(lambda t: torch.ones(3, dtype=torch.float64), _tt(x0)))
+    _close(hessian(lambda t: t.sum(), _t(x0)), TF.hessian(lambda t: t.sum(), _tt(x0)))

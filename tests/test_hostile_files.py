@@ -51,10 +51,18 @@ def edit_checkpoint(path, change):
     bio._write(path, arrays, document, None)
 
 
-@pytest.fixture()
-def tiny_run(tmp_path):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def _tiny_master(tmp_path_factory):
+    out = tmp_path_factory.mktemp("master") / "run"
     assert main(["train", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture()
+def tiny_run(tmp_path, _tiny_master):
+    """A fresh copy of a 2-epoch xor run (each test may spoil its own)."""
+    out = tmp_path / "run"
+    shutil.copytree(_tiny_master, out)
     return out
 
 
@@ -353,3 +361,261 @@ def test_evaluate_and_predict_refuse_nan_weights(tmp_path, tiny_run, capsys):
 def test_seed_out_of_range_names_the_option(capsys, tmp_path, seed):
     assert_error(capsys, "train", *TINY, "--seed", seed, "--out", tmp_path / "r",
                  contains="seed")
+
+
+# ---------------------------------------------------------------- 18.12 lying metadata
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def change(document):
+        node = document
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    return change
+
+
+def _scheduler_tmax_zero(document):
+    state = document["scheduler"]["state"]
+    assert "T_max" in state
+    state["T_max"] = 0
+
+
+def _bigger_model(document):
+    document["metadata"]["config"]["model"] = "mlp:5"
+
+
+LIES = {
+    "config a list": (_set("metadata", "config", [1, 2]), "config should be a table"),
+    "config unknown key": (_set("metadata", "config", "evil", 1), "evil"),
+    "lr a string": (_set("metadata", "config", "lr", "fast"), "lr must be"),
+    "optimizer unknown": (_set("metadata", "config", "optimizer", "evil"), "optimizer"),
+    "epochs negative": (_set("metadata", "config", "epochs", -3), "epochs"),
+    "data a string": (_set("metadata", "data", "x"), "data should be a table"),
+    "task missing": (lambda d: d["metadata"]["data"].pop("task"), "data.task"),
+    "task unknown": (_set("metadata", "data", "task", "evil"), "data.task"),
+    "sample_shape a string": (_set("metadata", "data", "sample_shape", "2"), "sample_shape"),
+    "sample_shape zero": (_set("metadata", "data", "sample_shape", [0]), "sample_shape"),
+    "classes null": (_set("metadata", "data", "classes", None), "data.classes"),
+    "classes one": (_set("metadata", "data", "classes", [0]), "data.classes"),
+    "image a string": (_set("metadata", "data", "image", "no"), "data.image"),
+    "epoch null": (_set("epoch", None), "epoch"),
+    "epoch a string": (_set("epoch", "1"), "epoch"),
+    "history null": (_set("history", None), "history"),
+    "history lists": (_set("history", {"epoch": [0], "history": {"loss": 1}}), "history"),
+    "scheduler T_max 0": (_scheduler_tmax_zero, "T_max"),
+    "model bigger than weights": (_bigger_model, "does not fit"),
+    "classes more than weights": (_set("metadata", "data", "classes", [0, 1, 2]),
+                                  "does not fit"),
+    "features more than weights": (_set("metadata", "data", "sample_shape", [3]),
+                                   "does not fit"),
+}
+
+
+@pytest.mark.parametrize("case", list(LIES))
+def test_lying_metadata_is_one_clear_error(case, tmp_path, tiny_run, capsys):
+    change, message = LIES[case]
+    edit_checkpoint(tiny_run / CKPT, change)
+    x = tmp_path / "x.npy"
+    xp.save(x, xp.zeros((1, 2), dtype=xp.float32))
+    before = (tiny_run / CKPT).read_bytes()
+    commands = [["evaluate", tiny_run], ["predict", tiny_run, x],
+                ["train", "--resume", tiny_run, "--epochs", "3", "--quiet"]]
+    for argv in commands[2:] if "scheduler" in case else commands:  # only resume steps it
+        line = assert_error(capsys, *argv, contains=message)
+        assert str(tiny_run) in line, line
+    assert (tiny_run / CKPT).read_bytes() == before
+
+
+def test_deeply_nested_config_toml_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert_error(capsys, "train", "--config", tmp_path / "deep.toml",
+                 contains=["deep.toml", "nested too deeply"])
+    (tmp_path / "table.toml").write_text("data = {a = 1}\n")
+    assert_error(capsys, "train", "--config", tmp_path / "table.toml", contains="data")
+
+
+# ---------------------------------------------------------------- 18.11 bombs and sizes
+def _png_header(width, height):
+    """A PNG whose header claims width x height pixels (its pixel data is missing)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("img") / "run"
+    assert main(["train", "--data", "mnist", "--model", "linear", "--epochs", "1",
+                 "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_predict_refuses_a_huge_image_before_decoding(tmp_path, image_run, capsys,
+                                                      monkeypatch):
+    big = tmp_path / "big.png"
+    big.write_bytes(_png_header(10000, 10000))  # 100 M pixels claimed in 57 bytes
+    assert_error(capsys, "predict", image_run, big,
+                 contains=["10000x10000", "BRICKS_MAX_PIXELS"])
+    monkeypatch.setenv("BRICKS_MAX_PIXELS", "1e9")  # raised: now it tries, and fails cleanly
+    line = assert_error(capsys, "predict", image_run, big, contains="cannot read image")
+    assert "Warning" not in line
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(_png_header(20000, 20000))  # Pillow's own bomb limit still holds
+    assert_error(capsys, "predict", image_run, huge, contains="cannot read image")
+
+
+def _zip_bomb(path, megabytes=20):
+    import zipfile
+
+    shape = b"{'descr': '<f8', 'fortran_order': False, 'shape': (%d,), }" % (
+        megabytes * 2**20 // 8)
+    header = b"\x93NUMPY\x01\x00" + shape
+    header = header + b" " * (63 - len(header) % 64) + b"\n"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        with zf.open("X.npy", "w") as member:
+            member.write(header)
+            zero = bytes(2**20)
+            for _ in range(megabytes):
+                member.write(zero)
+        zf.writestr("y.npy", b"")
+
+
+def test_data_npz_zip_bomb_is_refused(tmp_path, capsys):
+    bomb = tmp_path / "bomb.npz"
+    _zip_bomb(bomb)
+    assert bomb.stat().st_size < 100_000
+    assert_error(capsys, "train", "--data", bomb, "--out", tmp_path / "r",
+                 contains="zip bomb")
+    assert not (tmp_path / "r").exists()
+
+
+def test_data_npz_over_the_array_limit_is_refused(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "big.npz"
+    xp.savez(path, X=xp.zeros((1000, 300)), y=xp.zeros(1000))
+    monkeypatch.setenv("BRICKS_MAX_ARRAY_BYTES", "1000000")
+    assert_error(capsys, "train", "--data", path, contains="BRICKS_MAX_ARRAY_BYTES")
+
+
+def test_npz_member_claiming_100_gb_is_refused(tmp_path, capsys):
+    import io as _io
+    import zipfile
+
+    header = _io.BytesIO()
+    xp.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (12_500_000_000,)})
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("X.npy", header.getvalue() + bytes(64))
+        zf.writestr("y.npy", header.getvalue() + bytes(64))
+    assert_error(capsys, "train", "--data", path, contains="100000000000 bytes")
+
+
+def test_npy_input_claiming_100_gb_is_refused(tmp_path, tiny_run, capsys):
+    import io as _io
+
+    header = _io.BytesIO()
+    xp.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (12_500_000_000,)})
+    (tmp_path / "x.npy").write_bytes(header.getvalue() + bytes(64))
+    assert_error(capsys, "predict", tiny_run, tmp_path / "x.npy",
+                 contains="100,000,000,000 bytes")
+
+
+def test_model_size_is_checked_before_allocating(tmp_path, tiny_run, capsys, monkeypatch):
+    assert_error(capsys, "train", *TINY, "--model", "mlp:99999999999", "--out",
+                 tmp_path / "r", contains=["BRICKS_MAX_PARAMETERS", "weights"])
+    assert not (tmp_path / "r").exists()
+    edit_checkpoint(tiny_run / CKPT,
+                    _set("metadata", "data", "sample_shape", [100000, 100000]))
+    assert_error(capsys, "evaluate", tiny_run, contains="BRICKS_MAX_PARAMETERS")
+    monkeypatch.setenv("BRICKS_MAX_PARAMETERS", "100")
+    assert_error(capsys, "train", *TINY, "--model", "mlp:64", "--out", tmp_path / "r",
+                 contains="over the limit")
+    monkeypatch.setenv("BRICKS_MAX_PARAMETERS", "lots")
+    assert_error(capsys, "train", *TINY, "--out", tmp_path / "r",
+                 contains="BRICKS_MAX_PARAMETERS must be")
+
+
+def test_confusion_matrix_of_thousands_of_classes_is_capped(tmp_path):
+    import time
+
+    from bricks.train import plots
+
+    pytest.importorskip("matplotlib")
+    cm = xp.eye(2000, dtype=xp.int64)
+    start = time.perf_counter()
+    plots.plot_confusion_matrix(cm, tmp_path / "cm.png")
+    assert time.perf_counter() - start < 60  # uncapped: 4 M text cells, many minutes
+    from PIL import Image
+
+    with Image.open(tmp_path / "cm.png") as im:
+        assert max(im.size) <= 1300  # 13 x 12 inches at 100 dpi, not 1002 inches
+
+
+def test_csv_memory_is_a_small_multiple_of_the_file(tmp_path):
+    import tracemalloc
+
+    from bricks.data.tabular import read_csv
+
+    rng = xp.random.default_rng(0)
+    data = rng.normal(size=(40000, 20))
+    path = tmp_path / "t.csv"
+    lines = [",".join(f"{v:.6f}" for v in row) + f",{i % 3}" for i, row in enumerate(data)]
+    path.write_text("\n".join(lines) + "\n")
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        X, y, classes, _ = read_csv(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert X.shape == (40000, 20) and classes is None and set(y.tolist()) == {0.0, 1.0, 2.0}
+    assert xp.allclose(X, data, atol=1e-6)
+    assert peak < 1.0 * size, (peak, size)  # the old list-of-lists reader: ~17x
+
+
+# ---------------------------------------------------------------- 18.14 clear messages
+def test_predict_output_that_is_a_folder_names_the_option(tmp_path, tiny_run, capsys):
+    xp.save(tmp_path / "x.npy", xp.zeros((1, 2), dtype=xp.float32))
+    line = assert_error(capsys, "predict", tiny_run, tmp_path / "x.npy", "--output",
+                        tmp_path, contains=["--output", "is a folder"])
+    assert ".tmp" not in line
+
+
+def test_one_class_csv_is_refused(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i * 2},yes\n" for i in range(20)))
+    assert_error(capsys, "train", "--data", path, "--out", tmp_path / "r",
+                 contains=["only one class", "'yes'"])
+    assert not (tmp_path / "r").exists()
+
+
+def test_overflowing_outputs_are_an_error_not_nan_numbers(tmp_path, tiny_run, capsys):
+    arrays, document, _ = bio._read(tiny_run / CKPT)
+    for name in arrays:
+        if name.startswith("model.") and name.endswith("weight"):
+            arrays[name] = arrays[name] * 1e30  # finite weights, but huge
+    bio._write(tiny_run / CKPT, arrays, document, None)
+    xp.save(tmp_path / "x.npy", xp.full((2, 2), 1e10, dtype=xp.float32))
+    assert_error(capsys, "predict", tiny_run, tmp_path / "x.npy", contains="NaN or infinite")
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text("a,b,y\n" + "".join(f"{1e10 * (i % 2)},{1e10},{i % 2}\n"
+                                              for i in range(10)))
+    assert_error(capsys, "evaluate", tiny_run, "--data", csv_path, contains="NaN or infinite")
+
+
+def test_a_bare_key_error_is_worded(capsys, monkeypatch):
+    import bricks.cli as cli
+
+    def boom(args):
+        raise KeyError("task")
+
+    monkeypatch.setitem(cli.COMMANDS, "datasets", boom)
+    assert_error(capsys, "datasets", contains="missing or unknown entry 'task'")

@@ -660,21 +660,21 @@ def test_class_index_errors_name_loss_and_shapes():
             fn(x, bricks.tensor([0, 1, 3, 2]))
         with pytest.raises(IndexError, match="class index -1 is out of range"):
             fn(x, bricks.tensor([0, -1, 0, 0]))
-        with pytest.raises(ValueError, match=rf"{name}: weight must be a 1-D tensor with one "
+        with pytest.raises(RuntimeError, match=rf"{name}: weight must be a 1-D tensor with one "
                                              rf"entry per class \(3\), got shape \(2,\)"):
             fn(x, bricks.tensor([0, 1, 2, 0]), bricks.tensor([1.0, 2.0]))
         with pytest.raises(ValueError, match=rf"{name}: input must have a class dimension"):
             fn(bricks.tensor(1.0), bricks.tensor(0))
-        with pytest.raises(TypeError, match=rf"{name}: input must be a floating point"):
+        with pytest.raises(RuntimeError, match=rf"{name}: input must be a floating point"):
             fn(bricks.tensor([[1, 2]]), bricks.tensor([0]))
-    with pytest.raises(TypeError, match=r"cross_entropy: class-index targets must be integers "
+    with pytest.raises(RuntimeError, match=r"cross_entropy: class-index targets must be integers "
                                         r"\(int64\), got float32 of shape \(4,\); for "
                                         r"probability targets pass a float tensor of the "
                                         r"input's shape \(4, 3\)"):
         F.cross_entropy(x, bricks.tensor([0.0, 1.0, 2.0, 0.0]))
     with pytest.raises(ValueError, match=r"unbatched input of shape \(3,\)"):
         F.cross_entropy(bricks.zeros(3), bricks.tensor([1]))
-    with pytest.raises(ValueError, match="label_smoothing must be between"):
+    with pytest.raises(RuntimeError, match="label_smoothing must be between"):
         F.cross_entropy(x, bricks.tensor([0, 1, 2, 0]), label_smoothing=-0.1)
 
 
@@ -687,10 +687,10 @@ def test_ignore_index_is_not_range_checked():
 
 
 def test_binary_errors():
-    with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities "
+    with pytest.raises(RuntimeError, match=r"binary_cross_entropy: input must hold probabilities "
                                          r"in \[0, 1\], got values from -0.5 to 2.0"):
         F.binary_cross_entropy(bricks.tensor([-0.5, 2.0]), bricks.tensor([0.0, 1.0]))
-    with pytest.raises(ValueError, match="input must hold probabilities"):
+    with pytest.raises(RuntimeError, match="input must hold probabilities"):
         F.binary_cross_entropy(bricks.tensor([float("nan")]), bricks.tensor([0.0]))
     with pytest.raises(ValueError, match=r"binary_cross_entropy: target of shape \(3,\) must "
                                          r"have the same shape as the input \(3, 1\)"):
@@ -699,21 +699,21 @@ def test_binary_errors():
                                          r"\(2, 2\) must have the same shape as the input "
                                          r"\(2,\)"):
         F.binary_cross_entropy_with_logits(bricks.zeros(2), bricks.zeros(2, 2))
-    with pytest.raises(ValueError, match=r"pos_weight: weight of shape \(3,\) does not broadcast "
+    with pytest.raises(RuntimeError, match=r"pos_weight: weight of shape \(3,\) does not broadcast "
                                          r"to the input's shape \(4, 2\)"):
         F.binary_cross_entropy_with_logits(bricks.zeros(4, 2), bricks.zeros(4, 2),
                                            pos_weight=bricks.ones(3))
-    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(5,\)"):
+    with pytest.raises(RuntimeError, match=r"binary_cross_entropy: weight of shape \(5,\)"):
         F.binary_cross_entropy(bricks.zeros(4), bricks.zeros(4), bricks.ones(5))
 
 
 def test_regression_shape_errors_and_broadcast_warning():
-    with pytest.raises(ValueError, match=r"mse_loss: input of shape \(3, 2\) and target of "
+    with pytest.raises(RuntimeError, match=r"mse_loss: input of shape \(3, 2\) and target of "
                                          r"shape \(4,\) cannot be broadcast together"):
         F.mse_loss(bricks.zeros(3, 2), bricks.zeros(4))
     with pytest.raises(ValueError, match=r"mse_loss: weight of shape \(3,\) must have the same"):
         F.mse_loss(bricks.zeros(3, 2), bricks.zeros(3, 2), weight=bricks.ones(3))
-    with pytest.raises(ValueError, match="huber_loss: delta must be positive"):
+    with pytest.raises(RuntimeError, match="huber_loss: delta must be positive"):
         F.huber_loss(bricks.zeros(2), bricks.zeros(2), delta=-1.0)
     x, y = np.arange(3.0).reshape(3, 1), np.array([0.0, 1.0, 5.0])
     with pytest.warns(UserWarning, match=r"l1_loss: target shape \(3,\) differs from input "

@@ -588,3 +588,61 @@ def test_flat_closure_helpers():
     assert loss_t < loss  # a small step along -g goes downhill
     assert g_t.shape == x.shape and not np.allclose(g_t, g)
     assert _flat.evaluate_closure(lambda: bricks.is_grad_enabled()) is True
+
+
+STATE_CASES = [("SGD", {"lr": 0.1, "momentum": 0.9}, "momentum_buffer"),
+               ("Adam", {"amsgrad": True}, "exp_avg"), ("AdamW", {}, "exp_avg_sq"),
+               ("RMSprop", {"momentum": 0.5, "centered": True}, "grad_avg"),
+               ("Adagrad", {}, "sum"), ("Adadelta", {}, "acc_delta")]
+
+
+@pytest.mark.parametrize("name,kwargs,key", STATE_CASES, ids=[c[0] for c in STATE_CASES])
+def test_optimizer_state_holds_tensors_as_in_torch(name, kwargs, key):
+    """opt.state[p][...] is a Tensor (detach, clone, norm work), equal to torch's; the
+    state_dict keeps arrays, and loading it resumes bit for bit."""
+    params, opt = run_bricks(name, kwargs, 3)
+    _, topt = run_torch(name, kwargs, 3)
+    tparams = [p for g in topt.param_groups for p in g["params"]]
+    for p, tp in zip(params, tparams):
+        if p.grad is None:  # the unused parameter: no update, state as torch's (if any)
+            assert bool(opt.state.get(p)) == bool(topt.state.get(tp))
+            continue
+        buf = opt.state[p][key]
+        assert isinstance(buf, bricks.Tensor) and not buf.requires_grad
+        np.testing.assert_allclose(buf.detach().clone().numpy(),
+                                   topt.state[tp][key].numpy(), rtol=1e-10, atol=1e-12)
+        assert float(buf.norm()) == pytest.approx(float(topt.state[tp][key].norm()),
+                                                  rel=1e-10)
+    sd = opt.state_dict()
+    assert all(isinstance(v, np.ndarray) for s in sd["state"].values() for k, v in s.items()
+               if k != "step")
+    straight, _ = run_bricks(name, kwargs, 5)
+    resumed = _bricks_params([p.data.copy() for p in params])
+    fresh = getattr(optim, name)(resumed, **kwargs)
+    fresh.load_state_dict(sd)
+    assert isinstance(fresh.state[resumed[0]][key], bricks.Tensor)
+    for _ in range(2):
+        fresh.zero_grad()
+        _bricks_loss(resumed).backward()
+        fresh.step()
+    for a, b in zip(resumed, straight):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_closure_optimizer_state_holds_tensors():
+    w = bricks.tensor([-1.2, 1.0], dtype=bricks.float64, requires_grad=True)
+    opt = optim.LBFGS([w], max_iter=3)
+
+    def closure():
+        opt.zero_grad()
+        loss = (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    state = opt.state[w]
+    assert isinstance(state["d"], bricks.Tensor) and state["d"].shape == (2,)
+    assert all(isinstance(v, bricks.Tensor) for v in state["old_dirs"])
+    sd = opt.state_dict()["state"][0]
+    assert isinstance(sd["d"], np.ndarray) and isinstance(sd["old_dirs"][0], np.ndarray)
+    opt.step(closure)  # and the method goes on from Tensor state

@@ -528,6 +528,59 @@ def test_hessian_free_with_the_hessian_trains_a_classifier():
     assert opt.state[next(iter(model.parameters()))]["func_evals"] <= 120
 
 
+# ---------------------------------------------------------------- one closure for all
+
+
+ALL_CLOSURE_OPTIMIZERS = [
+    (LBFGS, {"max_iter": 5}), (LBFGS, {"max_iter": 5, "line_search_fn": "strong_wolfe"}),
+    (BFGS, {"max_iter": 5}), (ConjugateGradient, {"max_iter": 5}),
+    (Newton, {"damping": 1e-2}), (HessianFree, {"cg_max_iter": 20, "damping": 1e-2}),
+]
+
+
+@pytest.mark.parametrize("kind", ["backward", "loss"])
+@pytest.mark.parametrize("cls,kw", ALL_CLOSURE_OPTIMIZERS,
+                         ids=[f"{c.__name__}-{i}" for i, (c, _) in
+                              enumerate(ALL_CLOSURE_OPTIMIZERS)])
+def test_every_closure_optimizer_takes_the_same_closure(cls, kw, kind):
+    """Swapping LBFGS for any other closure optimizer needs no change to the closure:
+    PyTorch's (zero_grad, loss, backward, return loss) and a loss-only one both work."""
+    X, y = _sine_data(40, seed=2)
+    model = _mlp(hidden=4)
+    opt = cls(model.parameters(), **kw)
+    closure = _quadratic_mlp_closure(model, X, y, opt, kind)
+    with bricks.no_grad():
+        start = float(F.mse_loss(model(X).reshape(-1), y))
+    losses = [float(opt.step(closure)) for _ in range(8)]
+    assert losses[0] == pytest.approx(start, rel=1e-12)
+    with bricks.no_grad():
+        end = float(F.mse_loss(model(X).reshape(-1), y))
+    assert end < 0.75 * start
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+def test_pytorch_style_and_loss_only_closures_give_the_same_newton_steps():
+    X, y = _sine_data(30, seed=3)
+    runs = []
+    for kind in ("backward", "loss"):
+        model = _mlp(hidden=3)
+        opt = Newton(model.parameters(), damping=1e-2)
+        closure = _quadratic_mlp_closure(model, X, y, opt, kind)
+        for _ in range(3):
+            opt.step(closure)
+        runs.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_pytorch_style_closure_still_leaves_the_gradient_in_grad():
+    w = bricks.tensor([-1.2, 1.0], dtype=f64, requires_grad=True)
+    opt = LBFGS([w], max_iter=1)
+    opt.step(lambda: rosenbrock(w))  # loss only: LBFGS computes the gradient itself
+    assert w.grad is not None and w.grad.shape == (2,)
+    assert not np.allclose(w.data, [-1.2, 1.0])
+
+
 # ---------------------------------------------------------------- state_dict resume
 
 
@@ -692,8 +745,8 @@ def test_newton_explains_the_closure_contract():
         loss.backward()
         return loss
 
-    with pytest.raises(RuntimeError, match=r"without calling loss\.backward\(\)"):
-        opt.step(with_backward)
+    opt.step(with_backward)  # PyTorch's closure convention works too (issue 10.2)
+    assert w.tolist() != [1.0, 2.0]
     with pytest.raises(RuntimeError, match="has no graph"):
         opt.step(lambda: (w.detach() ** 2).sum())
     with pytest.raises(TypeError, match="single-element Tensor"):

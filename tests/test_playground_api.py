@@ -2,6 +2,8 @@
 
 import inspect
 import io
+import json
+import struct
 import time
 
 import pytest
@@ -405,3 +407,31 @@ def test_delete_closes_the_socket(client):
 def test_binds_to_loopback_by_default():
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
     assert inspect.signature(playground_main).parameters["host"].default == "127.0.0.1"
+
+
+def test_websocket_binary_heatmap_frames(client):
+
+
+    sid = new(client, {"dataset": "spiral", "n_classes": 3, "loss": "cross_entropy"})
+    with client.websocket_connect(f"ws://127.0.0.1/ws/{sid}?heatmap=binary") as ws:
+        kinds = {}
+        for _ in range(6):
+            msg = ws.receive()
+            if msg.get("bytes") is not None:
+                kinds["bytes"] = msg["bytes"]
+            elif msg.get("text") is not None:
+                body = json.loads(msg["text"])
+                kinds[body["type"]] = body
+            if {"bytes", "state", "data"} <= set(kinds):
+                break
+    blob, state = kinds["bytes"], kinds["state"]
+    magic, epoch, data_version, size, flags, _, vmin, vmax = struct.unpack_from(
+        "<4sIIHBBff", blob)
+    assert (magic, epoch, size, flags, vmin, vmax) == (b"BKH1", 0, 50, 1, 0.0, 1.0)
+    assert data_version == state["data_version"] and len(blob) == 24 + 2 * 2500
+    # The JSON frame leaves the values out; the binary ones match the JSON state's to 1/255.
+    assert "values" not in state["heatmap"] and state["heatmap"]["binary"] is True
+    full = client.get(f"/api/sessions/{sid}/state").json()["heatmap"]
+    values = [vmin + b * (vmax - vmin) / 255 for b in blob[24:24 + 2500]]
+    assert max(abs(a - b) for a, b in zip(values, full["values"])) <= 0.5 / 255 + 1e-4
+    assert list(blob[24 + 2500:]) == full["labels"]

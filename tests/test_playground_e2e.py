@@ -17,6 +17,8 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -259,6 +261,25 @@ def test_upload_csv_export_and_edit_weight(open_page, server, tmp_path):
     header_len = struct.unpack("<Q", body[:8])[0]  # safetensors: u64 length, JSON header
     header = json.loads(body[8:8 + header_len])
     assert any(key.endswith("weight") for key in header)
+    # The script loads those weights by default and reproduces the playground's numbers.
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "bricks_playground_model.py").write_text(script)
+    (folder / "bricks_playground.safetensors").write_bytes(body)
+    run = subprocess.run([sys.executable, "bricks_playground_model.py"], cwd=folder,
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert run.returncode == 0, run.stderr
+    shown = dict(p.rsplit(" ", 1) for p in run.stdout.strip().split(": ", 1)[1].split(", "))
+    state = get_json(server, f"/api/sessions/{sid}/state")
+    assert float(shown["test loss"]) == pytest.approx(state["test_loss"], rel=1e-5)
+    assert float(shown["train loss"]) == pytest.approx(state["train_loss"], rel=1e-5)
+    assert float(shown["test accuracy"]) == state["test_accuracy"]
+    retrain = subprocess.run([sys.executable, "bricks_playground_model.py", "--retrain",
+                              "--epochs", "1"], cwd=folder, capture_output=True, text=True,
+                             timeout=120, env={**os.environ,
+                                               "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert retrain.returncode == 0 and "epoch 1: train loss" in retrain.stdout, retrain.stderr
     csv_href = page.get_attribute('[data-testid="export-data"]', "href")
     csv_text = page.request.get(server + csv_href).text()
     assert csv_text.splitlines()[0] == "x1,x2,label,split" and len(csv_text.splitlines()) == 61
@@ -303,10 +324,15 @@ def test_compare_mode(open_page, server, screenshot_dir):
     page.click('[data-testid="step"]')
     wait_until(lambda: epochs_shown(page) == (1, 1), 10, "one step of A and of B")
     for sid in (a_id, b_id):
-        step = Request(f"{server}/api/sessions/{sid}/step", data=b'{"epochs": 150}',
-                       headers={"Content-Type": "application/json"})
-        with urlopen(step, timeout=60) as response:
-            assert json.loads(response.read())["epoch"] == 151
+        epoch = 1
+        while epoch < 151:  # a step is bounded in time (step_timeout): repeat until done
+            body = json.dumps({"epochs": 151 - epoch}).encode()
+            step = Request(f"{server}/api/sessions/{sid}/step", data=body,
+                           headers={"Content-Type": "application/json"})
+            with urlopen(step, timeout=60) as response:
+                reply = json.loads(response.read())
+            assert reply["epochs_done"] > 0 and reply["truncated"] == (reply["epoch"] < 151)
+            epoch = reply["epoch"]
     wait_until(lambda: epochs_shown(page) == (151, 151), 10, "the trained frames")
     for side in ("a", "b"):
         assert number(page, f"#test-loss-{side}") is not None
@@ -353,3 +379,266 @@ def test_classroom_mode_hides_controls(open_page):
     page.click('[data-testid="feature-x1"]')
     page.wait_for_timeout(300)
     assert page.evaluate("window.playground.a.config.features") == ["x1", "x2"]
+
+
+# ----------------------------------------------------------------- issue 14: what a new
+# user noticed, each with the browser test that would have caught it.
+
+def open_at(browser, server, width, height, hash_text=""):
+    """A page in a fresh context of the given viewport; returns (page, context, errors)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
+    page.goto(f"{server}/{'#' + hash_text if hash_text else ''}")
+    page.wait_for_selector('body[data-ready="true"]', timeout=20_000)
+    return page, context, errors
+
+
+def test_compare_pause_frees_the_play_button(open_page, server):
+    page, a_id, b_id = open_compare(open_page, server)
+    page.click('[data-testid="play"]')
+    page.wait_for_selector('[data-testid="play"][data-playing="true"]', timeout=10_000)
+    page.click('[data-testid="play"]')  # pause
+    for sid in (a_id, b_id):
+        wait_until(lambda sid=sid: get_json(server, f"/api/sessions/{sid}")["status"] ==
+                   "paused", 10, "pause")
+    # The button comes back to play (it used to stick on pause, sending pause again).
+    page.wait_for_selector('[data-testid="play"][data-playing="false"]', timeout=10_000)
+    page.click('[data-testid="play"]')
+    for sid in (a_id, b_id):
+        wait_until(lambda sid=sid: get_json(server, f"/api/sessions/{sid}")["status"] ==
+                   "playing", 10, "play again")
+    page.click('[data-testid="play"]')
+    page.wait_for_selector('[data-testid="play"][data-playing="false"]', timeout=10_000)
+
+
+SIZES = [(390, 844), (768, 1024), (1024, 768), (1280, 800), (1920, 1080)]
+
+
+def test_layout_fits_every_screen(browser, server, screenshot_dir):
+    for width, height in SIZES:
+        page, context, errors = open_at(browser, server, width, height,
+                                        "dataset=spiral&hidden=8,8,6&features=x1,x2,sinx1")
+        page.wait_for_function("() => window.playground.a.state")
+        page.wait_for_timeout(300)
+        box = page.evaluate("""() => {
+            const r = (id) => document.getElementById(id).getBoundingClientRect();
+            const nodes = [...document.querySelectorAll('#nodes .node')].map((n) => {
+                const b = n.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom];
+            });
+            return {scroll: document.documentElement.scrollWidth, inner: innerWidth,
+                    compare: r('compare-toggle').right, classroom: r('classroom-toggle').right,
+                    network: r('network-col'), output: r('output-col'),
+                    networkBox: [document.getElementById('network').scrollWidth,
+                                 document.getElementById('network').clientWidth],
+                    nodes};
+        }""")
+        assert box["scroll"] <= box["inner"], (width, "the page scrolls sideways", box)
+        assert box["compare"] <= width and box["classroom"] <= width, (width, box)
+        # Neurons never overlap (the network scrolls in its own box instead of squeezing).
+        nodes = box["nodes"]
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1:]:
+                assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], \
+                    (width, "overlapping neurons", a, b)
+        if width >= 1024:  # three columns: the output beside the network, not below
+            assert abs(box["output"]["top"] - box["network"]["top"]) < 2, (width, box)
+        if width >= 1280:  # one row of controls that does not move with the status text
+            tops = page.evaluate("[...document.querySelectorAll('#controls > *')]"
+                                 ".map((n) => Math.round(n.getBoundingClientRect().top))")
+            assert max(tops) - min(tops) < 30, (width, "the control bar wraps", tops)
+            before = page.evaluate("[...document.querySelectorAll('#controls > *')]"
+                                   ".map((n) => Math.round(n.getBoundingClientRect().left))")
+            page.evaluate("document.getElementById('status').textContent = "
+                          "'stopped: target loss reached after a long time'")
+            after = page.evaluate("[...document.querySelectorAll('#controls > *')]"
+                                  ".map((n) => Math.round(n.getBoundingClientRect().left))")
+            assert before == after, (width, "the controls jump with the status text")
+        # Metric values stay on their labels' line, inside their column.
+        heights = page.evaluate("[...document.querySelectorAll('#output-col .metrics > div')]"
+                                ".map((n) => n.getBoundingClientRect().height)")
+        assert max(heights) < 24, (width, "a metric value wraps", heights)
+        for col in ("data-col", "network-col", "output-col"):
+            over = page.evaluate(f"(() => {{ const c = document.getElementById('{col}'); "
+                                 f"return [c.scrollWidth, c.clientWidth]; }})()")
+            assert over[0] <= over[1], (width, col, "content overflows its column", over)
+        # The heatmap is painted at display resolution, interpolated (no stair steps).
+        smooth = page.evaluate("""(() => {
+            const c = document.getElementById('heatmap');
+            const row = c.getContext('2d').getImageData(0, Math.floor(c.height / 3),
+                                                         c.width, 1).data;
+            const colours = new Set();
+            for (let i = 0; i < row.length; i += 4) {
+                colours.add(row[i] * 65536 + row[i + 1] * 256 + row[i + 2]);
+            }
+            return [c.width, colours.size]; })()""")
+        assert smooth[0] >= 200 and smooth[1] > 60, (width, "heatmap not interpolated", smooth)
+        page.screenshot(path=str(screenshot_dir / f"playground-{width}.png"))
+        context.close()
+        assert not errors, errors
+
+
+def test_opened_panels_scroll_into_view(browser, server):
+    page, context, errors = open_at(browser, server, 1280, 800)
+    page.check('[data-testid="compare-toggle"]')
+    page.wait_for_function("() => window.playground.b && window.playground.b.state")
+    top = page.evaluate("document.getElementById('compare').getBoundingClientRect().top")
+    assert 0 <= top < 800 - 80, f"the compare panel opened off-screen (top {top})"
+    page.evaluate("window.scrollTo(0, 0)")
+    page.check('[data-testid="classroom-toggle"]')
+    page.wait_for_timeout(200)
+    top = page.evaluate("document.getElementById('classroom').getBoundingClientRect().top")
+    assert 0 <= top < 800 - 80, f"the classroom panel opened off-screen (top {top})"
+    context.close()
+    assert not errors, errors
+
+
+def test_problem_type_switches_the_loss_and_back(open_page, server):
+    page = open_page("loss=cross_entropy")
+    wait_config(page, "c.loss === 'cross_entropy'")
+    page.click('[data-testid="dataset-plane"]')  # regression: cross-entropy has no meaning
+    wait_config(page, "c.dataset === 'plane' && c.loss === 'mse'")
+    assert page.is_hidden('[data-testid="message"]') or \
+        "cross_entropy" not in page.inner_text('[data-testid="message"]')
+    page.click('[data-testid="dataset-circle"]')
+    wait_config(page, "c.dataset === 'circle' && c.loss === 'cross_entropy'")
+    assert get_json(server, f"/api/sessions/{session_id(page)}/config")["loss"] == \
+        "cross_entropy"
+
+
+def test_heatmap_arrives_as_binary_frames_painted_per_animation_frame(open_page, server):
+    page = open_page()
+    page.wait_for_function("() => window.playground.a.heatmap")
+    hm = page.evaluate("(() => { const h = window.playground.a.heatmap; return {size: "
+                       "h.size, n: h.values.length, vmin: h.vmin, vmax: h.vmax}; })()")
+    assert hm == {"size": 50, "n": 2500, "vmin": 0, "vmax": 1}
+    # The JSON state frames no longer carry the 2500 values.
+    assert page.evaluate("window.playground.a.state.heatmap.values") is None
+    pixels = "Array.from(document.getElementById('heatmap').getContext('2d')" \
+             ".getImageData(0, 0, 50, 50).data.slice(0, 4000))"
+    before = page.evaluate(pixels)
+    frames0, paints0 = page.evaluate("[window.playground.a.heatmapFrames, "
+                                     "window.playground.heatmapPaints]")
+    page.click('[data-testid="play"]')
+    wait_until(lambda: number(page, "#epoch") >= 30, 30, "30 epochs")
+    page.click('[data-testid="play"]')
+    frames1, paints1 = page.evaluate("[window.playground.a.heatmapFrames, "
+                                     "window.playground.heatmapPaints]")
+    assert frames1 - frames0 >= 10 and paints1 - paints0 >= 10, (frames1, paints1)
+    assert paints1 - paints0 <= frames1 - frames0  # at most one paint per frame received
+    assert page.evaluate(pixels) != before, "the heatmap was not repainted"
+
+
+def test_add_points_by_clicking_and_per_layer_dropout_and_batch_norm(open_page, server):
+    page = open_page("hidden=4,3")
+    sid = session_id(page)
+    page.click('[data-testid="clear-points"]')
+    wait_config(page, "c.dataset === 'custom'")
+    page.select_option('[data-testid="add-class"]', "1")
+    box = page.locator('[data-testid="points"]').bounding_box()
+    # A click at 3/4 across and 1/4 down is the point (3, 3) of the [-6, 6] plane.
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)
+    page.select_option('[data-testid="add-class"]', "0")
+    page.select_option('[data-testid="add-split"]', "test")
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.75)
+    wait_until(lambda: len(get_json(server, f"/api/sessions/{sid}/data")["test"]["x"]) == 1,
+               10, "two clicked points")
+    data = get_json(server, f"/api/sessions/{sid}/data")
+    (x1, x2), = data["train"]["x"]
+    assert abs(x1 - 3) < 0.1 and abs(x2 - 3) < 0.1 and data["train"]["y"] == [1]
+    (x1, x2), = data["test"]["x"]
+    assert abs(x1 + 3) < 0.1 and abs(x2 + 3) < 0.1 and data["test"]["y"] == [0]
+    # Per-layer options, through the page's own inputs.
+    page.fill('[data-testid="dropout-0"]', "0.3")
+    page.press('[data-testid="dropout-0"]', "Tab")
+    wait_config(page, "c.dropout[0] === 0.3 && c.dropout[1] === 0")
+    page.check('[data-testid="batch-norm-1"]')
+    wait_config(page, "c.batch_norm[0] === false && c.batch_norm[1] === true")
+    config = get_json(server, f"/api/sessions/{sid}/config")
+    assert config["dropout"] == [0.3, 0.0] and config["batch_norm"] == [False, True]
+    assert page.input_value('[data-testid="dropout-0"]') == "0.3"
+    assert page.is_checked('[data-testid="batch-norm-1"]')
+    formulas = get_json(server, f"/api/sessions/{sid}/state")["formulas"]
+    assert formulas[2][0].startswith("h2_0 = tanh(BN(")
+
+
+def test_small_visual_fixes(open_page, server):
+    page = open_page("dataset=spiral&n_classes=3&loss=cross_entropy")
+    page.wait_for_function("() => window.playground.a.heatmap && window.playground.a.data")
+    # A class legend for k classes (the diverging colour bar means nothing there).
+    page.wait_for_selector('[data-testid="class-legend"]:not([hidden])')
+    assert page.inner_text('[data-testid="class-legend"]').split() == \
+        ["0", "class", "0", "1", "class", "1", "2", "class", "2"]
+    assert page.is_hidden("#colorbar")
+    # Tiles say how many classes, not "k classes".
+    assert page.inner_text('[data-testid="dataset-spiral"] .task') == "3 classes"
+    assert page.inner_text('[data-testid="dataset-blobs"] .task') == "3 classes"
+    # Points stay visible on a k-class map: the map is pale where the points are coloured.
+    sat = page.evaluate("""(() => {
+        const d = document.getElementById('heatmap').getContext('2d')
+            .getImageData(0, 0, 50, 50).data;
+        let m = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            const hi = Math.max(d[i], d[i + 1], d[i + 2]), lo = Math.min(d[i], d[i + 1], d[i + 2]);
+            m = Math.max(m, (hi - lo) / 255);
+        }
+        return m; })()""")
+    assert sat < 0.5, f"the k-class map is saturated ({sat:.2f})"
+    # The corner's "-6" is written once, for both axes.
+    texts = page.evaluate("""(() => {
+        const texts = [];
+        const ctx = document.getElementById('points').getContext('2d');
+        const orig = ctx.fillText;
+        ctx.fillText = function (t, x, y) {
+            texts.push(String(t)); return orig.call(this, t, x, y); };
+        document.getElementById('show-test').click();
+        ctx.fillText = orig;
+        return texts; })()""")
+    assert texts.count("-6") == 1 and texts.count("6") == 2, texts
+    # The confusion matrix says which counts it shows: training when there is no test set.
+    assert page.inner_text('[data-testid="confusion-title"]') == "Confusion matrix (test)"
+    page.fill('[data-testid="train-ratio"]', "90")
+    page.click('[data-testid="clear-points"]')
+    wait_config(page, "c.dataset === 'custom'")
+    page.select_option('[data-testid="add-class"]', "0")
+    box = page.locator('[data-testid="points"]').bounding_box()
+    for k, cls in enumerate(["0", "1", "2"]):
+        page.select_option('[data-testid="add-class"]', cls)
+        page.mouse.click(box["x"] + box["width"] * (0.2 + 0.3 * k), box["y"] + box["height"] / 2)
+    page.wait_for_function("() => window.playground.a.data.train.x.length === 3")
+    page.click('[data-testid="step"]')
+    page.wait_for_function("() => document.getElementById('confusion-title').textContent"
+                           " === 'Confusion matrix (training)'")
+    # A stale hover card does not stick after the network is redrawn under the pointer.
+    page.hover('[data-testid="node-1-0"]')
+    page.wait_for_selector('[data-testid="hovercard"]:not([hidden])')
+    page.evaluate("window.playground.a.config.hidden")
+    page.click('[data-testid="add-layer"]', force=True)
+    page.wait_for_function("() => window.playground.a.config.hidden.length === 3")
+    page.wait_for_timeout(300)
+    card = page.evaluate("(() => { const c = document.getElementById('hovercard'); "
+                         "return {hidden: c.hidden, left: c.getBoundingClientRect().left, "
+                         "top: c.getBoundingClientRect().top}; })()")
+    assert card["hidden"] or (card["left"] > 5 and card["top"] > 5), card
+
+
+def test_regression_points_have_an_outline(open_page):
+    page = open_page("dataset=plane")
+    page.wait_for_function("() => window.playground.a.data && "
+                           "window.playground.a.data.task === 'regression'")
+    strokes = page.evaluate("""(() => {
+        const seen = new Set();
+        const ctx = document.getElementById('points').getContext('2d');
+        const orig = ctx.stroke;
+        ctx.stroke = function () { seen.add(this.strokeStyle); return orig.call(this); };
+        document.getElementById('show-test').click();
+        ctx.stroke = orig;
+        return [...seen]; })()""")
+    assert "#ffffff" not in strokes, f"white outlines vanish on a pale map: {strokes}"
+
+
+def test_classroom_switch_can_be_hidden_for_students(open_page):
+    page = open_page("hide=learning_rate,classroom")
+    assert not page.is_visible('[data-testid="learning-rate"]')
+    assert not page.is_visible('[data-testid="classroom-toggle"]')

@@ -406,3 +406,40 @@ def test_upload_warns_about_one_class_and_names_the_limits(srv):
     status, reply = srv.request("POST", f"/api/sessions/{sid}/upload", b"1,1,0\n" * 200_000,
                                 {"Content-Type": "text/csv"})
     assert status == 413 and "at most 1000000 bytes" in reply["error"], reply
+
+
+@pytest.mark.slow
+def test_bench_playground_quick_runs_over_a_real_server():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_playground.py"
+    spec = importlib.util.spec_from_file_location("bench_playground", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table = bench.main(["--quick"])
+    for row in ("train only", "live, binary heatmaps", "live, JSON frames"):
+        assert row in table
+    assert "2.5 KiB" in table  # a binary 50x50 heatmap frame
+
+
+def test_hostile_websocket_messages_get_errors_naming_the_field(srv):
+    sid = srv.new()
+    with srv.ws(sid) as ws:
+        cases = [(f'{{"type": "config", "config": {{"learning_rate": {HUGE}}}}}',
+                  "learning_rate"),
+                 (f'{{"type": "step", "epochs": {HUGE}}}', "epochs"),
+                 ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+                 ('{"type": "config", "config": ' + "[" * 5000 + "]" * 5000 + "}",
+                  "nested too deeply")]
+        for text, words in cases:
+            ws.send(text)
+            deadline = time.monotonic() + 10
+            while True:
+                msg = ws.recv(timeout=10)
+                if isinstance(msg, str) and '"error"' in msg:
+                    break
+                assert time.monotonic() < deadline
+            error = json.loads(msg)["error"]
+            assert words in error and "internal error" not in error, error
+    assert srv.request("GET", f"/api/sessions/{sid}")[1]["status"] == "paused"

@@ -267,12 +267,26 @@ def test_export_weights_load_with_bricks_io(tmp_path):
 ])
 def test_export_script_runs(tmp_path, config):
     s = Session(config)
+    s.step(3)
     script = tmp_path / "model.py"
     script.write_text(s.export_script())
-    out = subprocess.run([sys.executable, str(script), "--epochs", "2"], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run([sys.executable, str(script), "--retrain", "--epochs", "2"],
+                         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "epoch 2: train loss" in out.stdout
+    # By default it loads the exported weights and reproduces the session's numbers.
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "no weights at" in out.stderr and "--retrain" in out.stderr
+    (tmp_path / "bricks_playground.safetensors").write_bytes(s.export_weights())
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    shown = dict(part.rsplit(" ", 1) for part in out.stdout.split(": ", 1)[1].split(", "))
+    assert float(shown["train loss"]) == pytest.approx(s.train_loss, rel=1e-5, abs=1e-7)
+    assert float(shown["test loss"]) == pytest.approx(s.test_loss, rel=1e-5, abs=1e-7)
+    if s.task == "classification":
+        assert float(shown["test accuracy"]) == float((s._pred_test == s.y_test).mean())
 
 
 def test_export_data_csv_round_trips():

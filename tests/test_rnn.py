@@ -360,3 +360,14 @@ def test_embedding_and_rnn_errors_are_clear():
         bricks.nn.LSTMCell(3, 4)(bricks.ones(2, 5))
     with pytest.raises(ValueError, match="proj_size"):
         bricks.nn.LSTM(3, 4, proj_size=2)
+
+
+def test_fused_gru_first_order_path_matches_torch_in_float64():
+    """Without create_graph the GRU runs its fused NumPy backward through time; with it,
+    the composed cell (the layer tests above check both against torch)."""
+    bl, tl = _pair(bricks.nn.GRU, torch.nn.GRU, np.float64, 3, 5, num_layers=2,
+                   bidirectional=True, bias=True)
+    compare_modules(bl, tl, [rng0.standard_normal((6, 2, 3)), rng0.standard_normal((4, 2, 5))],
+                    np.float64, double=False)
+    bl, tl = _pair(bricks.nn.GRU, torch.nn.GRU, np.float64, 3, 5, bias=False)
+    compare_modules(bl, tl, [rng0.standard_normal((6, 2, 3))], np.float64, double=False)

@@ -30,7 +30,17 @@ from bricks.backend import (
     set_rng_state,
     uint8,
 )
-from bricks.functions.arithmetic import add, div, floor_divide, mul, neg, pow, remainder, sub
+from bricks.functions.arithmetic import (
+    add,
+    div,
+    floor_divide,
+    mul,
+    neg,
+    pow,
+    remainder,
+    sub,
+    sum_to_size,
+)
 from bricks.functions.compare import (
     allclose,
     eq,
@@ -53,6 +63,7 @@ from bricks.functions.creation import (
     empty,
     empty_like,
     eye,
+    from_numpy,
     full,
     full_like,
     linspace,
@@ -133,6 +144,8 @@ from bricks.higher_order import hessian, hvp, jacobian, jvp, vjp
 
 # The higher layers, so that `import bricks` gives bricks.nn and bricks.optim (as torch does).
 from bricks import data, io, nn, optim, testing, train, viz  # noqa: E402  isort: skip
+from bricks import symbolic  # noqa: E402  isort: skip
+from bricks.symbolic import compile  # noqa: E402  isort: skip
 from bricks.tensor import Tensor, tensor
 
 clip = clamp
@@ -141,13 +154,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     # subpackages
-    "data", "io", "nn", "optim", "testing", "train", "viz",
+    "data", "io", "nn", "optim", "testing", "train", "viz", "symbolic", "compile",
     # tensors and dtypes
     "Tensor", "tensor", "bool", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "get_default_dtype", "set_default_dtype",
     # making tensors
     "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "zeros_like", "ones_like",
-    "full_like", "empty_like", "rand", "randn", "randint", "rand_like", "randn_like",
+    "full_like", "empty_like", "from_numpy", "rand", "randn", "randint", "rand_like", "randn_like",
     "randperm", "manual_seed", "get_rng_state", "set_rng_state",
     # autograd
     "Function", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
@@ -166,7 +179,7 @@ __all__ = [
     # shapes
     "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "broadcast_to",
     "cat", "concat", "stack", "split", "chunk", "gather", "index_select", "masked_fill",
-    "pad", "flip", "repeat", "tril", "triu", "one_hot",
+    "pad", "flip", "repeat", "tril", "triu", "one_hot", "sum_to_size",
     # linear algebra
     "matmul", "mm", "dot", "outer", "einsum",
 ]

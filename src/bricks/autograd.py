@@ -29,7 +29,7 @@ import functools
 import threading
 import weakref
 
-from bricks.backend import generic, is_floating, xp
+from bricks.backend import generic, is_floating, ndarray, xp
 
 __all__ = [
     "Function",
@@ -47,9 +47,49 @@ class _GradState(threading.local):
     # Per thread, as in PyTorch: a no_grad block (or a backward) in one thread must not
     # switch off recording for a model training in another (the playground runs several).
     enabled = True
+    # The tracer of bricks.symbolic while it records a function (bricks.compile), else None.
+    # The hook contract, kept small on purpose: Function.apply calls
+    # ``tracer.record(fn, inputs, options, outputs)`` after every forward (recorded or not),
+    # the engine runs each node's backward as ``tracer.backward(fn, grads)`` (which calls
+    # ``fn.backward``) and calls ``tracer.deliver(leaf, grad, create_graph)`` when a leaf
+    # receives its gradient; Tensor methods that read values into Python (item, tolist,
+    # numpy, bool) call ``tracer.escape(what)``. Any faster engine path must stay off while
+    # a tracer is set. See bricks/symbolic/trace.py.
+    tracer = None
+    closure = None  # the _ClosureRun of an optimizer's closure being evaluated, if any
 
 
 _state = _GradState()
+
+
+def _escape(what: str) -> None:
+    """Tell a running tracer that Python code read a tensor's values (``what``)."""
+    if _state.tracer is not None:
+        _state.tracer.escape(what)
+
+
+class _ClosureRun:
+    """Context in which an optimizer evaluates its closure (see ``bricks.optim._flat``).
+
+    It notes whether the closure called ``backward()`` (PyTorch's convention) or only
+    returned the loss, and adapts ``backward()`` to what the optimizer needs: with
+    ``retain_graph`` the graph survives for a second differentiation (Newton, Hessian-free),
+    with ``skip_backward`` (a loss-only evaluation under ``no_grad``, in a line search)
+    ``backward()`` does nothing.  One closure then serves every optimizer.
+    """
+
+    def __init__(self, retain_graph=False, skip_backward=False):
+        self.retain_graph, self.skip_backward = retain_graph, skip_backward
+        self.called_backward = False
+
+    def __enter__(self):
+        self._prev = _state.closure
+        _state.closure = self
+        return self
+
+    def __exit__(self, *exc):
+        _state.closure = self._prev
+        return False
 
 
 def is_grad_enabled() -> bool:
@@ -141,9 +181,15 @@ class Function:
     Class attributes:
         is_view: the output aliases the first input's memory (reshape, transpose, slicing),
             so both share one version counter for the in-place check.
+        piecewise: the op is piecewise linear or constant (relu, abs, clamp, max, floor,
+            ...): its backward uses the inputs only through masks, whose derivative is 0.
+            With ``create_graph=True`` the engine still connects each gradient it returns
+            to the op's inputs (with derivative 0, as PyTorch does for relu and abs), so
+            that a second derivative through it is a zero, never "does not require grad".
     """
 
     is_view = False
+    piecewise = False
     _hooks = None
     _freed = False
 
@@ -151,15 +197,22 @@ class Function:
     def apply(cls, *inputs, **options):
         fn = cls.__new__(cls)
         record = False
-        if _state.enabled:
-            for t in inputs:
-                if t._requires_grad:
-                    record = True
-                    break
+        values = None
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                values, inputs = _constant_inputs(cls, inputs)
+                record = any(t._requires_grad for t in inputs)
+                break
+            if t._requires_grad:
+                record = True
+        if not _state.enabled:
+            record = False
         fn._record = record
         fn._saved = None
         fn._fwd_inputs = inputs
-        raw = fn.forward(*[t.data for t in inputs], **options)
+        if values is None:
+            values = [t.data for t in inputs]
+        raw = fn.forward(*values, **options)
         fn._fwd_inputs = None
         make = Tensor._make
         if type(raw) is not tuple:
@@ -180,6 +233,8 @@ class Function:
                     fn._resolve_saved(inputs, (out,), (original,))
             if cls.is_view:
                 out._vc = inputs[0]._vc
+            if _state.tracer is not None:
+                _state.tracer.record(fn, inputs, options, (out,))
             return out
         originals = raw
         arrays = tuple(xp.asarray(a) if isinstance(a, generic) else a for a in raw)
@@ -197,6 +252,8 @@ class Function:
         if cls.is_view:
             for out in outputs:
                 out._vc = inputs[0]._vc
+        if _state.tracer is not None:
+            _state.tracer.record(fn, inputs, options, outputs)
         return outputs
 
     def _set_edges(self, inputs):
@@ -253,7 +310,7 @@ class Function:
                             entry = _SavedOutput(t.data, i, t._vc)
                             break
                     else:
-                        if isinstance(a, generic):
+                        if isinstance(a, (generic, bool, int, float)):
                             entry = xp.asarray(a)
             entries.append(entry)
         self._saved = tuple(entries)
@@ -305,6 +362,28 @@ class Function:
         else:
             hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+
+def _constant_inputs(cls, inputs):
+    """Inputs that are not Tensors (Python numbers, NumPy scalars and arrays) are constants,
+    as in PyTorch's custom Functions: ``forward`` receives them unchanged, backward's
+    gradient for them is ignored.  Returns (the values for forward, the inputs as Tensors).
+    """
+    values, tensors = [], []
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor):
+            values.append(t.data)
+            tensors.append(t)
+            continue
+        if isinstance(t, (bool, int, float, generic, ndarray)):
+            values.append(t)
+            tensors.append(Tensor._make(xp.asarray(t), False, None, 0))
+            continue
+        raise TypeError(
+            f"{cls.__name__}.apply: input {i} is a {type(t).__name__}; pass Tensors, or "
+            f"Python numbers / NumPy scalars and arrays (used as constants)"
+        )
+    return values, tuple(tensors)
 
 
 _FREED_MESSAGE = (
@@ -437,7 +516,10 @@ def run_backward(
                         captured[slot] = grads[i]
             if fn._freed:
                 raise RuntimeError(_FREED_MESSAGE.format(name=fn.name()))
-            in_grads = fn.backward(*grads)
+            if _state.tracer is None:
+                in_grads = fn.backward(*grads)
+            else:
+                in_grads = _state.tracer.backward(fn, grads)  # records it as one step
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(fn.next_edges):
@@ -447,6 +529,8 @@ def run_backward(
                 )
             if not retain_graph:
                 fn._release()
+            if create_graph and fn.piecewise:
+                in_grads = _depend_on_inputs(fn, in_grads)
             for edge, g, meta in zip(fn.next_edges, in_grads, fn.input_meta):
                 if edge is None or g is None:
                     continue
@@ -465,7 +549,17 @@ def run_backward(
                 if deps[target] == 0:
                     ready.append(target)
         for t, g, fresh in leaf_buffers.values():
+            if create_graph and not g._requires_grad:
+                g, fresh = ZeroDerivative.apply(g, t), False
             _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph)
+        if create_graph and captured is not None:
+            for slot, g in enumerate(captured):
+                if g is not None and not g._requires_grad:
+                    # A gradient that does not depend on the input (x.sum(), relu's mask)
+                    # still is a function of it: one with derivative 0.  So a
+                    # create_graph result is always differentiable, and the Hessian of a
+                    # piecewise-linear function is zeros, not an error.
+                    captured[slot] = ZeroDerivative.apply(g, inputs[slot])
     finally:
         mode.__exit__()
 
@@ -479,6 +573,43 @@ def run_backward(
                     f"the outputs; pass allow_unused=True to get None for it"
                 )
     return captured
+
+
+class ZeroDerivative(Function):
+    """``g`` itself, recorded as a function of ``sources`` whose derivative is 0.
+
+    What the engine uses to keep ``create_graph=True`` gradients connected to the inputs
+    they are (piecewise-constant) functions of; see ``Function.piecewise``.
+    """
+
+    is_view = True
+
+    def forward(self, g, *sources):
+        return g
+
+    def backward(self, grad):
+        zeros = tuple(
+            None if edge is None else _zeros_for(meta)
+            for edge, meta in zip(self.next_edges[1:], self.input_meta[1:])
+        )
+        return (grad,) + zeros
+
+
+def _edge_tensor(edge, meta):
+    """A stand-in Tensor for a node's input, from the edge alone (its values are not needed)."""
+    target, nr = edge
+    if nr < 0:
+        return target  # a leaf
+    shape, dtype = meta
+    return Tensor._make(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True, target, nr)
+
+
+def _depend_on_inputs(fn, in_grads):
+    sources = [_edge_tensor(e, m) for e, m in zip(fn.next_edges, fn.input_meta)
+               if e is not None]
+    if not sources:
+        return in_grads
+    return tuple(g if g is None else ZeroDerivative.apply(g, *sources) for g in in_grads)
 
 
 def _nodes_reaching(order, leaf_slot, node_slot):
@@ -535,6 +666,8 @@ def _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph):
             result = hook(g)
             if result is not None:
                 g, fresh = result, False
+    if _state.tracer is not None and captured is None:
+        _state.tracer.deliver(t, g, create_graph)
     if captured is not None:
         captured[leaf_slot[id(t)]] = g
         return
@@ -592,9 +725,16 @@ def _as_grad_list(outputs, grad_outputs, who):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    run = _state.closure
+    if run is not None:
+        run.called_backward = True
+        if run.skip_backward:
+            return
     outputs, grads = _as_grad_list(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
+    if run is not None and run.retain_graph:
+        retain_graph = True
     run_backward(outputs, grads, retain_graph=retain_graph, create_graph=create_graph)
 
 

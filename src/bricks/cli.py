@@ -24,6 +24,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from bricks.backend import manual_seed, xp
@@ -40,6 +41,7 @@ DEFAULTS = {
     "activation": "relu",
     "dropout": 0.2,
     "batch_norm": False,
+    "compile": False,
     "optimizer": "adam",
     "lr": None,            # None: the optimizer's own default (OPTIMIZERS)
     "epochs": 30,
@@ -47,6 +49,7 @@ DEFAULTS = {
     "seed": 0,
     "test_size": 0.15,
     "scaler": "standard",
+    "target_scaler": "standard",  # regression targets: standardized, predictions mapped back
     "augment": None,       # None: shift by 1 pixel for image data, nothing otherwise
     "image_size": None,    # --data FOLDER: resize every image to HxW (None: keep)
     "image_mode": "RGB",   # --data FOLDER: RGB or L (grey)
@@ -71,9 +74,11 @@ OPTIMIZERS = {
 }
 TASKS = ("classification", "regression")
 SCALERS = ("standard", "minmax", "none")
+TARGET_SCALERS = ("standard", "none")
 AUGMENTS = ("shift", "rotate", "noise", "none")
 SCHEDULES = ("cosine", "step", "none")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+MAX_PLOTTED_CLASSES = 200  # a confusion matrix beyond this is unreadable (and K*K big)
 # Options that a resumed run may change; the others must match the checkpoint.
 RESUMABLE = ("epochs", "out", "quiet", "threads")
 
@@ -112,7 +117,8 @@ def _add_train_options(p):
                    help="classification or regression (default: from the dataset, or "
                         "inferred from the target values)")
     p.add_argument("--model", default=S, metavar="SPEC",
-                   help=f"'mlp:W1,W2,...' hidden widths, or 'linear' (default: {d['model']})")
+                   help=f"'mlp:W1,W2,...' hidden widths, 'linear', 'cnn:C1,C2[/D]' conv "
+                        f"widths, 'gru:H' / 'lstm:H' / 'rnn:H' (default: {d['model']})")
     p.add_argument("--activation", default=S,
                    help=f"hidden activation: relu, tanh, sigmoid, gelu, ... (default: "
                         f"{d['activation']})")
@@ -120,6 +126,8 @@ def _add_train_options(p):
                    help="dropout probability after each hidden layer (default: 0.2)")
     p.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=S,
                    help="batch normalization after each hidden linear layer")
+    p.add_argument("--compile", action="store_true", default=S,
+                   help="run each update as a compiled plan (bricks.compile): same numbers")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), default=S,
                    help=f"update rule (default: {d['optimizer']})")
     p.add_argument("--lr", type=float, default=S,
@@ -137,6 +145,10 @@ def _add_train_options(p):
     p.add_argument("--scaler", choices=SCALERS, default=S,
                    help="input normalization fitted on the training split (default: "
                         "standard)")
+    p.add_argument("--target-scaler", dest="target_scaler", choices=TARGET_SCALERS,
+                   default=S,
+                   help="regression: standardize the targets for training (predictions and "
+                        "metrics stay in the data's units; default: standard)")
     p.add_argument("--augment", choices=AUGMENTS, default=S,
                    help="image augmentation (default: shift for images, none otherwise)")
     p.add_argument("--image-size", dest="image_size", default=S, metavar="HxW",
@@ -158,7 +170,10 @@ def _add_train_options(p):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``bricks`` argument parser with its subcommands."""
+    from bricks import __version__
+
     parser = _Parser(prog="bricks", description="Train, evaluate and use bricks models.")
+    parser.add_argument("--version", action="version", version=f"bricks {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train = sub.add_parser("train", help="train a model and write a run folder",
                            description="Train a model (default: an MLP on the bundled "
@@ -195,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", metavar="NAME", help="the demo to run")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--out", default="demos", metavar="DIR",
-                      help="folder for the figures (default: demos/NAME)")
+                      help="the figures go to DIR/NAME (default DIR: demos, so demos/NAME)")
     demo.add_argument("--fast", action="store_true",
                       help="the small setting the tests use (seconds)")
     demo.add_argument("--threads", type=_positive_int, default=1)
@@ -276,7 +291,7 @@ def _check_config(cfg: dict) -> dict:
              f"lr must be a positive finite number, got {cfg['lr']!r}")
         cfg["lr"] = float(cfg["lr"])
     for key, choices in (("optimizer", OPTIMIZERS), ("scaler", SCALERS),
-                         ("schedule", SCHEDULES)):
+                         ("target_scaler", TARGET_SCALERS), ("schedule", SCHEDULES)):
         need(cfg[key] in choices, f"{key} must be one of {', '.join(choices)}, got "
                                   f"{cfg[key]!r}")
     need(cfg["task"] is None or cfg["task"] in TASKS,
@@ -340,89 +355,27 @@ def _is_file_spec(data: str) -> bool:
         os.path.exists(data) and not os.path.isdir(data))
 
 
-def _read_csv(path):
-    """(header or None, rows of strings); a first row with any non-number is a header."""
-    from bricks.io import open_regular
-
-    try:
-        with open_regular(path, what="CSV file") as raw, \
-                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    except FileNotFoundError:
-        raise CLIError(f"file not found: {path}") from None
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise CLIError(f"cannot read {path} as CSV: {err}") from None
-    if not rows:
-        raise CLIError(f"{path} holds no data rows")
-    header = None
-    if not all(_is_number(c) for c in rows[0]):
-        header, rows = [c.strip() for c in rows[0]], rows[1:]
-    if not rows:
-        raise CLIError(f"{path} holds no data rows")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise CLIError(f"{path}: row {i + 1 + (header is not None)} has {len(row)} "
-                           f"columns, expected {width}")
-    return header, rows
-
-
-def _is_number(text) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _float_matrix(rows, path):
-    try:
-        return xp.asarray([[float(c) for c in row] for row in rows], dtype=xp.float32)
-    except ValueError as err:
-        raise CLIError(f"{path}: features must be numbers ({err})") from None
-
-
 def _load_file(path: str, target):
-    """(X, y_raw) from a CSV or NPZ file with a target column/key."""
+    """(X, y_raw, text classes or None) from a CSV or NPZ file with a target column/key."""
+    from bricks.data.tabular import read_csv, read_npz_xy
+
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     if path.lower().endswith(".npz"):
-        from bricks.io import read_npz
-
-        arrays = read_npz(path)  # checked for bombs and pickles before allocating
-        key = target or "y"
-        xkey = next((k for k in ("X", "x", "inputs", "features") if k in arrays), None)
-        if key not in arrays or xkey is None:
-            raise CLIError(f"{path}: expected features under 'X' and targets under "
-                           f"{key!r}; the file has {', '.join(arrays) or 'no arrays'}")
-        return arrays[xkey].astype(xp.float32), arrays[key]
+        X, y = read_npz_xy(path, target)
+        return X.astype(xp.float32), y, None
     if not path.lower().endswith(".csv"):
         raise CLIError(f"--data file must be .csv or .npz, got {path}")
-    header, rows = _read_csv(path)
-    width = len(rows[0])
-    if width < 2:
-        raise CLIError(f"{path}: needs at least one feature column and a target column")
-    if target is None:
-        col = width - 1
-    elif header is not None and target in header:
-        col = header.index(target)
-    elif target.lstrip("-").isdigit() and -width <= int(target) < width:
-        col = int(target) % width
-    else:
-        names = ", ".join(header) if header else f"indices 0..{width - 1}"
-        raise CLIError(f"{path}: no target column {target!r}; columns: {names}")
-    features = [[c for j, c in enumerate(r) if j != col] for r in rows]
-    X = _float_matrix(features, path)
-    y = [r[col].strip() for r in rows]
-    if all(_is_number(v) for v in y):
-        y = xp.asarray([float(v) for v in y])
-    else:
-        y = xp.asarray(y)
-    return X, y
+    X, y, classes, _ = read_csv(path, target)
+    return X, y, classes
 
 
-def _labels(y_raw, task, where):
+def _labels(y_raw, task, where, text_classes=None):
     """(task, y ready for the loss, class names or None)."""
+    if text_classes is not None:  # codes into the target's distinct texts
+        if task == "regression":
+            raise CLIError(f"{where}: the target holds text; it cannot be a regression target")
+        return "classification", _enough_classes(y_raw, text_classes, where), text_classes
     if y_raw.dtype.kind in "US":
         if task == "regression":
             raise CLIError(f"{where}: the target holds text; it cannot be a regression target")
@@ -436,7 +389,16 @@ def _labels(y_raw, task, where):
         raise CLIError(f"{where}: class targets must be one label per sample, got shape "
                        f"{y_raw.shape}")
     names, y = xp.unique(y_raw, return_inverse=True)
-    return task, y.astype(xp.int64), [_plain(v) for v in names.tolist()]
+    classes = [_plain(v) for v in names.tolist()]
+    return task, _enough_classes(y.astype(xp.int64), classes, where), classes
+
+
+def _enough_classes(y, classes, where):
+    if len(classes) < 2:
+        raise CLIError(f"{where}: the target has only one class ({classes[0]!r}), so there "
+                       f"is nothing to classify; for numbers to predict use --task "
+                       f"regression")
+    return y
 
 
 def _plain(v):
@@ -462,8 +424,8 @@ def load_data(cfg: dict):
         info = {"folder": os.path.abspath(data), "image_mode": mode,
                 "image_size": list(folder.image_shape[1:]), "skipped": len(folder.skipped)}
     elif _is_file_spec(data):
-        X, y_raw = _load_file(data, cfg.get("target"))
-        task, y, classes = _labels(y_raw, cfg.get("task"), data)
+        X, y_raw, text_classes = _load_file(data, cfg.get("target"))
+        task, y, classes = _labels(y_raw, cfg.get("task"), data, text_classes)
         info = {"file": os.path.abspath(data), "target": cfg.get("target")}
     else:
         try:  # generated sets (toy, ...) draw fresh entropy without a seed
@@ -541,6 +503,28 @@ class _Pipeline:
         return Tensor(data)
 
 
+def _unscaled(model, y_scaler):
+    """The model with the run's target scaler undone on its outputs (regression: outputs
+    in the data's units); the model itself when there is none."""
+    if y_scaler is None:
+        return model
+    from bricks import nn
+    from bricks.tensor import Tensor
+
+    mean = Tensor(xp.asarray(y_scaler.mean_, dtype=xp.float32))
+    scale = Tensor(xp.asarray(y_scaler.scale_, dtype=xp.float32))
+
+    class Unscaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(x) * scale + mean
+
+    return Unscaled().eval()
+
+
 def _augmentation(kind):
     from bricks.data import transforms as T
 
@@ -551,11 +535,20 @@ def _augmentation(kind):
 # ---------------------------------------------------------------- model, optimizer
 def _build(cfg: dict, meta: dict):
     from bricks import nn, optim
-    from bricks.models import build_mlp
+    from bricks.models import build_model
 
     out = len(meta["classes"]) if meta["task"] == "classification" else 1
-    model = build_mlp(cfg["model"], math.prod(meta["sample_shape"]), out, cfg["activation"],
-                      cfg["dropout"], cfg["batch_norm"])
+    from bricks.io import limit
+
+    try:
+        model = build_model(cfg["model"], meta["sample_shape"], out, cfg["activation"],
+                            cfg["dropout"], cfg["batch_norm"],
+                            max_parameters=limit("BRICKS_MAX_PARAMETERS"))
+    except ValueError as err:
+        if "over the limit" not in str(err):
+            raise
+        raise CLIError(f"{err} (BRICKS_MAX_PARAMETERS; raise it in the environment if you "
+                       f"mean it)") from None
     cls_name, lr, kwargs = OPTIMIZERS[cfg["optimizer"]]
     optimizer = getattr(optim, cls_name)(model.parameters(), lr=cfg["lr"] or lr, **kwargs)
     scheduler = None
@@ -566,6 +559,28 @@ def _build(cfg: dict, meta: dict):
                                               gamma=0.1)
     loss_fn = nn.CrossEntropyLoss() if meta["task"] == "classification" else nn.MSELoss()
     return model, optimizer, scheduler, loss_fn
+
+
+def _check_model(cfg, d):
+    """The model options, and the model's size for this data, checked without building it."""
+    from bricks.io import limit
+    from bricks.models import ACTIVATIONS, count_parameters
+
+    out = len(d["classes"]) if d["task"] == "classification" else 1
+    try:
+        n = count_parameters(cfg["model"], d["sample_shape"], out, cfg["batch_norm"])
+    except ValueError as err:
+        raise CLIError(f"--model: {err}") from None
+    key = cfg["activation"].strip().lower().replace("-", "_")
+    if key not in ACTIVATIONS:
+        raise CLIError(f"--activation: unknown activation {cfg['activation']!r}; available: "
+                       f"{', '.join(ACTIVATIONS)}")
+    cap = limit("BRICKS_MAX_PARAMETERS")
+    if n > cap:
+        raise CLIError(f"--model {cfg['model']} for {math.prod(d['sample_shape']):,} inputs "
+                       f"and {out:,} outputs would have {n:,} weights, over the limit "
+                       f"BRICKS_MAX_PARAMETERS={cap:,} (raise it in the environment if you "
+                       f"mean it)")
 
 
 def _metrics(task):
@@ -610,21 +625,102 @@ def _read_checkpoint(path):
     if not isinstance(meta, dict) or "config" not in meta or "data" not in meta:
         raise CLIError(f"{path} is a bricks checkpoint but not from 'bricks train' (no "
                        f"model description in its metadata)")
+    _check_run_metadata(ckpt, meta, path)
     return ckpt, meta
+
+
+def _check_run_metadata(ckpt, meta, path):
+    """Validate what 'bricks train' wrote (a file anyone may edit) before anything is built
+    from it: each wrong entry is one CLIError naming it, never a traceback later."""
+    def need(ok, what):
+        if not ok:
+            raise CLIError(f"{path}: invalid run metadata: {what}")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    cfg, data = meta["config"], meta["data"]
+    need(isinstance(cfg, dict), f"config should be a table, got {type(cfg).__name__}")
+    unknown = sorted(k for k in cfg if k not in DEFAULTS and k != "resume")
+    need(not unknown, f"config has unknown options {unknown}")
+    try:
+        _check_config({**DEFAULTS, **cfg})
+    except CLIError as err:
+        need(False, f"config: {err}")
+    need(isinstance(data, dict), f"data should be a table, got {type(data).__name__}")
+    need(data.get("task") in TASKS, f"data.task should be one of {', '.join(TASKS)}, got "
+                                    f"{data.get('task')!r}")
+    shape = data.get("sample_shape")
+    need(isinstance(shape, list) and 1 <= len(shape) <= 8
+         and all(is_int(n) and n >= 1 for n in shape),
+         f"data.sample_shape should be a list of positive integers, got {shape!r}")
+    need(isinstance(data.get("image"), bool), f"data.image should be true or false, got "
+                                              f"{data.get('image')!r}")
+    classes = data.get("classes")
+    if data["task"] == "classification":
+        need(isinstance(classes, list) and len(classes) >= 2
+             and all(isinstance(c, (str, int, float)) and not isinstance(c, bool)
+                     for c in classes) and len(set(map(str, classes))) == len(classes),
+             f"data.classes should be a list of at least two distinct labels, got "
+             f"{classes!r:.80}")
+    need(data["image"] is False or len(shape) == 2,
+         f"data.image is true but sample_shape {shape} is not 2-D")
+    epoch = ckpt.get("epoch")
+    need(is_int(epoch) and epoch >= 0, f"epoch should be a non-negative integer, got "
+                                       f"{epoch!r}")
+    history = ckpt.get("history")
+    need(isinstance(history, dict) and isinstance(history.get("epoch"), list)
+         and isinstance(history.get("history"), dict)
+         and all(isinstance(v, list) for v in history["history"].values())
+         and (history.get("stopped_reason") is None
+              or isinstance(history["stopped_reason"], str)),
+         "history should be {epoch: [...], history: {name: [...]}, stopped_reason}")
+
+
+def _load_run_state(path, model, scaler, optimizer=None, scheduler=None, restore_rng=False):
+    """load_checkpoint into the objects built from the metadata; a checkpoint whose tensors
+    or states do not fit them (edited, or from another version) is one CLIError."""
+    from bricks.io import CheckpointError, load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler,
+                               scaler=scaler, restore_rng=restore_rng)
+        for name in ("T_max", "step_size"):
+            value = getattr(scheduler, name, 1)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"the scheduler's {name} should be a positive integer, "
+                                 f"got {value!r}")
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError,
+            ZeroDivisionError) as err:
+        text = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise CLIError(f"{path}: the saved state does not fit the model its metadata "
+                       f"describes ({type(err).__name__}: {text})") from None
+    _check_finite(model, path)
+    return ckpt
 
 
 def _restore(path, *, restore_rng=False):
     """(model, scaler, meta) of a trained run, the weights and scaler loaded."""
-    from bricks.io import load_checkpoint
-
     _, meta = _read_checkpoint(path)
     cfg = {**DEFAULTS, **meta["config"]}
     model, optimizer, scheduler, loss_fn = _build(cfg, meta["data"])
     scaler = _make_scaler(cfg["scaler"])
-    load_checkpoint(path, model=model, scaler=scaler, restore_rng=restore_rng)
-    _check_finite(model, path)
+    ckpt = _load_run_state(path, model, scaler, restore_rng=restore_rng)
     model.eval()
-    return model, scaler, loss_fn, cfg, meta
+    y_scaler = None
+    extra = ckpt.get("extra")
+    if meta["data"]["task"] == "regression" and isinstance(extra, dict) and \
+            "target_scaler" in extra:
+        from bricks.data import StandardScaler
+
+        y_scaler = StandardScaler()
+        try:
+            y_scaler.load_state_dict(extra["target_scaler"])
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise CLIError(f"{path}: invalid target scaler state ({err})") from None
+    return _unscaled(model, y_scaler), scaler, loss_fn, cfg, meta
 
 
 def _check_finite(model, path):
@@ -668,7 +764,8 @@ def cmd_train(args) -> int:
             raise CLIError(f"--resume continues a run with its own settings; only "
                            f"{', '.join('--' + k for k in RESUMABLE)} may change (got "
                            f"{', '.join('--' + k.replace('_', '-') for k in changed)})")
-        cfg = _check_config({**DEFAULTS, **old["config"],
+        # a run from before target scaling trained on raw targets: keep it that way
+        cfg = _check_config({**DEFAULTS, "target_scaler": "none", **old["config"],
                              **{k: v for k, v in explicit.items() if k in RESUMABLE}})
         # Resume writes into the run it was given (or an explicit --out), never into a
         # folder named inside the checkpoint, which anyone may have edited or moved.
@@ -698,19 +795,34 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
     t0 = time.perf_counter()
     d = load_data(cfg)
     X_train, X_test, y_train, y_test = split_data(d, cfg)
+    # Every check that can fail comes before the run folder exists: a mistake leaves no
+    # empty runs/run-NNN behind.
+    augment_kind = cfg["augment"] or ("shift" if d["image"] else "none")
+    if augment_kind != "none" and not d["image"]:
+        raise CLIError(f"--augment {augment_kind} needs image data; {cfg['data']} has "
+                       f"samples of shape {tuple(d['sample_shape'])}")
+    _check_model(cfg, d)
     if run is None:
         run = _new_run_folder(cfg["out"])
     check_run_folder(run)
     with RunLock(run):
         if ckpt_in is None and os.path.lexists(os.path.join(run, CHECKPOINT)):
             _new_run_folder(run)  # another run finished there since we looked: refuse
-        return _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test,
-                           t0)
+        try:
+            return _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train,
+                               y_test, t0)
+        except KeyboardInterrupt:
+            if os.path.exists(os.path.join(run, CHECKPOINT)):
+                hint = f"continue with: bricks train --resume {run}"
+            else:
+                hint = f"no epoch finished, nothing to resume in {run}"
+            print(f"bricks: interrupted ({hint})", file=sys.stderr)
+            return 130
 
 
 def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test, t0):
     from bricks.data import DataLoader, TensorDataset
-    from bricks.io import atomic_write, load_checkpoint, save_checkpoint
+    from bricks.io import atomic_write, save_checkpoint
     from bricks.train import (
         CSVLogger,
         History,
@@ -730,44 +842,67 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     if "text" in d["info"] and "scaler" not in explicit:
         cfg["scaler"] = "none"  # TF-IDF rows are already unit length
     augment_kind = cfg["augment"] or ("shift" if d["image"] else "none")
-    if augment_kind != "none" and not d["image"]:
-        raise CLIError(f"--augment {augment_kind} needs image data; {cfg['data']} has "
-                       f"samples of shape {tuple(d['sample_shape'])}")
     meta = {"task": d["task"], "classes": d["classes"], "sample_shape": d["sample_shape"],
             "image": d["image"], "source": d["info"], "n_train": len(X_train),
-            "n_test": len(X_test)}
+            "n_test": len(X_test),
+            # the raw input range, so predict can tell 0..255 pixels from the 0..1 trained on
+            "input_range": [float(X_train.min()), float(X_train.max())]}
     scaler = _make_scaler(cfg["scaler"])
     if scaler is not None:
         scaler.fit(_flat(X_train))
     X_test_in = _Pipeline(scaler)(X_test)
+    # Regression targets of any size train as well as targets near 1: standardize them
+    # (fitted on the training split, like the inputs); the model learns the scaled target
+    # and _unscaled maps its outputs back for every number the user sees.
+    y_scaler = None
+    y_train_fit, y_test_fit = y_train, y_test
+    if d["task"] == "regression" and cfg["target_scaler"] == "standard":
+        from bricks.data import StandardScaler
+
+        y_scaler = StandardScaler().fit(y_train)
+        y_train_fit = y_scaler.transform(y_train).astype(xp.float32)
+        y_test_fit = y_scaler.transform(y_test).astype(xp.float32)
 
     manual_seed(cfg["seed"])
     model, optimizer, scheduler, loss_fn = _build(cfg, meta)
     history = History()
     if ckpt_in is not None:
-        ckpt = load_checkpoint(ckpt_in, model=model, optimizer=optimizer, scheduler=scheduler,
-                               scaler=scaler)  # and the random state, for identical epochs
-        _check_finite(model, ckpt_in)
+        _, old = _read_checkpoint(ckpt_in)
+        for key in ("task", "classes", "sample_shape"):
+            if old["data"][key] != meta[key]:
+                raise CLIError(f"{ckpt_in}: the saved state does not fit the data: the run "
+                               f"was trained with {key} {old['data'][key]!r:.60}, "
+                               f"{cfg['data']} now gives {meta[key]!r:.60}")
+        # and the random state, for identical epochs
+        ckpt = _load_run_state(ckpt_in, model, scaler, optimizer, scheduler, restore_rng=True)
         start = int(ckpt["epoch"]) + 1
         history = History.from_dict(ckpt["history"])
         X_test_in = _Pipeline(scaler)(X_test)
 
     # Shuffling, augmentation and dropout all draw from the global generator, which the
     # checkpoint saves: a resumed run repeats the uninterrupted one exactly.
-    loader = DataLoader(TensorDataset(X_train, y_train), batch_size=cfg["batch_size"],
+    loader = DataLoader(TensorDataset(X_train, y_train_fit), batch_size=cfg["batch_size"],
                         shuffle=True, transform=_Pipeline(scaler, _augmentation(augment_kind)))
     # NaNGuard first, raising: a diverged epoch is neither logged nor saved.
     callbacks = [NaNGuard(raise_error=True), CSVLogger(os.path.join(run, "history.csv")),
                  JSONLogger(os.path.join(run, "history.json"))]
     trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks,
-                      verbose=not cfg["quiet"])
+                      verbose=not cfg["quiet"], compile=bool(cfg.get("compile")))
     trainer.history = history
     with atomic_write(os.path.join(run, "config.toml"), "w") as f:
         f.write(_toml_text(cfg, run))
     source = cfg["data"] if "name" not in d["info"] else d["info"]["name"]
+    from bricks.models import parse_model_spec
+
+    kind = cfg["model"].strip().lower().partition(":")[0]
+    # the activation matters for an MLP with hidden layers and for a CNN, not for a GRU
+    shows = kind == "cnn" or (kind in ("mlp", "linear") and parse_model_spec(cfg["model"]))
+    hidden = f" {cfg['activation']}" if shows else ""
+    epochs = f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''}"
     _say(cfg, f"bricks train: {source} ({len(X_train)} train / {len(X_test)} test, "
-              f"{d['task']}), model {cfg['model']} {cfg['activation']}, {cfg['optimizer']}, "
-              f"{cfg['epochs']} epochs -> {run}")
+              f"{d['task']}), model {cfg['model']}{hidden}, {cfg['optimizer']}, {epochs} "
+              f"-> {run}")
+    _say(cfg, model.summary((1, math.prod(meta["sample_shape"]))))
     if start >= cfg["epochs"]:
         _say(cfg, f"the checkpoint already has {start} epochs; nothing to train")
     ckpt_path = os.path.join(run, CHECKPOINT)
@@ -787,7 +922,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
                     raise TrainingDiverged(f"after epoch {epoch + 1} the weights "
                                            f"{', '.join(bad[:3])} hold NaN or infinite "
                                            f"values. Try a smaller learning rate.")
-                val = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
+                val = evaluate(model, (X_test_in, y_test_fit), loss_fn, _metrics(d["task"]),
+                               512)
                 if not math.isfinite(val["loss"]):
                     raise TrainingDiverged(f"the held-out loss became {val['loss']} after "
                                            f"epoch {epoch + 1}. Try a smaller learning rate.")
@@ -808,6 +944,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
                 scheduler.step()
             save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
                             history=trainer.history.to_dict(),
+                            extra=None if y_scaler is None else
+                            {"target_scaler": y_scaler.state_dict()},
                             metadata={"config": _saved_config(cfg), "data": meta})
             saved = epoch
             if trainer.stop_training:
@@ -818,7 +956,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
         print(f"bricks: training stopped: {trainer.history.stopped_reason}", file=sys.stderr)
     elapsed = time.perf_counter() - t0
 
-    result = evaluate(model, (X_test_in, y_test), loss_fn, _metrics(d["task"]), 512)
+    result = evaluate(_unscaled(model, y_scaler), (X_test_in, y_test), loss_fn,
+                      _metrics(d["task"]), 512)
     _plots(run, trainer.history, model, scaler, d, X_test, X_test_in, y_test)
     print(_result_line(result, d["task"], len(X_test)) + f" ({elapsed:.1f} s)")
     _say(cfg, f"run folder: {run}", *(f"  {p}" for p in sorted(os.listdir(run))
@@ -826,12 +965,13 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     return 0
 
 
-def _result_line(result, task, n):
+def _result_line(result, task, n, held_out=True):
+    kind, samples = ("test", f"{n} held-out samples") if held_out else ("", f"{n} samples")
     if task == "classification":
-        return (f"test accuracy: {100 * result['accuracy']:.2f}% "
-                f"(loss {result['loss']:.4f}, {n} held-out samples)")
-    return (f"test mse: {result['mse']:.4g}  mae: {result['mae']:.4g}  r2: {result['r2']:.4f} "
-            f"({n} held-out samples)")
+        return (f"{kind} accuracy: {100 * result['accuracy']:.2f}% "
+                f"(loss {result['loss']:.4f}, {samples})").strip()
+    return (f"{kind} mse: {result['mse']:.4g}  mae: {result['mae']:.4g}  "
+            f"r2: {result['r2']:.4f} ({samples})").strip()
 
 
 def _plots(run, history, model, scaler, d, X_test, X_test_in, y_test):
@@ -841,12 +981,17 @@ def _plots(run, history, model, scaler, d, X_test, X_test_in, y_test):
         return []
     written = []
     try:
-        written.append(plots.plot_history(history, os.path.join(run, "curves.png")))
+        written.append(plots.plot_history(history, os.path.join(run, "curves.png"),
+                                          val_label="held-out test (val_)"))
         if d["task"] == "classification":
             logits = predict(model, X_test_in, 512).data
-            cm = metrics.confusion_matrix(y_test, logits, num_classes=len(d["classes"]))
-            written.append(plots.plot_confusion_matrix(
-                cm, os.path.join(run, "confusion_matrix.png"), labels=d["classes"]))
+            if len(d["classes"]) <= MAX_PLOTTED_CLASSES:
+                cm = metrics.confusion_matrix(y_test, logits, num_classes=len(d["classes"]))
+                written.append(plots.plot_confusion_matrix(
+                    cm, os.path.join(run, "confusion_matrix.png"), labels=d["classes"]))
+            else:
+                print(f"bricks: note: no confusion_matrix.png for {len(d['classes'])} "
+                      f"classes (more than {MAX_PLOTTED_CLASSES})", file=sys.stderr)
             if d["image"]:
                 written.append(plots.plot_misclassified(
                     X_test, y_test, logits, os.path.join(run, "misclassified.png")))
@@ -883,14 +1028,18 @@ def cmd_evaluate(args) -> int:
     path = _checkpoint_path(args.run)
     model, scaler, loss_fn, cfg, meta = _restore(path)
     dmeta = meta["data"]
-    if args.data is None:
+    held_out = args.data is None or _same_source(args.data, args.target, cfg, dmeta)
+    if held_out:
+        # The run's own data: score only the rows it never trained on, so "held-out" holds.
         d = load_data(cfg)
         _, X, _, y = split_data(d, cfg)
-        what = f"the test split of {cfg['data']}"
+        what = f"the held-out test split of {cfg['data']}"
+        if args.data is not None:
+            what += " (the run's training data: its training rows are left out)"
     else:
         d = load_data({**cfg, "data": args.data, "target": args.target})
         X, y = d["X"], d["y"]
-        what = f"all of {args.data}"
+        what = f"all {len(X)} samples of {args.data}"
         if d["task"] == "classification" and dmeta["task"] == "classification" and \
                 d["classes"] != dmeta["classes"] and "file" in d["info"]:
             mapping = {c: i for i, c in enumerate(dmeta["classes"])}
@@ -899,11 +1048,26 @@ def cmd_evaluate(args) -> int:
                 raise CLIError(f"{args.data}: classes {unknown} were not in the training data")
             y = xp.asarray([mapping[d["classes"][i]] for i in y], dtype=xp.int64)
     _check_shape(d["X"], dmeta, args.data or cfg["data"])
-    result = evaluate(model, (_Pipeline(scaler)(X), y), loss_fn, _metrics(dmeta["task"]),
-                      args.batch_size)
+    with xp.errstate(over="ignore", invalid="ignore"):
+        result = evaluate(model, (_Pipeline(scaler)(X), y), loss_fn, _metrics(dmeta["task"]),
+                          args.batch_size)
+    if not all(math.isfinite(v) for v in result.values()):
+        raise CLIError(f"{path}: the model's outputs on {what} are NaN or infinite "
+                       f"(overflow: inputs far outside the training range?)")
     print(f"evaluate {path} on {what}:")
-    print(_result_line(result, dmeta["task"], len(X)))
+    print(_result_line(result, dmeta["task"], len(X), held_out))
     return 0
+
+
+def _same_source(data, target, cfg, dmeta) -> bool:
+    """Whether --data names the data the run was trained on (its held-out part is then the
+    only honest test set)."""
+    source = dmeta.get("source") or {}
+    if _is_file_spec(data):
+        return (isinstance(source, dict) and source.get("file") == os.path.abspath(data)
+                and (target is None or target == source.get("target")))
+    key = data.strip().lower().replace("_", "-")
+    return isinstance(source, dict) and source.get("name") == key
 
 
 def _check_shape(X, dmeta, where):
@@ -926,7 +1090,10 @@ def _read_image(path, shape):
     max_pixels = limit("BRICKS_MAX_PIXELS")
     with open_regular(path, what="image") as f:
         try:
-            with Image.open(f) as im:
+            with warnings.catch_warnings():  # Pillow's bomb warning: our own limit speaks
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(f)
+            with im:
                 # The size comes from the header; nothing is decoded until the check passes.
                 if im.width * im.height > max_pixels:
                     raise CLIError(f"{path}: a {im.width}x{im.height} image has "
@@ -999,8 +1166,9 @@ def _read_inputs(path, dmeta):
         if X.ndim == 1 and dmeta["sample_shape"] != [1]:
             X = X[None]
     elif low.endswith(".csv"):
-        header, rows = _read_csv(path)
-        X = _float_matrix(rows, path)
+        from bricks.data.tabular import read_csv
+
+        X = read_csv(path, has_target=False)[0]
     elif low.endswith(IMAGE_SUFFIXES) and "folder" in dmeta.get("source", {}):
         from bricks.data.image_folder import load_image
 
@@ -1022,6 +1190,20 @@ def _read_inputs(path, dmeta):
     return X
 
 
+def _as_trained(X, dmeta, where):
+    """Inputs in the range the run was trained on: an image run learned pixels in [0, 1]
+    (image files are scaled on reading), so 0..255 pixels from a .npy or .csv file are
+    divided by 255 as well, with a note; anything else is passed as it is."""
+    if not dmeta["image"] or str(where).lower().endswith(IMAGE_SUFFIXES) or X.size == 0:
+        return X
+    hi = (dmeta.get("input_range") or [0.0, 1.0])[1]
+    if hi <= 1.0 and 1.0 < float(X.max()) <= 255.0 and float(X.min()) >= 0.0:
+        print(f"bricks: note: {where} holds pixels in 0..255; divided by 255 like the "
+              f"0..1 images the run was trained on", file=sys.stderr)
+        return (X / 255.0).astype(xp.float32)
+    return X
+
+
 def cmd_predict(args) -> int:
     from bricks.train import predict
 
@@ -1029,7 +1211,15 @@ def cmd_predict(args) -> int:
     model, scaler, _, cfg, meta = _restore(path)
     dmeta = meta["data"]
     X = _read_inputs(args.input, dmeta)
-    out = predict(model, _Pipeline(scaler)(X), args.batch_size).data.astype(xp.float64)
+    X = _as_trained(X, dmeta, args.input)
+    if args.output is not None and os.path.isdir(args.output):
+        raise CLIError(f"--output {args.output} is a folder; give a file name, e.g. "
+                       f"{os.path.join(args.output, 'predictions.csv')}")
+    with xp.errstate(over="ignore", invalid="ignore"):
+        out = predict(model, _Pipeline(scaler)(X), args.batch_size).data.astype(xp.float64)
+    if not xp.all(xp.isfinite(out)):
+        raise CLIError(f"{path}: the model's outputs for {args.input} are NaN or infinite "
+                       f"(overflow: inputs far outside the training range?)")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if dmeta["task"] == "classification":
@@ -1072,9 +1262,16 @@ def cmd_datasets(args) -> int:
 
     rows = [("name", "task", "samples", "shape", "classes", "description")]
     for r in list_datasets():
+        note = ""
+        if r.name in OPTIONAL_DATASETS:
+            module = OPTIONAL_DATASETS[r.name]
+            pip_name, extra = OPTIONAL[module]
+            missing = not _installed(module)
+            note = (f" [optional: needs {pip_name}, "
+                    f"{'not installed: ' if missing else ''}pip install 'bricks[{extra}]']")
         rows.append((r.name, r.task, "-" if r.samples is None else f"{r.samples:,}",
                      "x".join(map(str, r.shape)), "-" if r.classes is None else
-                     str(r.classes), r.description))
+                     str(r.classes), r.description + note))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5])
@@ -1094,11 +1291,10 @@ def cmd_demo(args) -> int:
         if not args.list:
             print("\nrun one with: bricks demo NAME")
         return 0
-    start = time.perf_counter()
+    _need_packages("bricks demo", "matplotlib")
     options = {} if args.model is None else {"model": args.model}
     result = demos.run_demo(args.name, Path(args.out) / args.name, fast=args.fast, **options)
-    print(result.report())
-    print(f"\n({time.perf_counter() - start:.1f} s)")
+    print(result.report())  # its last line is the demo's own timing
     return 0
 
 
@@ -1108,7 +1304,52 @@ def cmd_playground(args) -> int:
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be in 0..65535, got {args.port}")
+    _need_packages("bricks playground", "starlette", "uvicorn", "websockets",
+                   extra="playground")
     return playground_main(host=args.host, port=args.port, open_browser=args.open_browser)
+
+
+# ---------------------------------------------------------------- optional packages
+# import name -> (pip name, the extra that installs it)
+OPTIONAL = {
+    "matplotlib": ("matplotlib", "all"), "sklearn": ("scikit-learn", "all"),
+    "PIL": ("pillow", "all"), "scipy": ("scipy", "all"), "safetensors": ("safetensors", "all"),
+    "tqdm": ("tqdm", "all"), "tomli": ("tomli", "all"),
+    "starlette": ("starlette", "playground"), "uvicorn": ("uvicorn", "playground"),
+    "websockets": ("websockets", "playground"),
+}
+# datasets that need an optional package (shown by 'bricks datasets')
+OPTIONAL_DATASETS = {"digits": "sklearn"}
+
+
+def _missing_package_message(err: ImportError, what: str = "this") -> str:
+    """One line naming the optional package and the extra that installs it."""
+    name = (err.name or "").split(".")[0]
+    if name not in OPTIONAL:  # an ImportError re-raised with its own words
+        name = next((m for m in OPTIONAL if m in str(err) or OPTIONAL[m][0] in str(err)),
+                    name)
+    pip_name, extra = OPTIONAL.get(name, (name or "a package", "all"))
+    return (f"{what} needs the optional package {pip_name}, which is not installed: "
+            f"pip install 'bricks[{extra}]' (or pip install {pip_name})")
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a None entry in sys.modules
+        return False
+
+
+def _need_packages(what, *modules, extra=None):
+    for module in modules:
+        if not _installed(module):
+            err = ImportError(module, name=module)
+            message = _missing_package_message(err, what)
+            if extra is not None:
+                message = message.replace(f"bricks[{OPTIONAL[module][1]}]", f"bricks[{extra}]")
+            raise CLIError(message)
 
 
 # ---------------------------------------------------------------- entry point
@@ -1135,12 +1376,25 @@ def main(argv=None) -> int:
         return stop.code if isinstance(stop.code, int) else 0
     except (CLIError, CheckpointError, DatasetError, FileNotFoundError, ValueError,
             KeyError, OSError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        message = err
+        if isinstance(err, KeyError) and err.args:
+            message = err.args[0]
+            if isinstance(message, str) and " " not in message.strip():  # a bare key
+                message = f"missing or unknown entry {message!r}"
         text = " ".join(str(message).split())
         print(f"bricks: error: {text}", file=sys.stderr)
         return 2
+    except ImportError as err:  # an optional package (core bricks needs only NumPy)
+        what = f"bricks {args.command}" if getattr(args, "command", None) else "bricks"
+        print(f"bricks: error: {_missing_package_message(err, what)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("bricks: error: out of memory (a smaller model, --batch-size or data set "
+              "would fit)", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("bricks: error: an input is nested too deeply", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        hint = " (continue with: bricks train --resume RUN_FOLDER)" if getattr(
-            args, "command", None) == "train" else ""
-        print(f"bricks: interrupted{hint}", file=sys.stderr)
+        print("bricks: interrupted", file=sys.stderr)
         return 130

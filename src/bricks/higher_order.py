@@ -43,8 +43,15 @@ def _prepare(inputs, create_graph):
 
 
 def _grads(outputs, inputs, grad_outputs, create_graph):
-    gs = grad(outputs, inputs, grad_outputs, create_graph=True, retain_graph=True,
-              allow_unused=True)
+    # An output that does not depend on any input at all (a constant) has derivative 0,
+    # as in torch.autograd.functional (strict=False): leave it out instead of raising.
+    live = [i for i, o in enumerate(outputs) if o.requires_grad]
+    if not live:
+        gs = (None,) * len(inputs)
+    else:
+        gs = grad([outputs[i] for i in live], inputs,
+                  None if grad_outputs is None else [grad_outputs[i] for i in live],
+                  create_graph=True, retain_graph=True, allow_unused=True)
     out = []
     for g, t in zip(gs, inputs):
         if g is None:

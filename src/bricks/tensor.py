@@ -134,18 +134,21 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        _autograd._escape("item()")
         if self.data.size != 1:
-            raise ValueError(
+            raise RuntimeError(
                 f"item: only one-element tensors can be converted to a Python number, "
                 f"this one has shape {tuple(self.shape)}"
             )
         return self.data.reshape(()).item()
 
     def tolist(self):
+        _autograd._escape("tolist()")
         return self.data.tolist()
 
     def numpy(self):
         """The data as a NumPy array (shares memory, like PyTorch's ``numpy()``)."""
+        _autograd._escape("numpy()")
         if self._requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; "
@@ -154,6 +157,7 @@ class Tensor:
         return backend.to_numpy(self.data)
 
     def __array__(self, dtype=None, copy=None):
+        _autograd._escape("conversion to a NumPy array")
         a = backend.to_numpy(self.data)
         return a if dtype is None else a.astype(dtype, copy=False)
 
@@ -169,6 +173,7 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
+        _autograd._escape("bool()")
         if self.data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
@@ -610,6 +615,9 @@ class Tensor:
 
     def expand_as(self, other):
         return _shape.expand(self, other.shape)
+
+    def sum_to_size(self, *size):
+        return _arith.sum_to_size(self, *size)
 
     def broadcast_to(self, shape):
         return _shape.broadcast_to(self, shape)

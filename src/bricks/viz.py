@@ -63,7 +63,9 @@ def to_dot(
     of any depth work.
 
     Args:
-        tensor: the output to draw from, or a sequence of outputs (drawn in one graph).
+        tensor: the output to draw from, or a sequence of outputs (drawn in one graph);
+            or a compiled graph (``f.graph`` or ``f.graph_before`` of ``bricks.compile``),
+            drawn with one node per step and its output shapes.
         show_values: add each leaf's and output's values to its node (arrays with at most
             16 elements in full, larger ones as shape, mean, std, min and max).  Values of
             intermediate results are shown for the tensors named in ``params``: the graph
@@ -94,6 +96,8 @@ def to_dot(
         }
         <BLANKLINE>
     """
+    if hasattr(tensor, "to_dot") and not isinstance(tensor, Tensor):
+        return tensor.to_dot()  # a compiled graph (bricks.symbolic): f.graph, f.graph_before
     roots = [tensor] if isinstance(tensor, Tensor) else list(tensor)
     for i, t in enumerate(roots):
         if not isinstance(t, Tensor):

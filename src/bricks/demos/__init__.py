@@ -34,6 +34,8 @@ DEMOS = {
     "newton-logreg": "bricks.demos.newton_logreg",
     "digits": "bricks.demos.digits",
     "text": "bricks.demos.text",
+    "mnist1d": "bricks.demos.mnist1d",
+    "conv-filters": "bricks.demos.conv_filters",
     "reviews": "bricks.demos.reviews",
     "augmentation": "bricks.demos.augmentation",
     "boxes": "bricks.demos.boxes",

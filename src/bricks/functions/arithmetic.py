@@ -18,6 +18,7 @@ from bricks.tensor import Tensor, tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "floor_divide", "remainder", "sum_to",
+    "sum_to_size",
     "broadcast_to", "to_dtype", "clone", "binary_operands", "as_tensor_like",
 ]
 
@@ -120,6 +121,29 @@ def sum_to(x: Tensor, shape) -> Tensor:
     if x.data.shape == shape:
         return x
     return SumTo.apply(x, shape=shape)
+
+
+def sum_to_size(x: Tensor, *size) -> Tensor:
+    """Sum ``x`` down to ``size``, PyTorch's ``Tensor.sum_to_size``: the public ``sum_to``.
+
+    ``size`` must broadcast to ``x.shape`` (each size equal to x's or 1, leading ones
+    allowed to be missing); the result is differentiable.
+
+    Example:
+        >>> bricks.ones(2, 3).sum_to_size(1, 3).tolist()
+        [[2.0, 2.0, 2.0]]
+    """
+    shape = tuple(int(n) for n in (size[0] if len(size) == 1 and isinstance(
+        size[0], (tuple, list)) else size))
+    try:
+        ok = len(shape) <= x.data.ndim and xp.broadcast_shapes(shape, x.data.shape) == \
+            x.data.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"sum_to_size: size {shape} is not expandable to the tensor's "
+                           f"shape {tuple(x.shape)} (each size must equal the tensor's or be 1)")
+    return sum_to(x, shape)
 
 
 class BroadcastTo(Function):
@@ -238,7 +262,7 @@ class Neg(Function):
 def neg(a: Tensor) -> Tensor:
     """``-a``."""
     if a.data.dtype == backend.bool_:
-        raise TypeError("neg: negation of a bool tensor is not supported; use ~x")
+        raise RuntimeError("neg: negation of a bool tensor is not supported; use ~x")
     return Neg.apply(a)
 
 
@@ -306,6 +330,8 @@ def pow(a, exponent) -> Tensor:
 
 
 class FloorDivide(Function):
+    piecewise = True
+
     def forward(self, a, b):
         return xp.floor_divide(a, b)
 
@@ -324,6 +350,8 @@ def floor_divide(a, b) -> Tensor:
 
 
 class Remainder(Function):
+    piecewise = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return xp.remainder(a, b)

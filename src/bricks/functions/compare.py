@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bricks import backend
+from bricks.autograd import Function
 from bricks.backend import xp
 from bricks.functions.arithmetic import binary_operands
 from bricks.functions.dims import normalize_dims
@@ -18,10 +19,18 @@ def _bool(array) -> Tensor:
     return Tensor._make(xp.asarray(array), False, None, 0)
 
 
+class Elementwise(Function):
+    """``ufunc(*arrays)`` with a bool result and no gradient.  An op (not array code) so
+    that ``bricks.compile`` records masks like ``x > 0`` and recomputes them each call."""
+
+    def forward(self, *arrays, ufunc):
+        return ufunc(*arrays)
+
+
 def _compare(ufunc, op, a, b) -> Tensor:
     ta, tb = binary_operands(a, b, op)
     try:
-        return _bool(ufunc(ta.data, tb.data))
+        return Elementwise.apply(ta, tb, ufunc=ufunc)
     except ValueError:
         raise RuntimeError(
             f"{op}: shapes {tuple(ta.shape)} and {tuple(tb.shape)} cannot be broadcast together"
@@ -76,19 +85,19 @@ def logical_xor(a, b) -> Tensor:
 def logical_not(a) -> Tensor:
     """Elementwise not a; for bool tensors also ``~a``."""
     a = a if isinstance(a, Tensor) else tensor(a)
-    return _bool(xp.logical_not(a.data))
+    return Elementwise.apply(a, ufunc=xp.logical_not)
 
 
 def isnan(a: Tensor) -> Tensor:
-    return _bool(xp.isnan(a.data))
+    return Elementwise.apply(a, ufunc=xp.isnan)
 
 
 def isinf(a: Tensor) -> Tensor:
-    return _bool(xp.isinf(a.data))
+    return Elementwise.apply(a, ufunc=xp.isinf)
 
 
 def isfinite(a: Tensor) -> Tensor:
-    return _bool(xp.isfinite(a.data))
+    return Elementwise.apply(a, ufunc=xp.isfinite)
 
 
 def _axes(dim, ndim):

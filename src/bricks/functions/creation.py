@@ -12,7 +12,9 @@ from bricks.functions.dims import shape_args
 from bricks.tensor import Tensor
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "zeros_like",
-           "ones_like", "full_like", "empty_like", "leaf"]
+           "ones_like", "full_like", "empty_like", "leaf", "from_numpy"]
+
+_NUMPY_KINDS = "fiub"  # float, int, unsigned, bool: the dtypes bricks computes with
 
 
 def leaf(array, requires_grad=False) -> Tensor:
@@ -23,10 +25,32 @@ def leaf(array, requires_grad=False) -> Tensor:
     return t
 
 
+def from_numpy(array) -> Tensor:
+    """A tensor sharing memory with the NumPy ``array`` (no copy), as ``torch.from_numpy``.
+
+    Changes to one are seen in the other; the dtype is the array's own (float64 stays
+    float64).  Use :func:`bricks.tensor` for a copy.
+
+    Example:
+        >>> a = np.zeros(3)
+        >>> t = bricks.from_numpy(a)
+        >>> a[0] = 5.0
+        >>> t.tolist(), t.dtype
+        ([5.0, 0.0, 0.0], dtype('float64'))
+    """
+    if not isinstance(array, backend.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array (np.ndarray), got "
+                        f"{type(array).__name__}; use bricks.tensor(...) for other data")
+    if array.dtype.kind not in _NUMPY_KINDS:
+        raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}; "
+                        f"supported: floating, integer and bool arrays")
+    return Tensor._make(array, False, None, 0)
+
+
 def _shape(size, op):
     shape = shape_args(size)
     if any(n < 0 for n in shape):
-        raise ValueError(f"{op}: sizes must be non-negative, got {shape}")
+        raise RuntimeError(f"{op}: sizes must be non-negative, got {shape}")
     return shape
 
 
@@ -94,7 +118,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
     start, end, step = (v.item() if isinstance(v, (Tensor, backend.generic)) else v
                         for v in (start, end, step))
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise RuntimeError("arange: step must be nonzero")
     integral = all(isinstance(v, int) for v in (start, end, step))
     dtype = as_dtype(dtype) or (backend.int64 if integral else backend.get_default_dtype())
     return leaf(xp.arange(start, end, step).astype(dtype), requires_grad)
@@ -103,7 +127,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
 def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
-        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+        raise RuntimeError(f"linspace: steps must be non-negative, got {steps}")
     return leaf(xp.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad)
 
 

@@ -31,7 +31,7 @@ def normalize_dims(dim, ndim: int, op: str):
     if isinstance(dim, (list, tuple)):
         axes = tuple(sorted(normalize_dim(d, ndim, op) for d in dim))
         if len(set(axes)) != len(axes):
-            raise ValueError(f"{op}: dim {tuple(dim)} names a dimension twice")
+            raise RuntimeError(f"{op}: dim {tuple(dim)} names a dimension twice")
         return axes
     return (normalize_dim(dim, ndim, op),) if ndim else ()
 

@@ -222,6 +222,8 @@ def sigmoid(x) -> Tensor:
 
 
 class Relu(Function):
+    piecewise = True
+
     def forward(self, x):
         y = xp.maximum(x, 0)
         self.save_for_backward(y)
@@ -240,6 +242,8 @@ def relu(x) -> Tensor:
 
 
 class Abs(Function):
+    piecewise = True
+
     def forward(self, x):
         self.save_for_backward(x)
         return xp.abs(x)
@@ -258,6 +262,8 @@ def abs(x) -> Tensor:
 
 class _ZeroGrad(Function):
     """Base of piecewise-constant ops: the derivative is 0 wherever it exists."""
+
+    piecewise = True
 
     def backward(self, grad):
         # Exact zeros, not grad * 0 (an inf or nan upstream gradient must not leak through),
@@ -337,6 +343,8 @@ def erf(x) -> Tensor:
 
 
 class Clamp(Function):
+    piecewise = True
+
     def forward(self, x, lo, hi):
         self.save_for_backward(x)
         self.lo, self.hi = lo, hi
@@ -360,7 +368,7 @@ def clamp(x, min=None, max=None) -> Tensor:
     if not isinstance(x, Tensor):
         x = tensor(x)
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise RuntimeError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = x
         if min is not None:
@@ -374,6 +382,8 @@ def clamp(x, min=None, max=None) -> Tensor:
 
 
 class Maximum(Function):
+    piecewise = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return xp.maximum(a, b)
@@ -386,6 +396,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    piecewise = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return xp.minimum(a, b)
@@ -426,6 +438,8 @@ def _broadcasting(cls, op, *tensors):
 
 
 class Where(Function):
+    piecewise = True
+
     def forward(self, cond, a, b):
         self.save_for_backward(cond)
         return xp.where(cond, a, b)
@@ -451,6 +465,6 @@ def where(condition, x, y) -> Tensor:
     if not isinstance(condition, Tensor):
         condition = tensor(condition)
     if condition.data.dtype != backend.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
+        raise RuntimeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     tx, ty = binary_operands(x, y, "where")
     return _broadcasting(Where, "where", condition, tx, ty)

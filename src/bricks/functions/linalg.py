@@ -23,7 +23,7 @@ def _same_dtype(op: str, *tensors):
     dtypes = {t.data.dtype for t in tensors}
     if len(dtypes) > 1:
         names = " and ".join(str(t.dtype) for t in tensors)
-        raise TypeError(
+        raise RuntimeError(
             f"{op}: expected operands of the same dtype, got {names}; convert one of them "
             f"first, e.g. x.float() or x.double()"
         )
@@ -140,7 +140,7 @@ def _parse_einsum(equation: str, shapes):
         lhs, out = eq, None
     subs = lhs.split(",")
     if len(subs) != len(shapes):
-        raise ValueError(f"einsum: equation {equation!r} names {len(subs)} operands, got "
+        raise RuntimeError(f"einsum: equation {equation!r} names {len(subs)} operands, got "
                          f"{len(shapes)}")
     used = set(c for c in eq if c.isalpha())
     spare = [c for c in string.ascii_letters if c not in used]
@@ -155,7 +155,7 @@ def _parse_einsum(equation: str, shapes):
             k = len(shape) - (len(s) - 3)
             s = s.replace("...", ell[n_ell - k:] if k else "")
         if len(s) != len(shape) or not all(c.isalpha() for c in s):
-            raise ValueError(f"einsum: subscripts {s!r} do not fit an operand of shape "
+            raise RuntimeError(f"einsum: subscripts {s!r} do not fit an operand of shape "
                              f"{tuple(shape)}")
         full.append(s)
     if out is None:

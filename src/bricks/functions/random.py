@@ -15,7 +15,7 @@ manual_seed = backend.manual_seed
 def _float_dtype(dtype, op):
     dtype = as_dtype(dtype) or backend.get_default_dtype()
     if dtype.kind != "f":
-        raise TypeError(f"{op}: dtype must be floating, got {dtype}")
+        raise RuntimeError(f"{op}: dtype must be floating, got {dtype}")
     return dtype
 
 
@@ -58,7 +58,7 @@ def randint(low, high=None, size=None, dtype=None, generator=None) -> Tensor:
     if high is None or size is None:
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     if high <= low:
-        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+        raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
     gen = generator or backend.default_generator()
     values = gen.integers(low, high, size=_shape((size,), "randint"))
     return leaf(values.astype(as_dtype(dtype) or backend.int64))

@@ -43,7 +43,7 @@ def _unreduce(grad: Tensor, in_shape, axes, keepdim) -> Tensor:
 
 def _require_float(x: Tensor, op: str):
     if not is_floating(x.data.dtype):
-        raise TypeError(
+        raise RuntimeError(
             f"{op}: expected a floating point tensor, got {x.dtype}; convert with x.float()"
         )
 
@@ -141,6 +141,8 @@ def std(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
 class AMax(Function):
     """max/min over axes; the gradient is shared equally among tied extrema."""
 
+    piecewise = True
+
     def forward(self, x, axes, keepdim, largest):
         self.axes, self.keepdim = axes, keepdim
         y = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
@@ -178,6 +180,8 @@ def amin(x: Tensor, dim=None, keepdim=False) -> Tensor:
 
 
 class MaxDim(Function):
+    piecewise = True
+
     def forward(self, x, dim, keepdim, largest):
         self.dim, self.keepdim = dim, keepdim
         idx = xp.argmax(x, axis=dim, keepdims=True) if largest else xp.argmin(
@@ -306,6 +310,7 @@ def logsumexp(x: Tensor, dim, keepdim=False) -> Tensor:
 class Norm(Function):
     def forward(self, x, p, axes, keepdim):
         self.p, self.axes, self.keepdim = p, axes, keepdim
+        self.piecewise = p == 1  # |x| summed: piecewise linear (see Function.piecewise)
         a = xp.abs(x)
         if p == 2:
             y = xp.sqrt((x * x).sum(axis=axes, keepdims=True))
@@ -346,7 +351,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
     if p == "fro":
         p = 2
     if isinstance(p, str) or not isinstance(p, (int, float)):
-        raise ValueError(f"norm: p must be 'fro' or a number, got {p!r}")
+        raise RuntimeError(f"norm: p must be 'fro' or a number, got {p!r}")
     axes = normalize_dims(dim, x.ndim, "norm")
     if p == float("inf"):
         return amax(E.abs(x), dim=axes, keepdim=keepdim)
@@ -388,8 +393,14 @@ def _max_shift(x: Tensor, axes) -> Tensor:
     """
     if x.data.size == 0:
         return Tensor._make(xp.zeros(_kept_shape(x.shape, axes), x.dtype), False, None, 0)
-    m = x.data.max(axis=axes, keepdims=True)
-    return Tensor._make(xp.where(xp.isfinite(m), m, 0), False, None, 0)
+    return _MaxShift.apply(x.detach(), axes=axes)
+
+
+class _MaxShift(Function):
+    # An op without a gradient (not array code) so that bricks.compile recomputes it.
+    def forward(self, x, axes):
+        m = x.max(axis=axes, keepdims=True)
+        return xp.where(xp.isfinite(m), m, 0)
 
 
 def softmax(x: Tensor, dim) -> Tensor:

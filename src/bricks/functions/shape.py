@@ -74,7 +74,7 @@ def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
     s = normalize_dim(start_dim, x.ndim, "flatten")
     e = normalize_dim(end_dim, x.ndim, "flatten")
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape[:s] + (-1 if x.data.size else _prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
     return reshape(x, shape)
 
@@ -240,7 +240,7 @@ def stack(tensors, dim=0) -> Tensor:
     """Join same-shaped tensors along a new dimension ``dim``."""
     tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+        raise RuntimeError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise RuntimeError(
@@ -412,7 +412,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
     d = normalize_dim(dim, x.ndim, "gather")
     idx = index.data if isinstance(index, Tensor) else xp.asarray(index)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
+        raise RuntimeError(f"gather: index must be an integer tensor, got {idx.dtype}")
     if idx.ndim != x.ndim:
         raise RuntimeError(f"gather: index must have as many dimensions as the input: "
                            f"index {tuple(idx.shape)}, input {tuple(x.shape)}")
@@ -421,7 +421,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
             raise RuntimeError(f"gather: index {tuple(idx.shape)} is larger than the input "
                                f"{tuple(x.shape)} in dimension {i}")
     if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
-        raise IndexError(f"gather: index out of range for dimension {d} of size {x.shape[d]}")
+        raise RuntimeError(f"gather: index out of range for dimension {d} of size {x.shape[d]}")
     return Gather.apply(x, dim=d, index=idx % builtins.max(x.shape[d], 1))
 
 
@@ -429,7 +429,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
     """``x`` with ``value`` wherever the bool ``mask`` (broadcast to x) is true."""
     mask = mask if isinstance(mask, Tensor) else tensor(mask)
     if mask.dtype != backend.bool_:
-        raise TypeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
+        raise RuntimeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
     try:
         xp.broadcast_to(mask.data, x.shape)
     except ValueError:
@@ -458,7 +458,7 @@ def pad(x: Tensor, pad, mode="constant", value=0.0) -> Tensor:
     """
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: expected an even number of sizes, at most 2 × ndim "
+        raise RuntimeError(f"pad: expected an even number of sizes, at most 2 × ndim "
                          f"({2 * x.ndim}), got {pad}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
@@ -548,9 +548,9 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
     """
     x = x if isinstance(x, Tensor) else tensor(x)
     if x.data.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expected an integer tensor of class indices, got {x.dtype}")
+        raise RuntimeError(f"one_hot: expected an integer tensor of class indices, got {x.dtype}")
     if x.data.size and x.data.min() < 0:
-        raise ValueError("one_hot: class indices must be non-negative")
+        raise RuntimeError("one_hot: class indices must be non-negative")
     top = int(x.data.max()) + 1 if x.data.size else 0
     if num_classes == -1:
         num_classes = top

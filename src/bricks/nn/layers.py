@@ -12,6 +12,7 @@ import math
 import numbers
 
 from bricks import backend
+from bricks.autograd import Function
 from bricks.backend import as_dtype, is_floating
 from bricks.functions.shape import flatten as _flatten
 from bricks.functions.shape import normalize_dim
@@ -247,14 +248,23 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     if not training or p == 0 or input.numel() == 0:
         return input
     if not is_floating(input.dtype):
-        raise TypeError(f"dropout: expected a floating point input, got {input.dtype}; "
+        raise RuntimeError(f"dropout: expected a floating point input, got {input.dtype}; "
                         f"convert with x.float()")
     if p == 1:
         return input * 0.0
-    u = backend.default_generator().random(input.shape, dtype=backend.float64)
     # One multiply by a constant (mask already scaled): the backward is grad * mask / (1-p).
-    mask = (u >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
-    return input * Tensor._make(mask, False, None, 0)
+    return input * _DropoutMask.apply(input.detach(), p=p)
+
+
+class _DropoutMask(Function):
+    """The scaled Bernoulli mask m / (1 - p), drawn inside an op so that ``bricks.compile``
+    replays the draw: a fresh mask on every call, from the same generator stream."""
+
+    draws_random = True
+
+    def forward(self, x, p):
+        u = backend.default_generator().random(x.shape, dtype=backend.float64)
+        return (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
 
 
 class Dropout(Module):

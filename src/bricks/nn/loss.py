@@ -97,7 +97,7 @@ def _broadcast_pair(input, target, op: str, warn: bool = True):
         try:
             xp.broadcast_shapes(input.shape, target.shape)
         except ValueError:
-            raise ValueError(
+            raise RuntimeError(
                 f"{op}: input of shape {_shape(input)} and target of shape {_shape(target)} "
                 f"cannot be broadcast together; they should have the same shape"
             ) from None
@@ -224,7 +224,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0,
     """
     _check_reduction(reduction, "huber_loss")
     if not delta > 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
     input, target = _broadcast_pair(input, target, "huber_loss")
     diff = input - target
     size = E.abs(diff)
@@ -256,7 +256,7 @@ def smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0)
     """
     _check_reduction(reduction, "smooth_l1_loss")
     if not beta >= 0:
-        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+        raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     input, target = _broadcast_pair(input, target, "smooth_l1_loss")
     diff = input - target
     size = E.abs(diff)
@@ -307,7 +307,7 @@ def _class_free_weight(weight, shape, dtype, op: str) -> Tensor:
     except ValueError:
         out = None
     if out != tuple(shape):
-        raise ValueError(
+        raise RuntimeError(
             f"{op}: weight of shape {_shape(w)} does not broadcast to the input's shape "
             f"{tuple(shape)}"
         )
@@ -344,7 +344,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     input, target = _same_shape(input, target, op)
     p = input.data
     if p.size and not ((p >= 0).all() and (p <= 1).all()):
-        raise ValueError(
+        raise RuntimeError(
             f"{op}: input must hold probabilities in [0, 1], got values from {p.min()} to "
             f"{p.max()}; apply sigmoid first, or better, pass the raw scores to "
             f"binary_cross_entropy_with_logits"
@@ -448,7 +448,7 @@ def _class_weight(weight, classes: int, dtype, op: str):
         return None
     w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
     if w.shape != (classes,):
-        raise ValueError(
+        raise RuntimeError(
             f"{op}: weight must be a 1-D tensor with one entry per class ({classes}), got "
             f"shape {tuple(w.shape)}"
         )
@@ -458,7 +458,7 @@ def _class_weight(weight, classes: int, dtype, op: str):
 def _class_input(input, op: str) -> Tensor:
     input = _as_tensor(input, op, "input")
     if not is_floating(input.data.dtype):
-        raise TypeError(f"{op}: input must be a floating point tensor of scores, got "
+        raise RuntimeError(f"{op}: input must be a floating point tensor of scores, got "
                         f"{input.dtype}; convert with x.float()")
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have a class dimension: shape (C,), (N, C) or "
@@ -474,7 +474,7 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
     shape, t = input.shape, target.data
     expected = (shape[0],) + tuple(shape[2:])
     if t.dtype.kind not in "iu":
-        raise TypeError(
+        raise RuntimeError(
             f"{op}: class-index targets must be integers (int64), got {t.dtype} of shape "
             f"{tuple(t.shape)}; for probability targets pass a float tensor of the input's "
             f"shape {tuple(shape)}"
@@ -668,7 +668,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
     op = "cross_entropy"
     _check_reduction(reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
+        raise RuntimeError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
                          f"{label_smoothing}")
     input = _class_input(input, op)
     target = _as_tensor(target, op, "target")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 
+from bricks import autograd as _autograd
 from bricks import backend
 from bricks.autograd import no_grad
 from bricks.backend import xp
@@ -102,6 +103,19 @@ class _RemovableHandle:
         self.remove()
 
 
+class Deferred:
+    """Base of values whose computation is deferred (``bricks.symbolic``'s symbols).
+
+    Calling a module on one records the call instead of running it:
+    ``module(value, ...)`` returns ``value._defer(module, args, kwargs)``.
+    """
+
+    __slots__ = ()
+
+    def _defer(self, fn, args, kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 class Module:
     """Base class of every layer and network.
 
@@ -124,6 +138,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args, **kwargs):
+        if args and isinstance(args[0], Deferred):
+            return args[0]._defer(self, args, kwargs)  # a symbolic value: build, don't run
+        tracer = _autograd._state.tracer
+        if tracer is not None:
+            tracer.module(self)  # bricks.compile keys its plans on each module's train/eval
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
@@ -373,6 +392,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (to None, or to zeros)."""
+        if _autograd._state.tracer is not None:
+            _autograd._state.tracer.event(self.zero_grad, (set_to_none,))
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -460,6 +481,8 @@ class Module:
                 continue
 
             def record(m, inputs, output, name=name):
+                if isinstance(output, tuple) and output and isinstance(output[0], Tensor):
+                    output = output[0]  # a recurrent layer's (output, state): the output
                 shape = tuple(output.shape) if isinstance(output, Tensor) else "-"
                 own = builtin_sum(p.numel() for p in m._parameters.values() if p is not None)
                 rows.append((name or type(m).__name__, type(m).__name__, shape, own))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 
 from bricks import backend
-from bricks.autograd import no_grad
+from bricks.autograd import Function, no_grad
 from bricks.backend import xp
 from bricks.nn.layers import _empty, _factory_dtype
 from bricks.nn.module import Module, Parameter
@@ -37,6 +37,24 @@ def _check_dtypes(op, input, named):
             raise TypeError(f"{op}: {name} has dtype {t.dtype} but the input has dtype "
                             f"{input.dtype}; convert one of them first (module.double() or "
                             f"x.float())")
+
+
+class _RunningUpdate(Function):
+    """running = (1 - momentum) running + momentum (scale * batch statistic), in place.
+
+    An op (without a gradient) rather than array code, so that ``bricks.compile`` replays
+    the update on every call; ``scale`` n / (n - 1) makes the variance unbiased.
+    """
+
+    mutates_inputs = True
+
+    def forward(self, running, batch, momentum, scale=None):
+        b = batch.reshape(running.shape)
+        if scale is not None:
+            b = b * scale
+        running *= 1 - momentum
+        running += b.astype(running.dtype) * momentum
+        return running
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -98,12 +116,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(
-                        mean.data.reshape(c).astype(running_mean.dtype) * momentum)
+                    _RunningUpdate.apply(running_mean, mean.detach(), momentum=momentum)
+                    running_mean._vc[0] += 1
                 if running_var is not None:
-                    unbiased = var.data.reshape(c) * (n / (n - 1))
-                    running_var.mul_(1 - momentum).add_(
-                        unbiased.astype(running_var.dtype) * momentum)
+                    _RunningUpdate.apply(running_var, var.detach(), momentum=momentum,
+                                         scale=n / (n - 1))
+                    running_var._vc[0] += 1
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when "

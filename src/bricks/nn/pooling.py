@@ -39,13 +39,22 @@ class WindowMax(Function):
     """Max over one axis with the argmax; the gradient goes to the first maximum only."""
 
     def forward(self, x, dim):
-        idx = xp.argmax(x, axis=dim)
         k = x.shape[dim]
+        values = x.max(axis=dim)
+        if k <= 16:
+            # argmax along a middle axis is slow in NumPy; for a small window, marking the
+            # first position equal to the max (from the last one back) is several times faster.
+            idx = xp.zeros(values.shape, dtype=backend.int64)
+            for j in range(k - 1, 0, -1):
+                idx[xp.take(x, j, axis=dim) == values] = j
+            idx[xp.take(x, 0, axis=dim) == values] = 0
+        else:
+            idx = xp.argmax(x, axis=dim)
         shape = [1] * x.ndim
         shape[dim] = k
         onehot = xp.expand_dims(idx, dim) == xp.arange(k).reshape(shape)
         self.dim, self.mask = dim, onehot.astype(x.dtype)
-        return xp.take_along_axis(x, xp.expand_dims(idx, dim), axis=dim).squeeze(dim), idx
+        return values, idx
 
     def backward(self, grad, _grad_idx):
         return grad.unsqueeze(self.dim) * _const(self.mask)

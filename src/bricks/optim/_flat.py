@@ -25,11 +25,13 @@ Example:
 
 from __future__ import annotations
 
-from bricks.autograd import enable_grad
+from bricks.autograd import _ClosureRun, enable_grad, grad, no_grad
 from bricks.backend import get_array_module
+from bricks.tensor import Tensor
 
 __all__ = ["numel", "flat_data", "flat_grad", "set_flat_data_", "add_flat_",
-           "evaluate_closure", "loss_and_flat_grad", "directional_evaluate"]
+           "closure_loss", "evaluate_closure", "evaluate_value", "loss_and_flat_grad",
+           "directional_evaluate"]
 
 
 def numel(params) -> int:
@@ -96,16 +98,55 @@ def add_flat_(params, vec, alpha=1.0) -> None:
         offset += n
 
 
-def evaluate_closure(closure):
+def closure_loss(out, who="step"):
+    """The loss tensor from a closure's return value (a Tensor, or ``(loss, outputs)``)."""
+    loss = out[0] if isinstance(out, tuple) else out
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        raise TypeError(f"{who}: the closure must return the loss as a single-element Tensor, "
+                        f"got {type(loss).__name__}")
+    return loss
+
+
+def evaluate_closure(closure, params=None, keep_graph=False):
     """Call ``closure()`` with gradient recording on (even inside ``no_grad``) and return
-    what it returns, usually the loss tensor after ``loss.backward()``."""
-    with enable_grad():
-        return closure()
+    what it returns.
+
+    Every closure-based optimizer accepts both kinds of closure:
+
+    * PyTorch's: ``opt.zero_grad(); loss = ...; loss.backward(); return loss``;
+    * one that only returns the loss: then, when ``params`` are given, their ``.grad`` is
+      set here to ``d loss / d params``, as the backward of the first kind would have.
+
+    Args:
+        closure: the closure.
+        params: the parameters whose ``.grad`` the optimizer reads next (None: not needed).
+        keep_graph: keep the loss's graph even if the closure calls ``backward()``, for a
+            second differentiation (Newton, Hessian-free).
+    """
+    with enable_grad(), _ClosureRun(retain_graph=keep_graph) as run:
+        out = closure()
+    if params is not None and not run.called_backward:
+        loss = closure_loss(out)
+        params = list(params)
+        if loss.requires_grad:
+            grads = grad(loss, params, retain_graph=keep_graph, allow_unused=True)
+        else:
+            grads = [None] * len(params)
+        for p, g in zip(params, grads):
+            p.grad = g
+    return out
+
+
+def evaluate_value(closure, who="step"):
+    """The closure's loss as a float, computed under ``no_grad`` (a line-search trial);
+    a ``backward()`` inside the closure does nothing here."""
+    with no_grad(), _ClosureRun(skip_backward=True):
+        return float(closure_loss(closure(), who))
 
 
 def loss_and_flat_grad(closure, params):
     """Evaluate the closure; return ``(float(loss), flat_grad(params))``."""
-    loss = float(evaluate_closure(closure))
+    loss = float(closure_loss(evaluate_closure(closure, params)))
     return loss, flat_grad(params)
 
 

@@ -237,6 +237,30 @@ def _restore(value, like):
     return copy.deepcopy(value)
 
 
+def _as_tensors(state):
+    """Wrap the arrays (not the 0-d ones: numbers) of a flat state as Tensors, in place."""
+    def wrap(v):
+        if isinstance(v, list):
+            return [wrap(a) for a in v]
+        if hasattr(v, "dtype") and getattr(v, "ndim", 0) > 0 and not isinstance(v, Tensor):
+            return Tensor._make(v, False, None, 0)
+        return v
+    for k in state:
+        state[k] = wrap(state[k])
+    return state
+
+
+def _as_arrays(state):
+    """The inverse of :func:`_as_tensors` (the arrays are shared, not copied)."""
+    def unwrap(v):
+        if isinstance(v, list):
+            return [unwrap(a) for a in v]
+        return v.data if isinstance(v, Tensor) else v
+    for k in state:
+        state[k] = unwrap(state[k])
+    return state
+
+
 class ClosureOptimizer(Optimizer):
     """Base of the optimizers that see all parameters as one flat vector and re-evaluate
     the model through a closure (L-BFGS, BFGS, CG, Newton, Hessian-free).
@@ -259,6 +283,23 @@ class ClosureOptimizer(Optimizer):
             raise ValueError(f"{type(self).__name__} doesn't support per-parameter options "
                              f"(parameter groups): it optimizes one flat vector")
         super().add_param_group(param_group)
+
+    def step(self, closure=None):
+        """One step of the method (see the class); returns the loss at the starting point.
+
+        The state holds Tensors between steps, as PyTorch's does (``opt.state[p]["d"]``);
+        the method itself works on their arrays.
+        """
+        self._check_closure(closure)
+        state = self._flat_state
+        _as_arrays(state)
+        try:
+            return self._step(closure)
+        finally:
+            _as_tensors(state)
+
+    def _step(self, closure):  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _check_closure(self, closure):
         if closure is None or not callable(closure):
@@ -306,7 +347,8 @@ class ClosureOptimizer(Optimizer):
         super().load_state_dict({**state_dict, "state": saved})
         if flat is not None:
             like = self._params[0].data
-            self.state[self._params[0]] = {k: _restore(v, like) for k, v in flat.items()}
+            self.state[self._params[0]] = _as_tensors({k: _restore(v, like)
+                                                       for k, v in flat.items()})
 
 
 class WolfeOptimizer(ClosureOptimizer):
@@ -345,9 +387,8 @@ class WolfeOptimizer(ClosureOptimizer):
             return min(1.0, 1.0 / abs(flat_grad).sum()) * lr
         return lr
 
-    def step(self, closure=None):
+    def _step(self, closure):
         """Up to ``max_iter`` iterations; returns the loss at the starting point."""
-        self._check_closure(closure)
         group = self.param_groups[0]
         params = self._params
         max_iter, max_eval = group["max_iter"], group["max_eval"]
@@ -356,7 +397,7 @@ class WolfeOptimizer(ClosureOptimizer):
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
-        orig_loss = _flat.evaluate_closure(closure)
+        orig_loss = _flat.closure_loss(_flat.evaluate_closure(closure, params))
         loss = float(orig_loss)
         current_evals = 1
         state["func_evals"] += 1

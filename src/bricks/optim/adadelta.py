@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _changed, _gradient
+from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
 
 __all__ = ["Adadelta"]
 
@@ -72,11 +72,11 @@ class Adadelta(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0.0
-                    state["square_avg"] = xp.zeros_like(p.data)
-                    state["acc_delta"] = xp.zeros_like(p.data)
+                    state["square_avg"] = _buffer(xp.zeros_like(p.data))
+                    state["acc_delta"] = _buffer(xp.zeros_like(p.data))
                 state["step"] += 1
                 g = _gradient(p, group["weight_decay"], group["maximize"])
-                square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+                square_avg, acc_delta = state["square_avg"].data, state["acc_delta"].data
                 tmp = xp.multiply(g, 1 - rho)
                 tmp *= g
                 square_avg *= rho

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _changed, _gradient
+from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
 
 __all__ = ["Adagrad"]
 
@@ -69,8 +69,8 @@ class Adagrad(Optimizer):
         xp = get_array_module(p.data)
         state = self.state[p]
         state["step"] = 0.0
-        state["sum"] = xp.full(p.data.shape, group["initial_accumulator_value"],
-                               dtype=p.data.dtype)
+        state["sum"] = _buffer(xp.full(p.data.shape, group["initial_accumulator_value"],
+                                       dtype=p.data.dtype))
         return state
 
     def step(self, closure=None):
@@ -88,7 +88,7 @@ class Adagrad(Optimizer):
                 g = _gradient(p, group["weight_decay"], group["maximize"])
                 clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 xp = get_array_module(p.data)
-                total = state["sum"]
+                total = state["sum"].data
                 tmp = xp.multiply(g, g)
                 total += tmp
                 xp.sqrt(total, out=tmp)

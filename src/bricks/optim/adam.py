@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _changed, _gradient, _lerp_
+from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient, _lerp_
 
 __all__ = ["Adam", "AdamW"]
 
@@ -94,10 +94,10 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0.0
-                    state["exp_avg"] = xp.zeros_like(p.data)
-                    state["exp_avg_sq"] = xp.zeros_like(p.data)
+                    state["exp_avg"] = _buffer(xp.zeros_like(p.data))
+                    state["exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
                 if amsgrad and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                    state["max_exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
                 state["step"] += 1
                 t = state["step"]
                 if weight_decay != 0 and decoupled:
@@ -105,7 +105,7 @@ class Adam(Optimizer):
                     g = _gradient(p, 0.0, group["maximize"])
                 else:
                     g = _gradient(p, weight_decay, group["maximize"])
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
                 tmp = xp.empty_like(p.data)
                 _lerp_(exp_avg, g, 1 - beta1, tmp)
                 xp.multiply(g, 1 - beta2, out=tmp)
@@ -116,7 +116,7 @@ class Adam(Optimizer):
                 step_size = lr / (1 - beta1 ** t)
                 bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
                 if amsgrad:
-                    max_sq = state["max_exp_avg_sq"]
+                    max_sq = state["max_exp_avg_sq"].data
                     xp.maximum(max_sq, exp_avg_sq, out=max_sq)
                     xp.sqrt(max_sq, out=tmp)
                 else:

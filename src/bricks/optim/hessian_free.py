@@ -15,7 +15,7 @@ A few dozen CG iterations give a good approximate Newton step ("truncated Newton
 
 from __future__ import annotations
 
-from bricks.autograd import enable_grad, grad, no_grad
+from bricks.autograd import enable_grad, grad
 from bricks.backend import get_array_module
 from bricks.functions.creation import zeros_like
 from bricks.optim import _flat
@@ -63,9 +63,10 @@ class HessianFree(ClosureOptimizer):
     (ill-conditioned) objectives, where first-order methods crawl; each step costs a few
     dozen gradient evaluations.
 
-    **Closure contract.**  The closure re-evaluates the model and returns, *without calling*
-    ``backward()`` (HessianFree differentiates twice itself, and is called under
-    ``no_grad`` during the line search):
+    **Closure contract.**  The closure re-evaluates the model; it may call ``backward()``
+    as PyTorch's LBFGS closure does (the graph is kept for HessianFree's own double
+    backward) or not, and runs under ``no_grad`` during the line search (where its
+    ``backward()`` does nothing).  It returns:
 
     * ``curvature='hessian'`` (default): the loss, a single-element Tensor;
     * ``curvature='gauss-newton'``: a tuple ``(loss, outputs)``, ``outputs`` the model's
@@ -92,7 +93,7 @@ class HessianFree(ClosureOptimizer):
         >>> import bricks.optim
         >>> w = bricks.tensor([-1.2, 1.0], dtype=bricks.float64, requires_grad=True)
         >>> opt = bricks.optim.HessianFree([w], damping=1e-2)
-        >>> def closure():   # no backward(): HessianFree differentiates the loss itself
+        >>> def closure():   # the loss alone; LBFGS's closure (with backward) works too
         ...     return (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2   # Rosenbrock
         >>> for _ in range(60):
         ...     _ = opt.step(closure)
@@ -100,8 +101,9 @@ class HessianFree(ClosureOptimizer):
         [1.0, 1.0]
     """
 
-    _closure_example = ("def closure(): return loss_fn(model(x), y)  # no backward(); with "
-                        "curvature='gauss-newton': out = model(x); return loss_fn(out, y), out")
+    _closure_example = ("def closure(): opt.zero_grad(); loss = loss_fn(model(x), y); "
+                        "loss.backward(); return loss  (with curvature='gauss-newton': "
+                        "return loss, outputs)")
 
     def __init__(self, params, lr=1.0, damping=1.0, curvature="hessian", cg_max_iter=100,
                  cg_tol=1e-10, cg_decay=0.95, tolerance_grad=1e-10, max_ls=20):
@@ -221,9 +223,8 @@ class HessianFree(ClosureOptimizer):
         return p, r, i
 
     # ------------------------------------------------------------ step
-    def step(self, closure=None):
+    def _step(self, closure):
         """One outer Hessian-free iteration; returns the loss at the starting point."""
-        self._check_closure(closure)
         group = self.param_groups[0]
         params, who = self._params, type(self).__name__
         state = self._flat_state
@@ -232,7 +233,8 @@ class HessianFree(ClosureOptimizer):
         state.setdefault("damping", group["damping"])
 
         with enable_grad():  # double backward, even when step() runs under no_grad
-            out = closure()
+            # keep_graph: a PyTorch-style closure's backward() must not free the graph
+            out = _flat.evaluate_closure(closure, keep_graph=True)
             loss = _loss_of(out, who)
             state["func_evals"] += 1
             f = float(loss)
@@ -266,8 +268,7 @@ class HessianFree(ClosureOptimizer):
         def value_at(t):
             _flat.set_flat_data_(params, x)
             _flat.add_flat_(params, p, t)
-            with no_grad():
-                return float(_loss_of(closure(), who))
+            return _flat.evaluate_value(closure, who)
 
         lr = group["lr"]
         if gp < 0:

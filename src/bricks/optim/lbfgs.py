@@ -93,9 +93,8 @@ class LBFGS(ClosureOptimizer):
             raise self._invalid("line_search_fn", group["line_search_fn"],
                                 "None or 'strong_wolfe'")
 
-    def step(self, closure=None):
+    def _step(self, closure):
         """Up to ``max_iter`` L-BFGS iterations; returns the loss at the starting point."""
-        self._check_closure(closure)
         group = self.param_groups[0]
         params = self._params
         lr = group["lr"]
@@ -110,7 +109,7 @@ class LBFGS(ClosureOptimizer):
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
-        orig_loss = _flat.evaluate_closure(closure)
+        orig_loss = _flat.closure_loss(_flat.evaluate_closure(closure, params))
         loss = float(orig_loss)
         current_evals = 1
         state["func_evals"] += 1

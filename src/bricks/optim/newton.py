@@ -10,23 +10,18 @@ one backward pass per row, and the solve costs O(n^3): a method for small models
 
 from __future__ import annotations
 
-from bricks.autograd import enable_grad, grad, no_grad
+from bricks.autograd import enable_grad, grad
 from bricks.backend import get_array_module
 from bricks.functions.shape import cat
 from bricks.optim import _flat
 from bricks.optim._line_search import ClosureOptimizer, backtracking
-from bricks.tensor import Tensor
 
 __all__ = ["Newton"]
 
 
 def _loss_of(out, who):
     """The loss tensor from a closure's return value (a Tensor, or ``(loss, outputs)``)."""
-    loss = out[0] if isinstance(out, tuple) else out
-    if not isinstance(loss, Tensor) or loss.numel() != 1:
-        raise TypeError(f"{who}: the closure must return the loss as a single-element Tensor, "
-                        f"got {type(loss).__name__}")
-    return loss
+    return _flat.closure_loss(out, who)
 
 
 def _graph_grads(loss, params, who):
@@ -38,9 +33,9 @@ def _graph_grads(loss, params, who):
         grads = grad(loss, params, create_graph=True, allow_unused=True)
     except RuntimeError as err:
         raise RuntimeError(
-            f"{who}: cannot differentiate the closure's loss twice ({err}). The closure "
-            f"must return the loss without calling loss.backward(): {who} differentiates "
-            f"it itself.") from None
+            f"{who}: cannot differentiate the closure's loss twice ({err}). Return the loss "
+            f"whose graph {who} may differentiate (calling loss.backward() in the closure "
+            f"is fine; backward(retain_graph=False) on another graph is not).") from None
     return [g if g is not None else p * 0.0 for g, p in zip(grads, params)]
 
 
@@ -85,9 +80,10 @@ class Newton(ClosureOptimizer):
     ``max_params`` parameters the constructor refuses: use :class:`~bricks.optim.LBFGS` or
     :class:`~bricks.optim.HessianFree`.
 
-    **The closure returns the loss without calling** ``backward()``: Newton differentiates
-    the loss twice itself (a graph freed by ``backward()`` could not be differentiated
-    again).  It is also called under ``no_grad`` during the line search.
+    **The closure** is the one every closure optimizer takes: PyTorch's (``zero_grad``,
+    loss, ``loss.backward()``, return the loss; its ``backward()`` keeps the graph here so
+    Newton can differentiate the loss twice) or one that only returns the loss.  During
+    the line search it runs under ``no_grad``, where its ``backward()`` does nothing.
 
     Args:
         params: the parameters (one group only).
@@ -110,7 +106,7 @@ class Newton(ClosureOptimizer):
         >>> import bricks.optim
         >>> w = bricks.tensor([3.0, -1.0], dtype=bricks.float64, requires_grad=True)
         >>> opt = bricks.optim.Newton([w])
-        >>> def closure():   # no backward(): Newton differentiates the loss itself
+        >>> def closure():   # LBFGS's closure works too (zero_grad, backward, return loss)
         ...     return (w[0] - 1) ** 4 + (w[0] - 1) ** 2 + 2 * (w[1] + w[0]) ** 2
         >>> for _ in range(30):
         ...     _ = opt.step(closure)
@@ -118,7 +114,6 @@ class Newton(ClosureOptimizer):
         [1.0, -1.0]
     """
 
-    _closure_example = "def closure(): return loss_fn(model(x), y)  # no backward()"
 
     def __init__(self, params, lr=1.0, damping=1e-4, damping_factor=10.0, tolerance_grad=1e-12,
                  c1=1e-4, max_ls=20, max_params=2000):
@@ -158,9 +153,8 @@ class Newton(ClosureOptimizer):
         H *= 0.5
         return H
 
-    def step(self, closure=None):
+    def _step(self, closure):
         """One damped Newton iteration; returns the loss at the starting point."""
-        self._check_closure(closure)
         group = self.param_groups[0]
         params = self._params
         who = type(self).__name__
@@ -170,7 +164,8 @@ class Newton(ClosureOptimizer):
         state.setdefault("damping", group["damping"])
 
         with enable_grad():  # double backward, even when step() runs under no_grad
-            orig_loss = _loss_of(closure(), who)
+            # keep_graph: a PyTorch-style closure's backward() must not free the graph
+            orig_loss = _loss_of(_flat.evaluate_closure(closure, keep_graph=True), who)
             state["func_evals"] += 1
             f = float(orig_loss)
             grads = _graph_grads(orig_loss, params, who)
@@ -193,8 +188,7 @@ class Newton(ClosureOptimizer):
         def value_at(t):
             _flat.set_flat_data_(params, x)
             _flat.add_flat_(params, p, t)
-            with no_grad():
-                return float(_loss_of(closure(), who))
+            return _flat.evaluate_value(closure, who)
 
         # a few ulps of |f|: an Armijo test cannot see changes below f's own rounding
         slack = 8 * xp.finfo(g.dtype).eps * max(1.0, abs(f))

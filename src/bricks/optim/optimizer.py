@@ -17,7 +17,8 @@ imports::
 
 ``state_dict()`` has PyTorch's layout: ``{"state": {0: {...}, 1: {...}}, "param_groups":
 [{"lr": ..., ..., "params": [0, 1]}]}``, parameters referred to by their position across
-all groups, state values as arrays and plain numbers (nothing that needs pickle).
+all groups, state values as arrays and plain numbers (nothing that needs pickle).  The
+live ``opt.state[p]`` holds Tensors (``opt.state[p]["exp_avg"].norm()``), as in PyTorch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import copy
 import math
 from collections import defaultdict
 
+from bricks import autograd as _autograd
 from bricks.autograd import no_grad
 from bricks.backend import get_array_module, is_floating
 from bricks.optim._flat import evaluate_closure
@@ -166,6 +168,8 @@ class Optimizer:
             set_to_none: drop the gradient (``p.grad = None``; no memory, and the next
                 ``backward`` assigns instead of adding); with False, fill it with zeros.
         """
+        if _autograd._state.tracer is not None:  # bricks.compile replays this call
+            _autograd._state.tracer.event(self.zero_grad, (set_to_none,))
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -191,6 +195,9 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _evaluate(self, closure):
+        # Every step() starts here: bricks.compile records the step, to replay it as is.
+        if _autograd._state.tracer is not None:
+            _autograd._state.tracer.event(self.step, (), closure=closure)
         return None if closure is None else evaluate_closure(closure)
 
     # ------------------------------------------------------------ state dict
@@ -199,7 +206,8 @@ class Optimizer:
 
         PyTorch's layout: parameters are numbered by their position across all groups (in
         group order), ``state`` maps those numbers to the per-parameter state (arrays and
-        numbers), each group lists its hyperparameters and ``"params"`` as numbers.  Arrays
+        numbers: the live ``opt.state`` holds Tensors, as PyTorch's does, the snapshot their
+        arrays), each group lists its hyperparameters and ``"params"`` as numbers.  Arrays
         are copies, so the snapshot does not change when training goes on (PyTorch returns
         references and leaves the copy to ``torch.save``).
         """
@@ -280,6 +288,8 @@ _SET_MESSAGE = ("optimizer parameters need to be an ordered collection, but the 
 
 
 def _copy_value(v):
+    if isinstance(v, list):
+        return [_copy_value(a) for a in v]
     if isinstance(v, Tensor):
         return v.data.copy()
     if hasattr(v, "copy") and hasattr(v, "dtype"):  # an array (numpy or cupy)
@@ -287,8 +297,15 @@ def _copy_value(v):
     return copy.deepcopy(v)
 
 
+def _buffer(array) -> Tensor:
+    """An optimizer state buffer (momentum, running averages) as a Tensor, as in PyTorch:
+    ``opt.state[p]["exp_avg"].norm()`` works; the updates change its ``.data`` in place."""
+    return Tensor._make(array, False, None, 0)
+
+
 def _cast_value(param, key, value, index):
-    """A state entry from a state dict, made to fit ``param``: arrays copied to its dtype."""
+    """A state entry from a state dict, made to fit ``param``: arrays copied to its dtype
+    and wrapped as Tensors (numbers such as ``step`` stay numbers)."""
     if isinstance(value, Tensor):
         value = value.data
     if isinstance(value, (bool, int, float, str)) or value is None:
@@ -300,7 +317,7 @@ def _cast_value(param, key, value, index):
     if array.shape != param.data.shape:
         raise ValueError(f"load_state_dict: state[{index}][{key!r}] has shape "
                          f"{tuple(array.shape)}, its parameter {tuple(param.data.shape)}")
-    return array.astype(param.data.dtype, copy=True)
+    return _buffer(array.astype(param.data.dtype, copy=True))
 
 
 # ---------------------------------------------------------------- helpers for the updates

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _changed, _gradient, _lerp_
+from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient, _lerp_
 
 __all__ = ["RMSprop"]
 
@@ -75,20 +75,20 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0.0
-                    state["square_avg"] = xp.zeros_like(p.data)
+                    state["square_avg"] = _buffer(xp.zeros_like(p.data))
                 if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = xp.zeros_like(p.data)
+                    state["momentum_buffer"] = _buffer(xp.zeros_like(p.data))
                 if centered and "grad_avg" not in state:
-                    state["grad_avg"] = xp.zeros_like(p.data)
+                    state["grad_avg"] = _buffer(xp.zeros_like(p.data))
                 state["step"] += 1
                 g = _gradient(p, group["weight_decay"], group["maximize"])
-                square_avg = state["square_avg"]
+                square_avg = state["square_avg"].data
                 tmp = xp.multiply(g, 1 - alpha)
                 tmp *= g
                 square_avg *= alpha
                 square_avg += tmp
                 if centered:
-                    grad_avg = state["grad_avg"]
+                    grad_avg = state["grad_avg"].data
                     _lerp_(grad_avg, g, 1 - alpha, tmp)
                     xp.multiply(grad_avg, grad_avg, out=tmp)
                     xp.subtract(square_avg, tmp, out=tmp)
@@ -98,7 +98,7 @@ class RMSprop(Optimizer):
                 tmp += eps
                 xp.divide(g, tmp, out=tmp)
                 if momentum > 0:
-                    buf = state["momentum_buffer"]
+                    buf = state["momentum_buffer"].data
                     buf *= momentum
                     buf += tmp
                     xp.multiply(buf, lr, out=tmp)

@@ -8,7 +8,7 @@ estimate of the full gradient that costs a fraction of it.
 
 from __future__ import annotations
 
-from bricks.optim.optimizer import Optimizer, _changed, _gradient
+from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
 
 __all__ = ["SGD"]
 
@@ -95,8 +95,9 @@ class SGD(Optimizer):
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         buf = g if scratch else g.copy()
-                        state["momentum_buffer"] = buf
+                        state["momentum_buffer"] = _buffer(buf)
                     else:
+                        buf = buf.data
                         buf *= momentum
                         buf += g if dampening == 0 else (1 - dampening) * g
                     if nesterov:

@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import socket
+import struct
 import threading
 import time
 import webbrowser
@@ -51,6 +52,8 @@ _STATIC_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}(?:/[A-Za-z0-9_-][A
 _JSON_TYPES = ("application/json",)
 _CSV_TYPES = ("text/csv", "application/vnd.ms-excel")
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Binary heatmap frames a second at most (a display's rate); JSON frames follow `fps`.
+HEATMAP_RATE = 60
 
 _PLACEHOLDER = """<!doctype html><meta charset="utf-8"><title>bricks playground</title>
 <p>The bricks playground server is running, but its page
@@ -527,6 +530,7 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float
         except SchemaError:
             await ws.close(code=4404)
             return
+        binary = ws.query_params.get("heatmap") == "binary"
         await ws.accept()
         try:
             manager.socket_opened(sid)
@@ -539,17 +543,36 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float
             async with send_lock:
                 await ws.send_text(json.dumps(message))
 
+        async def send_bytes(blob):
+            async with send_lock:
+                await ws.send_bytes(blob)
+
         async def sender(cancel):
-            sent_data, sent_version = -1, -1
+            # JSON state frames at most `fps` a second; with ?heatmap=binary the heatmap
+            # leaves them and goes as a small binary frame at up to HEATMAP_RATE a second,
+            # whenever it changed, so the page repaints it at display rate.
+            sent_data, sent_version, heat_version, last_heat = -1, -1, -1, b""
+            last_state = 0.0
             while manager.alive(sid, session):
                 started = time.monotonic()
                 if session.data_version != sent_data:
                     sent_data = session.data_version
                     await send(await run_in_threadpool(session.data_message))
                 version = session.version
-                if version != sent_version:
-                    frame = await run_in_threadpool(session.snapshot)
-                    sent_version = version
+                if binary and version != heat_version:
+                    heat_version = version
+                    blob = await run_in_threadpool(session.heatmap_frame)
+                    if blob != last_heat:
+                        if struct.unpack_from("<I", blob, 8)[0] != sent_data:
+                            data = await run_in_threadpool(session.data_message)
+                            sent_data = data["version"]
+                            await send(data)
+                        last_heat = blob
+                        await send_bytes(blob)
+                if version != sent_version and \
+                        started - last_state >= 1.0 / session.config["fps"] - 1e-3:
+                    frame = await run_in_threadpool(session.snapshot, not binary)
+                    sent_version, last_state = version, started
                     if frame["data_version"] != sent_data:
                         # The data changed while the frame was built: the page gets the
                         # points a frame refers to before the frame itself.
@@ -557,8 +580,8 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float
                         sent_data = data["version"]
                         await send(data)
                     await send(frame)
-                await anyio.sleep(max(0.0, 1.0 / session.config["fps"]
-                                      - (time.monotonic() - started)))
+                rate = HEATMAP_RATE if binary else session.config["fps"]
+                await anyio.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
             await ws.close(code=4410)
             cancel.cancel()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import threading
 import time
 
@@ -153,6 +154,7 @@ class Session:
         self._stop = threading.Event()
         self.failure = None         # the error that stopped training, until a rebuild
         self._deadline = None       # when the running step must stop (monotonic seconds)
+        self._grid_cache = (None, None)  # ((size, features), the heatmap grid's features)
         if data is not None:
             X, y, is_test, task, k = data
             self._set_data(X.copy(), y.copy(), is_test.copy(), task, k)
@@ -390,6 +392,9 @@ class Session:
                             self._evaluate_no_history()  # the shown loss matches the weights
                             self.version += 1
                         return False
+                    # The weights moved: a long epoch (a big network, a loaded machine)
+                    # still animates the heatmap between its slices.
+                    self.version += 1
                     time.sleep(0)  # let a waiting request take the lock
         with self.lock:
             self.epoch += 1
@@ -697,8 +702,52 @@ class Session:
         xp.add.at(m, (y.astype(xp.int64), pred), 1)
         return m.tolist()
 
-    def snapshot(self) -> dict:
-        """The page's ``state`` frame (docs/playground-protocol.md)."""
+    def _heatmap_values(self, od):
+        """(values, labels or None, vmin, vmax) of the heatmap from the output probabilities."""
+        if self.task == "regression":
+            return (od[:, 0], None, float(min(-1.0, self.y.min(initial=-1.0))),
+                    float(max(1.0, self.y.max(initial=1.0))))
+        if self.n_classes == 2:
+            values = (od[:, 0] + 1) / 2 if self.config["loss"] == "mse" else od[:, 0]
+            return values, None, 0.0, 1.0
+        return od.max(1), od.argmax(1), 0.0, 1.0
+
+    def heatmap_frame(self) -> bytes:
+        """The output heatmap as a compact binary frame (docs/playground-protocol.md).
+
+        Little-endian: ``b"BKH1"``, u32 epoch, u32 data_version, u16 size, u8 flags (1 =
+        labels follow), u8 0, f32 vmin, f32 vmax, then ``size*size`` u8 values (0..255
+        over vmin..vmax, row-major, row 0 at the top), then as many u8 class labels for
+        k classes. 2.5 KB for the default 50x50 map against ~73 KB of JSON state.
+        """
+        with self.lock:
+            c = self.config
+            size = c["heatmap_size"]
+            key = (size, tuple(c["features"]))
+            if self._grid_cache[0] != key:
+                self._grid_cache = (key, bricks.tensor(feature_matrix(self._grid(size),
+                                                                      c["features"])))
+            self.model.eval()
+            with bricks.no_grad():
+                out = self._output(self.model(self._grid_cache[1]))
+                if self.task == "classification" and c["loss"] == "cross_entropy":
+                    out = out.sigmoid() if self.n_classes == 2 else out.softmax(dim=1)
+            values, labels, vmin, vmax = self._heatmap_values(out.data)
+            epoch, data_version = self.epoch, self.data_version
+        scaled = (values.astype(xp.float64) - vmin) * (255.0 / ((vmax - vmin) or 1.0))
+        body = xp.clip(xp.rint(xp.nan_to_num(scaled)), 0, 255).astype(xp.uint8).tobytes()
+        if labels is not None:
+            body += labels.astype(xp.uint8).tobytes()
+        head = struct.pack("<4sIIHBBff", b"BKH1", epoch & 0xFFFFFFFF, data_version,
+                           size, 1 if labels is not None else 0, 0, vmin, vmax)
+        return head + body
+
+    def snapshot(self, heatmap: bool = True) -> dict:
+        """The page's ``state`` frame (docs/playground-protocol.md).
+
+        With ``heatmap=False`` the heatmap's ``values`` and ``labels`` are left out (the
+        page gets them from :meth:`heatmap_frame`, 25x smaller).
+        """
         with self.lock:
             c = self.config
             size = c["heatmap_size"]
@@ -715,17 +764,8 @@ class Session:
                 if self.task == "classification" and c["loss"] == "cross_entropy":
                     out = out.sigmoid() if self.n_classes == 2 else out.softmax(dim=1)
             od = out.data
-            labels = None
-            if self.task == "regression":
-                values = od[:, 0]
-                vmin, vmax = -1.0, 1.0
-            elif self.n_classes == 2:
-                values = (od[:, 0] + 1) / 2 if c["loss"] == "mse" else od[:, 0]
-                vmin, vmax = 0.0, 1.0
-            else:
-                labels = od.argmax(1).tolist()
-                values = od.max(1)
-                vmin, vmax = 0.0, 1.0
+            values, labels, vmin, vmax = self._heatmap_values(od)
+            labels = None if labels is None else labels.tolist()
             acts.append(od if self.n_classes > 2 and self.task == "classification"
                         else values[:, None])
             t = min(_THUMB, size)
@@ -748,9 +788,11 @@ class Session:
                 "history": self._thinned_history(),
                 "layers": [len(c["features"])] + c["hidden"] + [self.n_outputs],
                 "features": list(c["features"]),
-                "heatmap": {"size": size, "domain": [-schema.DOMAIN, schema.DOMAIN],
-                            "values": _rounded(values),
-                            "labels": labels, "vmin": vmin, "vmax": vmax},
+                "heatmap": ({"size": size, "domain": [-schema.DOMAIN, schema.DOMAIN],
+                             "values": _rounded(values),
+                             "labels": labels, "vmin": vmin, "vmax": vmax} if heatmap else
+                            {"size": size, "domain": [-schema.DOMAIN, schema.DOMAIN],
+                             "binary": True, "vmin": vmin, "vmax": vmax}),
                 "neurons": {"size": t, "layers": thumbs},
                 "formulas": self.formulas(),
                 "weights": [{"w": _rounded(lin.weight.data),
@@ -759,9 +801,6 @@ class Session:
                 "grad_norms": [_finite(g) for g in self.grad_norms],
                 "learning_rate": c["learning_rate"],
             }
-            if self.task == "regression":
-                frame["heatmap"]["vmin"] = float(min(-1.0, self.y.min(initial=-1.0)))
-                frame["heatmap"]["vmax"] = float(max(1.0, self.y.max(initial=1.0)))
             return frame
 
     def _thinned_history(self):
@@ -821,7 +860,9 @@ class Session:
         from safetensors.numpy import save as st_save
 
         with self.lock:
-            state = {k: xp.ascontiguousarray(v.data) for k, v in
+            # xp.array, not ascontiguousarray: that one turns a 0-d buffer (batch norm's
+            # num_batches_tracked) into shape (1,), which load_state_dict then refuses.
+            state = {k: xp.array(v.data, order="C") for k, v in
                      self.model.state_dict().items()}
             meta = {"format": "bricks", "source": "bricks playground",
                     "features": ",".join(self.config["features"]),
@@ -847,10 +888,11 @@ class Session:
 
 def _script(s: Session) -> str:
     c = s.config
-    X_tr = _rounded(s.X_train, 5)
-    X_te = _rounded(s.X_test, 5)
-    cast = (lambda v: v.tolist()) if s.task == "classification" else \
-        (lambda v: _rounded(v, 6))
+    # The points exactly as the session holds them (float32 values round-trip through
+    # their shortest repr), so the loaded weights reproduce the playground's numbers.
+    X_tr = s.X_train.tolist()
+    X_te = s.X_test.tolist()
+    cast = lambda v: v.tolist()  # noqa: E731
     sizes = [len(c["features"])] + c["hidden"] + [s.n_outputs]
     lines = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -912,6 +954,13 @@ def _script(s: Session) -> str:
                   'test accuracy {acc:.3f}")')
     else:
         metric = '        print(f"epoch {epoch}: train loss {tr:.4f}, test loss {te:.4f}")'
+    if s.task == "classification":
+        metric_loaded = ("    acc = float((" + pred + " == y_test).mean()) if len(y_test) "
+                         "else float('nan')\n"
+                         '    print(f"loaded {path}: train loss {tr!r}, test loss {te!r}, '
+                         'test accuracy {acc!r}")')
+    else:
+        metric_loaded = '    print(f"loaded {path}: train loss {tr!r}, test loss {te!r}")'
     if c["optimizer"] in schema.FULL_BATCH_OPTIMIZERS:
         loop = """        def closure():
             optimizer.zero_grad()
@@ -935,12 +984,18 @@ def _script(s: Session) -> str:
 Data set: {c["dataset"]} ({len(s.y_train)} train / {len(s.y_test)} test points),
 features: {", ".join(c["features"])}, hidden layers: {c["hidden"]},
 optimizer: {c["optimizer"]}, learning rate: {c["learning_rate"]}, loss: {c["loss"]}.
-Run: python this_script.py --epochs 100
+Run: python this_script.py                 # load the exported weights, evaluate them
+     python this_script.py --retrain --epochs 100   # train from new initial weights
+The weights are the playground's "weights (.safetensors)" export, looked for next to this
+script as bricks_playground.safetensors (or give --weights PATH).
 """
 
 import argparse
+import sys
+from pathlib import Path
 
 import bricks
+import bricks.io
 import bricks.nn as nn
 import bricks.nn.functional as F
 import bricks.optim as optim
@@ -997,7 +1052,7 @@ def evaluate(F_eval, T_eval):
     return value, z
 
 
-def main(epochs):
+def train(epochs):
     for epoch in range(1, epochs + 1):
         model.train()
 {loop}        tr, _ = evaluate(F_train, T_train)
@@ -1006,8 +1061,30 @@ def main(epochs):
     return model
 
 
+def load_weights(path):
+    """Put the playground's exported weights (a safetensors state_dict) into the model."""
+    if not Path(path).is_file():
+        print(f"no weights at {{path}}: download them from the playground (Export, "
+              f"weights .safetensors), pass --weights PATH, or train with --retrain",
+              file=sys.stderr)
+        sys.exit(2)
+    model.load_state_dict(bricks.io.load(path))
+    tr, _ = evaluate(F_train, T_train)
+    te, zt = evaluate(F_test, T_test)
+{metric_loaded}
+    return model
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=100)
-    main(parser.parse_args().epochs)
+    parser.add_argument("--weights", default=str(Path(__file__).with_name(
+        "bricks_playground.safetensors")), help="the exported weights (safetensors)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train from new initial weights instead of loading them")
+    parser.add_argument("--epochs", type=int, default=100, help="epochs with --retrain")
+    args = parser.parse_args()
+    if args.retrain:
+        train(args.epochs)
+    else:
+        load_weights(args.weights)
 '''

@@ -39,7 +39,7 @@ def _numpy(x):
     return xp.asarray(to_numpy(x.data) if hasattr(x, "grad") else x)
 
 
-def plot_history(history, path) -> str:
+def plot_history(history, path, val_label: str = "validation") -> str:
     """Loss and metric curves per epoch, training (solid) against validation (dashed).
 
     One panel for the loss and one per scalar metric (the learning rate, when it
@@ -48,6 +48,8 @@ def plot_history(history, path) -> str:
     Args:
         history: a :class:`~bricks.train.History` (or its ``history`` dict).
         path: where the PNG goes.
+        val_label: the legend of the ``val_`` curves (``bricks train`` says
+            ``"held-out test (val_)"``, since its ``val_`` numbers come from the test split).
 
     Example:
         >>> import tempfile, os
@@ -69,7 +71,7 @@ def plot_history(history, path) -> str:
         epochs = range(1, len(logs[name]) + 1)
         ax.plot(epochs, logs[name], "-o", markersize=3, label="train")
         if "val_" + name in logs:
-            ax.plot(epochs, logs["val_" + name], "--o", markersize=3, label="validation")
+            ax.plot(epochs, logs["val_" + name], "--o", markersize=3, label=val_label)
             ax.legend()
         if name == "lr":
             ax.set_yscale("log")
@@ -80,8 +82,14 @@ def plot_history(history, path) -> str:
     return _save(fig, path)
 
 
+_MAX_ANNOTATED = 30  # classes whose counts are written in the cells
+_MAX_TICKS = 50      # classes named on the axes
+
+
 def plot_confusion_matrix(cm, path, labels=None, normalize: bool = False) -> str:
-    """The confusion matrix as a heat map, with the count written in every cell.
+    """The confusion matrix as a heat map, with the count written in every cell (up to
+    30 classes; beyond, the colors alone, and the figure stops growing at 12 inches, so
+    thousands of classes draw in about a second instead of minutes).
 
     Args:
         cm: ``(K, K)`` counts, rows true classes and columns predictions (as
@@ -94,20 +102,22 @@ def plot_confusion_matrix(cm, path, labels=None, normalize: bool = False) -> str
     k = cm.shape[0]
     labels = [str(i) for i in range(k)] if labels is None else [str(s) for s in labels]
     shown = cm / xp.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
-    size = max(4.0, 0.5 * k + 2)
+    size = min(max(4.0, 0.5 * k + 2), 12.0)
     fig = _figure(size + 1, size)
     ax = fig.add_subplot(1, 1, 1)
-    image = ax.imshow(shown, cmap="Blues")
+    image = ax.imshow(shown, cmap="Blues", interpolation="nearest")
     fig.colorbar(image, ax=ax)
-    ax.set_xticks(range(k), labels, rotation=45 if k > 10 else 0)
-    ax.set_yticks(range(k), labels)
+    if k <= _MAX_TICKS:
+        ax.set_xticks(range(k), labels, rotation=45 if k > 10 else 0)
+        ax.set_yticks(range(k), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     high = shown.max() / 2 if shown.size else 0
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, f"{cm[i, j]:g}", ha="center", va="center", fontsize=8,
-                    color="white" if shown[i, j] > high else "black")
+    if k <= _MAX_ANNOTATED:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, f"{cm[i, j]:g}", ha="center", va="center", fontsize=8,
+                        color="white" if shown[i, j] > high else "black")
     ax.set_title("confusion matrix")
     fig.tight_layout()
     return _save(fig, path)

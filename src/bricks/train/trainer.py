@@ -122,8 +122,15 @@ class Trainer:
     """
 
     def __init__(self, model, loss_fn, optimizer, metrics=None, callbacks=None,
-                 scheduler=None, verbose: bool = True):
+                 scheduler=None, verbose: bool = True, compile: bool = False):  # noqa: A002
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        # bricks.compile: the update is traced on the first batches of each shape and then
+        # replayed as a plan (same numbers; falls back to eager with a warning if it can't).
+        self._compiled = None
+        if compile and not _needs_closure(optimizer):
+            from bricks.symbolic import compile as compile_function
+
+            self._compiled = compile_function(self._update)
         self.scheduler = scheduler
         self.generator = None  # the shuffle generator of a seeded run (checkpoints save it)
         self.metrics = [get_metric(m) for m in (metrics or [])]
@@ -152,15 +159,19 @@ class Trainer:
             t = t.to(param.dtype)
         return t
 
+    def _update(self, x, y):
+        self.optimizer.zero_grad()
+        outputs = self.model(x)
+        loss = self.loss_fn(outputs, y)
+        loss.backward()
+        self.optimizer.step()
+        return loss, outputs
+
     def train_step(self, x, y):
         """One update on the batch ``(x, y)``; returns ``(loss, outputs)`` before the update."""
         x, y = self._to_input(x), self._to_input(y)
         if not _needs_closure(self.optimizer):
-            self.optimizer.zero_grad()
-            outputs = self.model(x)
-            loss = self.loss_fn(outputs, y)
-            loss.backward()
-            self.optimizer.step()
+            loss, outputs = (self._compiled or self._update)(x, y)
             return loss.item(), outputs.detach()
 
         first = []  # the first evaluation is at the parameters before the step
@@ -280,7 +291,7 @@ def _differentiates_itself(optimizer) -> bool:
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
         batch_size: int = 32, metrics=None, callbacks=None, scheduler=None,
         shuffle: bool = True, seed: int | None = None, verbose: bool = True,
-        resume=None) -> History:
+        resume=None, compile: bool = False) -> History:  # noqa: A002
     """Train ``model`` on ``train_data``; return the :class:`History` of the run.
 
     Each epoch: mini-batch updates ``w <- optimizer(w, d loss / d w)`` over the shuffled
@@ -315,6 +326,10 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
             states are restored and training continues after its epoch up to ``epochs``.
             With the same arguments (and seed) the final weights equal those of an
             uninterrupted run, bit for bit.
+        compile: run each update through :func:`bricks.compile`: traced on the first
+            batches of each shape, then replayed as one optimized plan (the same numbers,
+            faster on small models; anything it cannot trace runs eagerly, with a warning).
+            Closure-based optimizers always run eagerly.
 
     Returns:
         History: ``history.history['loss']``, ``['val_loss']``, ``['accuracy']``,
@@ -332,7 +347,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1,
         >>> sorted(h.history)
         ['accuracy', 'loss', 'lr']
     """
-    trainer = Trainer(model, loss_fn, optimizer, metrics, callbacks, scheduler, verbose)
+    trainer = Trainer(model, loss_fn, optimizer, metrics, callbacks, scheduler, verbose,
+                      compile=compile)
     return trainer.fit(train_data, val_data, epochs, batch_size, shuffle, seed, resume)
 
 

@@ -65,6 +65,8 @@ const HIDEABLE = {
   custom_data: "your own data", features: "input features", hidden: "layers (+/-)",
   layer_options: "per-layer options", limits: "limits", accuracy: "accuracy", stop: "stop rule",
   confusion: "confusion matrix", gradients: "gradient flow", export: "export", compare: "compare",
+  // Hiding the Classroom switch itself locks the choice: students cannot tick it back on.
+  classroom: "classroom mode (locks this list)",
 };
 
 function parseValue(key, text) {
@@ -147,6 +149,34 @@ async function api(method, path, body, contentType = "application/json") {
   return json;
 }
 
+// A binary heatmap frame (docs/playground-protocol.md): a 24-byte header, then size*size
+// u8 values over [vmin, vmax] and, for k classes, as many u8 labels.
+function decodeHeatmap(buffer) {
+  const view = new DataView(buffer);
+  const magic = String.fromCharCode(...new Uint8Array(buffer, 0, 4));
+  if (magic !== "BKH1") return null;
+  const size = view.getUint16(12, true);
+  const hasLabels = (view.getUint8(14) & 1) === 1;
+  const vmin = view.getFloat32(16, true);
+  const vmax = view.getFloat32(20, true);
+  const n = size * size;
+  const bytes = new Uint8Array(buffer, 24, n);
+  const values = new Float32Array(n);
+  const scale = (vmax - vmin) / 255;
+  for (let i = 0; i < n; i++) values[i] = vmin + bytes[i] * scale;
+  return {
+    epoch: view.getUint32(4, true), data_version: view.getUint32(8, true), size, vmin, vmax,
+    values, labels: hasLabels ? new Uint8Array(buffer, 24 + n, n) : null,
+  };
+}
+
+// The heatmap to draw: the newest binary one, else the JSON frame's (HTTP clients, tests).
+function heatmapOf(session) {
+  if (session.heatmap) return session.heatmap;
+  const hm = session.state && session.state.heatmap;
+  return hm && hm.values ? hm : null;
+}
+
 let messageTimer = null;
 function showMessage(text, isError = true) {
   const box = $("message");
@@ -159,8 +189,10 @@ function showMessage(text, isError = true) {
 
 // One trained network on the server, seen through its WebSocket.
 class Session {
-  constructor(name, onState, onData) {
+  constructor(name, onState, onData, onHeatmap = () => {}) {
     this.name = name;
+    this.onHeatmap = onHeatmap;
+    this.heatmap = null;
     this.id = null;
     this.config = null;
     this.state = null;
@@ -197,9 +229,17 @@ class Session {
 
   connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/${this.id}`);
+    // ?heatmap=binary: the heatmap comes as small binary frames, up to 60 a second.
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/${this.id}?heatmap=binary`);
+    socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onmessage = (event) => {
+      if (typeof event.data !== "string") {
+        this.heatmap = decodeHeatmap(event.data);
+        this.heatmapFrames = (this.heatmapFrames || 0) + 1;
+        this.onHeatmap(this);
+        return;
+      }
       const msg = JSON.parse(event.data);
       if (msg.type === "data") {
         this.data = msg;
@@ -340,6 +380,10 @@ function showConfig(config) {
   $("n-hidden").textContent = config.hidden.length;
   const info = ui.options.datasets.find((d) => d.name === config.dataset);
   $("n-classes-box").classList.toggle("dim", !(info && info.multiclass));
+  for (const tile of document.querySelectorAll(".dataset[data-multiclass='true'] .task")) {
+    tile.textContent = tile.parentNode.dataset.name === "custom" ? "your labels"
+      : `${config.n_classes} classes`;
+  }
   for (const button of document.querySelectorAll(".dataset")) {
     button.classList.toggle("selected", button.dataset.name === config.dataset);
   }
@@ -386,24 +430,34 @@ function paintGrid(canvas, size, colorAt) {
 
 // The output heatmap: P(class 1) for two classes, the winning class (shaded by its
 // probability) for k classes, the prediction for regression.
-function paintHeatmap(canvas, state, data, discretize) {
-  if (!state || !state.heatmap) return;
-  const hm = state.heatmap;
+function paintHeatmap(canvas, hm, data, discretize) {
+  if (!hm) return;
   const k = data ? data.n_classes : 2;
   const kind = data ? data.task : "classification";
   const span = (hm.vmax - hm.vmin) || 1;
-  paintGrid(canvas, hm.size, (i) => {
+  paintGrid(gridCanvas, hm.size, (i) => {
     const v = hm.values[i];
     if (kind === "classification" && hm.labels) {
       const cls = hm.labels[i];
-      const strength = discretize ? 0.55 : clamp((v - 1 / k) / (1 - 1 / k), 0, 1) * 0.75;
+      // Pale enough that the points (same colours, outlined) stay visible on it.
+      const strength = discretize ? 0.4 : clamp((v - 1 / k) / (1 - 1 / k), 0, 1) * 0.5;
       return mix(WHITE, CLASS_COLORS[cls % CLASS_COLORS.length], strength);
     }
     let t = 2 * (v - hm.vmin) / span - 1;
     if (discretize) t = t >= 0 ? 1 : -1;
     return mix(diverging(t), WHITE, 0.25);
   });
+  // Drawn at the display's resolution with smoothing: the grid's cells are interpolated
+  // instead of showing as stair steps.
+  const ratio = window.devicePixelRatio || 1;
+  const w = Math.max(hm.size, Math.round((canvas.clientWidth || 320) * ratio));
+  if (canvas.width !== w) { canvas.width = w; canvas.height = w; }
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(gridCanvas, 0, 0, w, w);
 }
+const gridCanvas = document.createElement("canvas");
 
 function pointColor(y, data) {
   if (data.task === "regression") {
@@ -433,25 +487,29 @@ function paintPoints(canvas, data, showTest) {
   const sx = (x) => ((x - lo) / (hi - lo)) * w;
   const sy = (x) => h - ((x - lo) / (hi - lo)) * h;
   const r = Math.max(2.5, w / 110);
-  const draw = (set, stroke) => {
+  // Regression points near 0 are nearly white and k-class points sit on their own colour:
+  // a dark outline keeps them visible (a white one suits two classes, as in TF Playground).
+  const pale = data.task === "regression" || data.n_classes > 2;
+  const draw = (set, stroke, width) => {
     for (let i = 0; i < set.x.length; i++) {
       ctx.beginPath();
       ctx.arc(sx(set.x[i][0]), sy(set.x[i][1]), r, 0, 2 * Math.PI);
       ctx.fillStyle = rgb(pointColor(set.y[i], data));
       ctx.fill();
-      ctx.lineWidth = 1;
+      ctx.lineWidth = width;
       ctx.strokeStyle = stroke;
       ctx.stroke();
     }
   };
-  draw(data.train, "#fff");
-  if (showTest) draw(data.test, "#222");
+  draw(data.train, pale ? "rgba(40,40,40,0.75)" : "#fff", 1);
+  if (showTest) draw(data.test, "#000", pale ? 2 : 1);
   // Axis ticks at the integers of the domain.
   ctx.fillStyle = "rgba(0,0,0,0.45)";
   ctx.font = `${Math.max(9, w / 32)}px sans-serif`;
+  // The corner's -6 is written once, for both axes (two used to overlap there).
   for (const v of [lo, 0, hi]) {
     ctx.fillText(String(v), clamp(sx(v) - 6, 1, w - 14), h - 3);
-    if (v !== 0) ctx.fillText(String(v), 2, clamp(sy(v) + 4, 10, h - 12));
+    if (v !== lo) ctx.fillText(String(v), 2, clamp(sy(v) + 4, 10, h - 16));
   }
 }
 
@@ -557,7 +615,10 @@ function drawGradChart(canvas, session) {
 
 function drawConfusion(state) {
   const table = $("confusion");
-  const conf = state.confusion && (state.test_loss !== null && state.confusion.test && state.confusion.test.length ? state.confusion.test : state.confusion.train);
+  const useTest = !!(state.confusion && state.test_loss !== null && state.confusion.test &&
+    state.confusion.test.flat().some((v) => v > 0));
+  const conf = state.confusion && (useTest ? state.confusion.test : state.confusion.train);
+  $("confusion-title").textContent = `Confusion matrix (${useTest ? "test" : "training"})`;
   $("confusion-panel").classList.toggle("dim", !conf);
   if (!conf) { table.replaceChildren(); return; }
   const k = conf.length;
@@ -607,10 +668,12 @@ function layerSizes() {
 function layout() {
   const config = ui.a.config;
   const box = $("network");
-  const width = box.clientWidth || 600;
   const hidden = config.hidden;
   const nCols = hidden.length + 2;
-  const left = 70;
+  // Each layer needs ~100 px for its head (+/-, activation, dropout, BN); a narrower
+  // column scrolls the network inside its box instead of overlapping the labels.
+  const width = Math.max(box.clientWidth || 600, 100 + nCols * 90);
+  const left = 84;  // room for the widest feature label ("sin(X1)") left of its box
   const right = width - 40;
   const colX = (c) => left + (nCols === 1 ? 0 : (c * (right - left)) / (nCols - 1));
   const top = 112;
@@ -636,6 +699,7 @@ function drawNetwork() {
   const heads = $("layer-heads");
   nodes.replaceChildren();
   heads.replaceChildren();
+  if (hovered) { hovered = null; $("hovercard").hidden = true; }
   nodeCanvases = pos.map(() => []);
   const active = config.features;
 
@@ -805,6 +869,12 @@ function hoverable(node, l, n) {
 
 function showHover() {
   const state = ui.a && ui.a.state;
+  if (hovered && !hovered.node.isConnected) {
+    // The network was redrawn under the pointer: the node is gone, so is its card (it
+    // used to stick in the top-left corner, placed by a detached node's empty rectangle).
+    hovered = null;
+    $("hovercard").hidden = true;
+  }
   if (!hovered || !state || !state.neurons) return;
   const { l, n, node } = hovered;
   const values = state.neurons.layers[l] && state.neurons.layers[l][n];
@@ -864,12 +934,11 @@ async function commitEditor() {
 
 function onStateA(session) {
   const s = session.state;
-  $("epoch").textContent = String(s.epoch).padStart(6, "0").replace(/(\d{3})(\d{3})$/, "$1,$2");
+  if (!session.heatmap || session.heatmap.epoch <= s.epoch) $("epoch").textContent = formatEpoch(s.epoch);
   $("status").textContent = s.stop_reason ? `stopped: ${s.stop_reason.replace("_", " ")}` : s.status;
+  $("status").title = $("status").textContent;
   document.body.dataset.status = s.status;
-  ui.playing = s.status === "playing" || (ui.b && ui.b.state && ui.b.state.status === "playing");
-  $("play").innerHTML = ui.playing ? "&#10074;&#10074;" : "&#9654;";
-  $("play").classList.toggle("playing", ui.playing);
+  updatePlayButton();
   $("test-loss").textContent = fmt(s.test_loss);
   $("train-loss").textContent = fmt(s.train_loss);
   $("test-accuracy").textContent = pct(s.test_accuracy);
@@ -877,8 +946,8 @@ function onStateA(session) {
   if (s.learning_rate !== undefined && document.activeElement !== $("learning-rate")) {
     setSelect($("learning-rate"), s.learning_rate);
   }
-  paintHeatmap($("heatmap"), s, session.data, ui.discretize);
-  drawColorbar(s);
+  paintHeatmap($("heatmap"), heatmapOf(session), session.data, ui.discretize);
+  drawColorbar(heatmapOf(session));
   drawLossChart($("loss-chart"), s.history);
   drawGradChart($("grad-chart"), session);
   drawConfusion(s);
@@ -892,6 +961,34 @@ function onStateA(session) {
   if (ui.b) drawSide("a", session);
 }
 
+// Binary heatmap frames repaint at the display's rate: one paint per animation frame, of
+// the newest map (frames arriving faster are coalesced, never queued).
+const pendingHeatmaps = new Map();
+function scheduleHeatmap(name, session) {
+  if (!pendingHeatmaps.size) requestAnimationFrame(paintPendingHeatmaps);
+  pendingHeatmaps.set(name, session);
+}
+function paintPendingHeatmaps() {
+  for (const [name, session] of pendingHeatmaps) {
+    const hm = session.heatmap;
+    if (!hm) continue;
+    if (name === "a") {
+      paintHeatmap($("heatmap"), hm, session.data, ui.discretize);
+      drawColorbar(hm);
+      $("epoch").textContent = formatEpoch(hm.epoch);
+      ui.heatmapPaints = (ui.heatmapPaints || 0) + 1;
+      if (ui.b) paintHeatmap($("heatmap-a"), hm, session.data, ui.discretize);
+    } else {
+      paintHeatmap($("heatmap-b"), hm, session.data || ui.a.data, ui.discretize);
+    }
+  }
+  pendingHeatmaps.clear();
+}
+function onHeatmapA(session) { scheduleHeatmap("a", session); }
+function formatEpoch(epoch) {
+  return String(epoch).padStart(6, "0").replace(/(\d{3})(\d{3})$/, "$1,$2");
+}
+
 function onDataA(session) {
   const data = session.data;
   $("problem-type").textContent = data.task === "classification"
@@ -903,13 +1000,17 @@ function onDataA(session) {
   if (ui.b) drawSide("a", session);
 }
 
-function drawColorbar(state) {
-  const hm = state.heatmap;
+function drawColorbar(hm) {
   if (!hm) return;
   const canvas = $("colorbar-canvas");
   const ctx = canvas.getContext("2d");
-  const multi = hm.labels && nClasses() > 2;
-  $("colorbar").classList.toggle("dim", multi);
+  const multi = !!(hm.labels && nClasses() > 2);
+  $("colorbar").hidden = multi;
+  $("class-legend").hidden = !multi;
+  if (multi && $("class-legend").childElementCount !== nClasses()) {
+    $("class-legend").replaceChildren(...Array.from({ length: nClasses() }, (_, c) =>
+      el("span", { class: "legend-class" }, swatch(c, nClasses()), `class ${c}`)));
+  }
   for (let x = 0; x < canvas.width; x++) {
     ctx.fillStyle = rgb(diverging((2 * x) / (canvas.width - 1) - 1));
     ctx.fillRect(x, 0, 1, canvas.height);
@@ -1083,7 +1184,10 @@ function wireControls() {
   $("compare-toggle").addEventListener("change", () => {
     if ($("compare-toggle").checked) startCompare(); else stopCompare();
   });
-  $("classroom-toggle").addEventListener("change", () => { $("classroom").hidden = !$("classroom-toggle").checked; });
+  $("classroom-toggle").addEventListener("change", () => {
+    $("classroom").hidden = !$("classroom-toggle").checked;
+    if (!$("classroom").hidden) revealPanel($("classroom"));
+  });
   let resizeTimer = null;
   window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawNetwork, 150); });
 }
@@ -1124,9 +1228,12 @@ const B_FIELDS = [
 // (Re)create B on a copy of A's data, with B's overrides applied.
 async function startCompare() {
   if (ui.b) ui.b.close();
-  ui.b = new Session("B", (s) => drawSide("b", s), (s) => drawSide("b", s));
+  ui.b = new Session("B", (s) => drawSide("b", s), (s) => drawSide("b", s),
+    (s) => scheduleHeatmap("b", s));
+  const opening = $("compare").hidden;
   $("compare").hidden = false;
   $("compare-toggle").checked = true;
+  if (opening && document.body.dataset.ready === "true") revealPanel($("compare"));
   try {
     await ui.b.create(ui.bOverrides, ui.a.id);
     // Keys B could not take are no longer overrides.
@@ -1138,6 +1245,14 @@ async function startCompare() {
   }
   showCompareForm();
   writeHash();
+}
+
+// A panel opened below the fold is scrolled into view, so the click visibly does something.
+function revealPanel(panel) {
+  const rect = panel.getBoundingClientRect();
+  if (rect.top < 0 || rect.top > window.innerHeight - 80) {
+    panel.scrollIntoView({ block: "start" });
+  }
 }
 
 function stopCompare() {
@@ -1176,15 +1291,22 @@ function drawSide(name, session) {
   const data = session.data || ui.a.data;
   paintPoints($(`points-${name}`), data, ui.showTest);
   if (!s) return;
-  paintHeatmap($(`heatmap-${name}`), s, data, ui.discretize);
+  paintHeatmap($(`heatmap-${name}`), heatmapOf(session), data, ui.discretize);
   drawLossChart($(`loss-chart-${name}`), s.history);
   $(`epoch-${name}`).textContent = s.epoch;
   $(`test-loss-${name}`).textContent = fmt(s.test_loss);
   $(`test-accuracy-${name}`).textContent = pct(s.test_accuracy);
-  if (name === "b" && s.status === "playing" && !ui.playing) {
-    ui.playing = true;
-    $("play").innerHTML = "&#10074;&#10074;";
-  }
+  if (name === "b") updatePlayButton();
+}
+
+// Play shows pause while either side trains; a frame from either side can clear it (A's
+// frames alone used to decide, so after a pause in compare mode the button stuck).
+function updatePlayButton() {
+  const sides = ui.b ? [ui.a, ui.b] : [ui.a];
+  ui.playing = sides.some((side) => side && side.state && side.state.status === "playing");
+  $("play").innerHTML = ui.playing ? "&#10074;&#10074;" : "&#9654;";
+  $("play").classList.toggle("playing", ui.playing);
+  $("play").dataset.playing = String(ui.playing);
 }
 
 function wireCompareForm() {
@@ -1292,6 +1414,21 @@ function drawThumbnail(canvas, info) {
   }
 }
 
+// Switching between classification and regression switches the loss with it: cross-entropy
+// has no meaning for regression, so it becomes mse, and comes back on the way back.
+function datasetChange(info) {
+  const partial = { dataset: info.name };
+  const loss = ui.a && ui.a.config ? ui.a.config.loss : "mse";
+  if (info.task === "regression" && loss === "cross_entropy") {
+    partial.loss = "mse";
+    ui.classificationLoss = "cross_entropy";
+  } else if (info.task === "classification" && ui.classificationLoss) {
+    partial.loss = ui.classificationLoss;
+    ui.classificationLoss = null;
+  }
+  return partial;
+}
+
 function buildDatasets() {
   const grid = $("datasets");
   const labels = { multi_gauss: "multi-gauss", custom: "your data", xor: "XOR", blobs: "gaussians" };
@@ -1300,11 +1437,12 @@ function buildDatasets() {
     drawThumbnail(canvas, info);
     const button = el("button", {
       class: "dataset", id: `dataset-${info.name}`, "data-testid": `dataset-${info.name}`,
-      "data-name": info.name, title: `${info.name} (${info.task}${info.multiclass ? ", k classes" : ""})`,
-    }, canvas, el("span", { text: labels[info.name] || info.name }), el("span", { class: "task", text: info.task === "regression" ? "regression" : (info.multiclass ? "k classes" : "2 classes") }));
+      "data-name": info.name, "data-multiclass": String(info.multiclass),
+      title: `${info.name} (${info.task}${info.multiclass ? ", 2 to 8 classes" : ""})`,
+    }, canvas, el("span", { text: labels[info.name] || info.name }), el("span", { class: "task", text: info.task === "regression" ? "regression" : (info.name === "custom" ? "your labels" : "2 classes") }));
     button.addEventListener("click", async () => {
       if (info.name === "custom") { $("upload").click(); return; }
-      await change({ dataset: info.name });
+      await change(datasetChange(info));
     });
     return button;
   }));
@@ -1340,7 +1478,7 @@ async function main() {
   wireControls();
   wireCompareForm();
 
-  ui.a = new Session("A", onStateA, onDataA);
+  ui.a = new Session("A", onStateA, onDataA, onHeatmapA);
   const normalized = await ui.a.create(config);
   showConfig(normalized);
   if (extra.compare !== undefined) {

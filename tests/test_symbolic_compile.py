@@ -1,0 +1,327 @@
+"""bricks.compile(train_step): equal to eager for every layer, activation, loss, optimizer;
+dropout, batch norm, train/eval, schedulers; untraceable code detected with its line."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import bricks
+import bricks.nn.functional as F
+from bricks import nn, optim
+from bricks.symbolic import TraceError
+
+RTOL = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+def _pair(make_model, make_opt, seed=0):
+    out = []
+    for _ in range(2):
+        bricks.manual_seed(seed)
+        m = make_model()
+        out.append((m, make_opt(m.parameters())))
+    return out
+
+
+def _step(model, opt, loss_fn):
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return train_step
+
+
+def _run_both(make_model, make_opt, loss_fn, xs, ys, dtype=np.float32, exact=False,
+              calls=5, fallback=False):
+    (m1, o1), (m2, o2) = _pair(make_model, make_opt)
+    eager = _step(m1, o1, loss_fn)
+    compiled = bricks.compile(_step(m2, o2, loss_fn), fallback=fallback)
+    for i in range(calls):
+        x, y = xs[i % len(xs)], ys[i % len(ys)]
+        bricks.manual_seed(100 + i)
+        le = eager(bricks.tensor(x), bricks.tensor(y))
+        bricks.manual_seed(100 + i)
+        lc = compiled(bricks.tensor(x), bricks.tensor(y))
+        for a, b in [(le, lc)] + [(p.data, q.data) for p, q in zip(m1.parameters(),
+                                                                    m2.parameters())]:
+            a = a.data if hasattr(a, "data") else a
+            b = b.data if hasattr(b, "data") else b
+            if exact:
+                np.testing.assert_array_equal(a, b)
+            else:
+                np.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=RTOL[dtype])
+    if fallback:
+        return compiled, (m1, m2)
+    assert compiled.fallback_reason is None
+    assert compiled.graph is not None  # the last calls ran a plan
+    return compiled, (m1, m2)
+
+
+def _data(n=8, d=3, classes=3, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = [rng.standard_normal((n, d)).astype(dtype) for _ in range(3)]
+    ys = [rng.integers(0, classes, n) for _ in range(3)]
+    return xs, ys
+
+
+def test_mlp_sgd_momentum_bit_identical_and_replayed():
+    xs, ys = _data()
+    compiled, _ = _run_both(
+        lambda: nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 3)),
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9), F.cross_entropy, xs, ys, exact=True,
+        calls=6)
+    assert compiled.traces == 2  # two records, then four calls of the plan
+
+
+ACTIVATIONS = [nn.Sigmoid, nn.Tanh, nn.ReLU, lambda: nn.LeakyReLU(0.1), nn.PReLU, nn.ELU,
+               nn.SELU, nn.GELU, nn.Softplus, nn.SiLU, nn.Softsign, nn.Hardtanh, nn.Mish,
+               lambda: nn.Softmax(dim=1), lambda: nn.LogSoftmax(dim=1), nn.Identity]
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda a: getattr(a, "__name__", "act"))
+def test_every_activation(act):
+    xs, ys = _data()
+    _run_both(lambda: nn.Sequential(nn.Linear(3, 6), act(), nn.Linear(6, 3)),
+              lambda p: optim.SGD(p, lr=0.05), F.cross_entropy, xs, ys)
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: nn.Sequential(nn.Flatten(), nn.Linear(3, 3)),
+    lambda: nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 3)),
+    lambda: nn.Sequential(nn.Linear(3, 8), nn.Maxout(8, 4, 2), nn.Linear(4, 3)),
+    lambda: nn.Sequential(nn.Linear(3, 6), nn.Unflatten(1, (2, 3)), nn.Flatten(),
+                          nn.Linear(6, 3)),
+], ids=["flatten", "layernorm", "maxout", "unflatten"])
+def test_every_layer(layer):
+    xs, ys = _data()
+    _run_both(layer, lambda p: optim.SGD(p, lr=0.05), F.cross_entropy, xs, ys)
+
+
+def _float_targets(kind):
+    rng = np.random.default_rng(1)
+    if kind == "prob":
+        return [rng.random((8, 3)).astype(np.float32) for _ in range(3)]
+    return [rng.standard_normal((8, 3)).astype(np.float32) for _ in range(3)]
+
+
+@pytest.mark.parametrize("loss,targets", [
+    (nn.MSELoss(), "real"), (nn.L1Loss(), "real"), (nn.HuberLoss(), "real"),
+    (nn.SmoothL1Loss(), "real"), (nn.BCEWithLogitsLoss(), "prob"),
+    (lambda a, b: nn.BCELoss()(a.sigmoid(), b), "prob"), (nn.CrossEntropyLoss(), "index"),
+    (lambda a, b: nn.KLDivLoss(reduction="batchmean")(a.log_softmax(dim=1), b), "prob"),
+    (nn.CrossEntropyLoss(label_smoothing=0.1), "index"),
+], ids=["mse", "l1", "huber", "smoothl1", "bcelogits", "bce", "ce", "kldiv", "ce-ls"])
+def test_every_loss(loss, targets):
+    xs, ys = _data()
+    if targets != "index":
+        ys = _float_targets(targets)
+    _run_both(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
+              lambda p: optim.SGD(p, lr=0.05), loss, xs, ys)
+
+
+def test_nll_loss_falls_back_to_eager_with_one_warning():
+    # gather() computes its index outside the ops (index % size): detected, not frozen.
+    xs, ys = _data()
+    with pytest.warns(RuntimeWarning, match="gather|changes between calls"):
+        compiled, _ = _run_both(
+            lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
+            lambda p: optim.SGD(p, lr=0.05),
+            lambda a, b: nn.NLLLoss()(a.log_softmax(dim=1), b), xs, ys, exact=True,
+            fallback=True)
+    assert compiled.fallback_reason is not None
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda p: optim.SGD(p, lr=0.1),
+    lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda p: optim.Adagrad(p, lr=0.1), lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5),
+    lambda p: optim.Adadelta(p), lambda p: optim.Adam(p, lr=0.01),
+    lambda p: optim.AdamW(p, lr=0.01, amsgrad=True),
+], ids=["sgd", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw"])
+def test_every_first_order_optimizer(make_opt):
+    xs, ys = _data()
+    _run_both(lambda: nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 3)), make_opt,
+              F.cross_entropy, xs, ys, exact=True)
+
+
+def test_float64():
+    xs, ys = _data(dtype=np.float64)
+
+    def model():
+        return nn.Sequential(nn.Linear(3, 5, dtype=bricks.float64), nn.Tanh(),
+                             nn.Linear(5, 3, dtype=bricks.float64))
+    _run_both(model, lambda p: optim.Adam(p, lr=0.01), F.cross_entropy, xs, ys,
+              dtype=np.float64)
+
+
+def test_dropout_fresh_mask_each_call_same_stream_as_eager():
+    xs, ys = _data()
+    compiled, (m1, m2) = _run_both(
+        lambda: nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3)),
+        lambda p: optim.SGD(p, lr=0.1), F.cross_entropy, xs, ys, exact=True, calls=6)
+    # A stale plan would reuse one mask: the same input twice gives different outputs.
+    model = m2
+    step = bricks.compile(lambda x: model(x) * 1.0)
+    x = bricks.tensor(xs[0])
+    outs = [step(x).data.copy() for _ in range(4)]
+    assert step.graph is not None
+    assert not np.array_equal(outs[2], outs[3])
+
+
+def test_batchnorm_running_stats_and_train_eval_retrace():
+    xs, ys = _data()
+    compiled, (m1, m2) = _run_both(
+        lambda: nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3)),
+        lambda p: optim.SGD(p, lr=0.1), F.cross_entropy, xs, ys, exact=True, calls=6)
+    bn1, bn2 = m1[1], m2[1]
+    np.testing.assert_array_equal(bn1.running_mean.data, bn2.running_mean.data)
+    np.testing.assert_array_equal(bn1.running_var.data, bn2.running_var.data)
+    assert not np.array_equal(bn2.running_mean.data, np.zeros(6, np.float32))
+
+    model = m2
+    predict = bricks.compile(lambda x: model(x))
+    x = bricks.tensor(xs[0])
+    for mode in ("train", "eval", "train", "eval"):
+        getattr(model, mode)()
+        model2 = m1
+        getattr(model2, mode)()
+        for _ in range(3):
+            want = model2(x).data
+            got = predict(x).data
+            np.testing.assert_array_equal(want, got)
+
+
+def test_scheduler_changes_lr_without_retrace():
+    xs, ys = _data()
+    (m1, o1), (m2, o2) = _pair(lambda: nn.Linear(3, 3), lambda p: optim.SGD(p, lr=0.5))
+    s1 = optim.lr_scheduler.StepLR(o1, step_size=1, gamma=0.5)
+    s2 = optim.lr_scheduler.StepLR(o2, step_size=1, gamma=0.5)
+    eager, compiled = _step(m1, o1, F.cross_entropy), bricks.compile(
+        _step(m2, o2, F.cross_entropy))
+    for _ in range(6):
+        x, y = bricks.tensor(xs[0]), bricks.tensor(ys[0])
+        eager(x, y)
+        compiled(x, y)
+        s1.step()
+        s2.step()
+        np.testing.assert_array_equal(m1.weight.data, m2.weight.data)
+    assert compiled.traces == 2
+
+
+def test_new_shape_retraces_and_cache_keeps_plans():
+    bricks.manual_seed(0)
+    model = nn.Linear(3, 2)
+    f = bricks.compile(lambda x: model(x).sum(), cache_size=2)
+    for n in (4, 4, 4, 5, 5, 5, 4):
+        x = bricks.randn(n, 3)
+        np.testing.assert_allclose(f(x).data, model(x).sum().data, rtol=1e-6)
+    assert f.traces == 4  # two records per shape, none when shape 4 came back
+    assert len(f.plans) == 2
+
+
+def test_item_inside_is_reported_with_its_line_or_falls_back():
+    model = nn.Linear(3, 1)
+
+    def step(x):
+        loss = model(x).sum()
+        if loss.item() > 0:  # data-dependent Python control flow
+            return loss * 2
+        return loss
+
+    strict = bricks.compile(step, fallback=False)
+    with pytest.raises(TraceError, match=r"item\(\).*test_symbolic_compile.py:\d+"):
+        strict(bricks.randn(4, 3))
+
+    lenient = bricks.compile(step)
+    with pytest.warns(RuntimeWarning, match="runs eagerly"):
+        lenient(bricks.randn(4, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the warning comes once
+        for _ in range(3):
+            x = bricks.randn(4, 3)
+            assert float(lenient(x)) == float(step(x))
+
+
+def test_raw_array_changes_and_raw_randomness_are_caught():
+    model = nn.Linear(3, 1)
+
+    def uses_raw_data(x):
+        scale = bricks.Tensor._make(x.data.mean(axis=0), False, None, 0)  # outside the ops
+        return (model(x) * scale.sum()).sum()
+
+    f = bricks.compile(uses_raw_data, fallback=False)
+    f(bricks.randn(4, 3))
+    with pytest.raises(TraceError, match="neither an input"):
+        f(bricks.randn(4, 3))
+
+    def raw_noise(x):
+        noise = bricks.backend.default_generator().standard_normal(x.shape)
+        return (x * bricks.Tensor._make(noise.astype(np.float32), False, None, 0)).sum()
+
+    g = bricks.compile(raw_noise, fallback=False)
+    with pytest.raises(TraceError, match="random numbers"):
+        g(bricks.randn(4, 3))
+
+
+def test_input_requiring_grad_gets_its_grad():
+    w = bricks.tensor([1.0, 2.0, 3.0])
+
+    def f(x):
+        loss = (x * w).sum()
+        loss.backward()
+        return loss
+
+    c = bricks.compile(f)
+    for _ in range(4):
+        x = bricks.randn(3, requires_grad=True)
+        c(x)
+        np.testing.assert_array_equal(x.grad.data, w.data)
+
+
+def test_numpy_inputs_and_structured_outputs():
+    model = nn.Linear(2, 2)
+    f = bricks.compile(lambda x: {"out": model(x), "n": 3, "pair": (model(x).sum(), None)})
+    x = np.ones((2, 2), np.float32)
+    for _ in range(3):
+        r = f(x)
+    assert r["n"] == 3 and r["pair"][1] is None
+    np.testing.assert_allclose(r["out"].data, model(bricks.tensor(x)).data, rtol=1e-6)
+
+
+def test_fit_compile_equals_eager_fit():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2)).astype(np.float32)
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    weights = []
+    for compile_ in (False, True):
+        bricks.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Dropout(0.1), nn.Linear(8, 2))
+        opt = optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+        h = bricks.train.fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=3,
+                             batch_size=16, metrics=["accuracy"], seed=0, verbose=False,
+                             compile=compile_)
+        weights.append(([p.data.copy() for p in model.parameters()], h.history))
+    for a, b in zip(weights[0][0], weights[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert weights[0][1]["loss"] == weights[1][1]["loss"]
+
+
+@pytest.mark.slow
+def test_cli_train_compile_gives_the_same_run(tmp_path, capsys):
+    import json
+
+    from bricks.cli import main
+
+    histories = []
+    for flag in ([], ["--compile"]):
+        out = tmp_path / ("c" if flag else "e")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no eager fallback
+            assert main(["train", "--data", "moons", "--model", "mlp:16", "--epochs", "2",
+                         "--quiet", "--out", str(out)] + flag) == 0
+        histories.append(json.loads((out / "history.json").read_text()))
+    capsys.readouterr()
+    assert histories[0]["history"]["loss"] == histories[1]["history"]["loss"]
+    assert "compile = true" in (tmp_path / "c" / "config.toml").read_text()
