@@ -663,8 +663,15 @@ def _check_run_metadata(ckpt, meta, path):
                      for c in classes) and len(set(map(str, classes))) == len(classes),
              f"data.classes should be a list of at least two distinct labels, got "
              f"{classes!r:.80}")
-    need(data["image"] is False or len(shape) == 2,
-         f"data.image is true but sample_shape {shape} is not 2-D")
+    need(data["image"] is False or len(shape) == 2 or (len(shape) == 3 and shape[0] in (1, 3)),
+         f"data.image is true but sample_shape {shape} is neither (H, W) nor (C, H, W)")
+    source = data.get("source")
+    if isinstance(source, dict) and "folder" in source:  # trained on an image folder
+        size = source.get("image_size")
+        need(source.get("image_mode") in ("RGB", "L") and isinstance(size, list)
+             and len(size) == 2 and all(is_int(n) and n >= 1 for n in size),
+             f"data.source should hold image_mode RGB or L and image_size [H, W], got "
+             f"{source.get('image_mode')!r} and {size!r}")
     epoch = ckpt.get("epoch")
     need(is_int(epoch) and epoch >= 0, f"epoch should be a non-negative integer, got "
                                        f"{epoch!r}")
