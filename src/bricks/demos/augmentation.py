@@ -3,10 +3,10 @@
 Networks learn the MNIST-10k digits from few examples, once as they are and once with every
 training batch randomly cropped from a 2-pixel padded copy (a shift of up to 2 pixels) and
 rotated by up to 12 degrees: changes that keep a digit's class.  The test digits are never
-augmented.  An MLP, which sees each pixel position as a separate input, gains the most: it
-has now seen each digit in more positions and slants.  A small CNN (default setting only)
-gains less, because convolution and pooling already build in part of what shifting teaches.
-Flips are shown too, and left out of training on purpose: a mirrored 2 is not a 2 (for cats
+augmented.  Both an MLP and, in the default setting, a small CNN gain about three points:
+they have now seen each digit in more positions and slants.  Convolution and pooling give
+the CNN some tolerance to shifts, but not to rotations, and with 500 digits it still
+profits as much.  Flips are shown too, and left out of training on purpose: a mirrored 2 is not a 2 (for cats
 and dogs, flips are the first augmentation to use).
 """
 
