@@ -6,8 +6,8 @@ rotated by up to 12 degrees: changes that keep a digit's class.  The test digits
 augmented.  Both an MLP and, in the default setting, a small CNN gain about three points:
 they have now seen each digit in more positions and slants.  Convolution and pooling give
 the CNN some tolerance to shifts, but not to rotations, and with 500 digits it still
-profits as much.  Flips are shown too, and left out of training on purpose: a mirrored 2 is not a 2 (for cats
-and dogs, flips are the first augmentation to use).
+profits as much.  Flips are shown too, and left out of training on purpose: a mirrored 2
+is not a 2 (for cats and dogs, flips are the first augmentation to use).
 """
 
 from __future__ import annotations

@@ -1188,6 +1188,11 @@ function wireControls() {
     $("classroom").hidden = !$("classroom-toggle").checked;
     if (!$("classroom").hidden) revealPanel($("classroom"));
   });
+  $("more-controls").addEventListener("click", () => {
+    const open = $("controls").classList.toggle("expanded");
+    $("more-controls").textContent = open ? "Fewer settings" : "More settings";
+    $("more-controls").setAttribute("aria-expanded", String(open));
+  });
   let resizeTimer = null;
   window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawNetwork, 150); });
 }
