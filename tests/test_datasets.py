@@ -281,7 +281,7 @@ def test_bundled_mnist_file_and_license():
     assert sha256sum(mnist_module.BUNDLED_MNIST) == MNIST_SHA == ds.BUNDLED_MNIST_SHA256
     if SHARED_MNIST.exists():
         assert mnist_module.BUNDLED_MNIST.read_bytes() == SHARED_MNIST.read_bytes()
-    license_files = list(mnist_module.FILES_DIR.glob("LICENSE*"))
+    license_files = list(mnist_module.FILES_DIR.glob("LICENSE-mnist*"))
     assert len(license_files) == 1
     text = license_files[0].read_text()
     assert "Copyright (c) 2015 Juan Cazala" in text
@@ -712,7 +712,7 @@ def test_make_mnist1d_options():
 
 EXPECTED_NAMES = [
     "circle", "xor", "gauss", "spiral", "spiral-3", "moons", "plane", "multi-gauss",
-    "regression-1d", "digits", "mnist", "fashion-mnist", "mnist1d",
+    "regression-1d", "digits", "mnist", "fashion-mnist", "mnist1d", "reviews",
 ]  # fmt: skip
 
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,3 +25,12 @@ def test_xor_example_learns_xor():
     assert "accuracy: 100%" in out
     losses = [float(v) for v in re.findall(r"loss ([0-9.]+)", out)]
     assert losses[-1] < losses[0] / 10
+
+
+@pytest.mark.slow
+def test_image_folder_example_learns_a_generated_folder():
+    pytest.importorskip("PIL")
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "image_folder.py"), "--demo"],
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    acc = float(re.search(r"held-out accuracy: ([\d.]+)%", out).group(1))
+    assert acc >= 90 and "classes=['disc', 'square']" in out

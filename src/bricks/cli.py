@@ -51,6 +51,8 @@ DEFAULTS = {
     "scaler": "standard",
     "target_scaler": "standard",  # regression targets: standardized, predictions mapped back
     "augment": None,       # None: shift by 1 pixel for image data, nothing otherwise
+    "image_size": None,    # --data FOLDER: resize every image to HxW (None: keep)
+    "image_mode": "RGB",   # --data FOLDER: RGB or L (grey)
     "schedule": "cosine",
     "threads": 1,
     "out": None,
@@ -149,6 +151,11 @@ def _add_train_options(p):
                         "metrics stay in the data's units; default: standard)")
     p.add_argument("--augment", choices=AUGMENTS, default=S,
                    help="image augmentation (default: shift for images, none otherwise)")
+    p.add_argument("--image-size", dest="image_size", default=S, metavar="HxW",
+                   help="--data FOLDER: resize every image to H x W pixels (e.g. 64x64, or "
+                        "64; needed when the images differ in size)")
+    p.add_argument("--image-mode", dest="image_mode", choices=("RGB", "L"), default=S,
+                   help="--data FOLDER: read images as RGB or grey (L) (default: RGB)")
     p.add_argument("--schedule", choices=SCHEDULES, default=S,
                    help=f"learning-rate schedule per epoch (default: {d['schedule']})")
     p.add_argument("--threads", type=_positive_int, default=S,
@@ -183,8 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threads", type=_positive_int, default=1)
 
     pr = sub.add_parser("predict", help="predictions of a trained model",
-                        description="Predict for the samples of a .npy or .csv file, or "
-                                    "for one image file (PNG, JPEG, ...).")
+                        description="Predict for the samples of a .npy or .csv file, "
+                                    "for one image file (PNG, JPEG, ...), or, for a model "
+                                    "trained on text (--data reviews), for a quoted text "
+                                    "or a .txt file with one text per line.")
     pr.add_argument("run", metavar="RUN_OR_CHECKPOINT")
     pr.add_argument("input", metavar="INPUT")
     pr.add_argument("--output", metavar="FILE.csv", help="also write the predictions here")
@@ -205,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fast", action="store_true",
                       help="the small setting the tests use (seconds)")
     demo.add_argument("--threads", type=_positive_int, default=1)
+    demo.add_argument("--model", metavar="MODEL",
+                      help="the model a demo uses where it offers a choice (text: ngram, "
+                           "gru or lstm)")
 
     play = sub.add_parser("playground", help="train a network live in the browser",
                           description="Start the local playground server and open its page.")
@@ -291,9 +303,23 @@ def _check_config(cfg: dict) -> dict:
                                          f"got {cfg[key]!r}")
     for key in ("data", "model", "activation"):
         need(isinstance(cfg[key], str), f"{key} must be a string, got {cfg[key]!r}")
+    need(cfg["image_mode"] in ("RGB", "L"), f"image-mode must be RGB or L, got "
+                                            f"{cfg['image_mode']!r}")
+    if cfg["image_size"] is not None:
+        cfg["image_size"] = _image_size(cfg["image_size"])
     if cfg["target"] is not None:
         cfg["target"] = str(cfg["target"])
     return cfg
+
+
+def _image_size(value) -> str:
+    """'64' or '64x48' (or an int from a config file) -> 'HxW', checked."""
+    text = str(value).strip().lower()
+    parts = text.split("x") if "x" in text else [text, text]
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise CLIError(f"image-size must be HxW or one size in pixels (e.g. 64x64), got "
+                       f"{value!r}")
+    return f"{int(parts[0])}x{int(parts[1])}"
 
 
 def _saved_config(cfg: dict) -> dict:
@@ -384,7 +410,20 @@ def load_data(cfg: dict):
     from bricks.data.datasets import DATASETS, load_dataset
 
     data = cfg["data"]
-    if _is_file_spec(data):
+    if os.path.isdir(data):  # one sub-folder of images per class
+        from bricks.data.image_folder import ImageFolder
+
+        size = cfg.get("image_size")
+        size = tuple(int(v) for v in size.split("x")) if size else None
+        mode = cfg.get("image_mode") or "RGB"
+        folder = ImageFolder(data, mode=mode, size=size)
+        X, y = folder.to_arrays()
+        if mode == "L":
+            X = X[:, 0]  # (N, H, W), as the MNIST digits
+        task, classes = "classification", list(folder.classes)
+        info = {"folder": os.path.abspath(data), "image_mode": mode,
+                "image_size": list(folder.image_shape[1:]), "skipped": len(folder.skipped)}
+    elif _is_file_spec(data):
         X, y_raw, text_classes = _load_file(data, cfg.get("target"))
         task, y, classes = _labels(y_raw, cfg.get("task"), data, text_classes)
         info = {"file": os.path.abspath(data), "target": cfg.get("target")}
@@ -396,11 +435,15 @@ def load_data(cfg: dict):
         spec = DATASETS[data.strip().lower().replace("_", "-")]
         task = cfg.get("task") or spec.task
         if task == "classification":
-            y, classes = y_raw.astype(xp.int64), list(range(spec.n_classes or
-                                                            int(y_raw.max()) + 1))
+            y, classes = y_raw.astype(xp.int64), list(spec.classes or range(
+                spec.n_classes or int(y_raw.max()) + 1))
         else:
             y, classes = y_raw.astype(xp.float32).reshape(-1, 1), None
         info = {"name": spec.name}
+        if spec.n_train is not None:  # the dataset's own train/test split
+            info["n_train"] = spec.n_train
+        if spec.vectorizer is not None:  # text: how `predict` turns new text into features
+            info["text"] = spec.vectorizer().state_dict()
     if len(X) != len(y):
         raise CLIError(f"{data}: {len(X)} samples but {len(y)} targets")
     if len(X) < 4:
@@ -411,12 +454,15 @@ def load_data(cfg: dict):
     if not xp.all(xp.isfinite(X)):
         raise CLIError(f"{data}: the features hold NaN or infinite values")
     return {"X": X, "y": y, "task": task, "classes": classes, "info": info,
-            "sample_shape": list(X.shape[1:]), "image": X.ndim == 3}
+            "sample_shape": list(X.shape[1:]), "image": X.ndim in (3, 4)}
 
 
 def split_data(d: dict, cfg: dict):
     from bricks.data import train_test_split
 
+    n = d["info"].get("n_train")
+    if n is not None:  # a dataset with its own split (--test-size does not apply)
+        return d["X"][:n], d["X"][n:], d["y"][:n], d["y"][n:]
     stratify = d["y"] if d["task"] == "classification" else None
     try:
         return train_test_split(d["X"], d["y"], test_size=cfg["test_size"],
@@ -617,8 +663,15 @@ def _check_run_metadata(ckpt, meta, path):
                      for c in classes) and len(set(map(str, classes))) == len(classes),
              f"data.classes should be a list of at least two distinct labels, got "
              f"{classes!r:.80}")
-    need(data["image"] is False or len(shape) == 2,
-         f"data.image is true but sample_shape {shape} is not 2-D")
+    need(data["image"] is False or len(shape) == 2 or (len(shape) == 3 and shape[0] in (1, 3)),
+         f"data.image is true but sample_shape {shape} is neither (H, W) nor (C, H, W)")
+    source = data.get("source")
+    if isinstance(source, dict) and "folder" in source:  # trained on an image folder
+        size = source.get("image_size")
+        need(source.get("image_mode") in ("RGB", "L") and isinstance(size, list)
+             and len(size) == 2 and all(is_int(n) and n >= 1 for n in size),
+             f"data.source should hold image_mode RGB or L and image_size [H, W], got "
+             f"{source.get('image_mode')!r} and {size!r}")
     epoch = ckpt.get("epoch")
     need(is_int(epoch) and epoch >= 0, f"epoch should be a non-negative integer, got "
                                        f"{epoch!r}")
@@ -793,6 +846,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     if d["task"] == "classification" and cfg["optimizer"] == "lbfgs" and "batch_size" not in \
             explicit:
         cfg["batch_size"] = len(X_train)  # L-BFGS wants the full batch
+    if "text" in d["info"] and "scaler" not in explicit:
+        cfg["scaler"] = "none"  # TF-IDF rows are already unit length
     augment_kind = cfg["augment"] or ("shift" if d["image"] else "none")
     meta = {"task": d["task"], "classes": d["classes"], "sample_shape": d["sample_shape"],
             "image": d["image"], "source": d["info"], "n_train": len(X_train),
@@ -1091,6 +1146,18 @@ def _resize(img, shape):
 
 
 def _read_inputs(path, dmeta):
+    text = dmeta.get("source", {}).get("text")
+    if text is not None and not path.lower().endswith((".npy", ".csv")):
+        from bricks.data.text import vectorizer_from_state
+
+        if os.path.isfile(path) and path.lower().endswith(".txt"):
+            with open(path, encoding="utf-8") as f:  # one text per line
+                texts = [line.strip() for line in f if line.strip()]
+        else:
+            texts = [path]  # the text itself
+        if not texts:
+            raise CLIError(f"{path} holds no text")
+        return vectorizer_from_state(text).transform(texts).astype(xp.float32)
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     low = path.lower()
@@ -1109,6 +1176,12 @@ def _read_inputs(path, dmeta):
         from bricks.data.tabular import read_csv
 
         X = read_csv(path, has_target=False)[0]
+    elif low.endswith(IMAGE_SUFFIXES) and "folder" in dmeta.get("source", {}):
+        from bricks.data.image_folder import load_image
+
+        src = dmeta["source"]  # decoded exactly as the training folder was
+        X = load_image(path, src["image_mode"], tuple(src["image_size"]))
+        X = X[None, 0] if src["image_mode"] == "L" else X[None]
     elif low.endswith(IMAGE_SUFFIXES):
         if not dmeta["image"]:
             raise CLIError(f"{path} is an image, but this model takes samples of shape "
@@ -1226,7 +1299,8 @@ def cmd_demo(args) -> int:
             print("\nrun one with: bricks demo NAME")
         return 0
     _need_packages("bricks demo", "matplotlib")
-    result = demos.run_demo(args.name, Path(args.out) / args.name, fast=args.fast)
+    options = {} if args.model is None else {"model": args.model}
+    result = demos.run_demo(args.name, Path(args.out) / args.name, fast=args.fast, **options)
     print(result.report())  # its last line is the demo's own timing
     return 0
 

@@ -27,7 +27,7 @@ from bricks.data.dataset import _generator
 from bricks.tensor import Tensor
 
 __all__ = ["Transform", "Compose", "Normalize", "Flatten", "OneHot", "RandomShift",
-           "RandomRotation", "GaussianNoise", "RandomHorizontalFlip"]
+           "RandomRotation", "GaussianNoise", "RandomHorizontalFlip", "RandomCrop"]
 
 
 class Transform:
@@ -438,3 +438,61 @@ class RandomHorizontalFlip(_RandomTransform):
 
     def __repr__(self) -> str:
         return f"RandomHorizontalFlip(p={self.p})"
+
+
+class RandomCrop(_RandomTransform):
+    """Cut a random (height, width) window out of each image, after optional zero padding.
+
+    torchvision's ``RandomCrop(size, padding)``: the image is padded by ``padding`` pixels
+    of ``fill`` on every side, then a window of ``size`` at a uniformly random position
+    (one per image) is kept.  With ``size`` equal to the image size and ``padding=p`` it
+    shifts the content by up to p pixels; with a smaller ``size`` it zooms in on a part.
+
+    Args:
+        size: int (square) or (height, width) of the output.
+        padding: pixels of ``fill`` added on each side first (>= 0).
+        fill: value of the padding.
+        generator: numpy Generator, int seed, or None for the global generator.
+
+    Shapes: (H, W), (C, H, W), or a batch (N, H, W) / (N, C, H, W) -> the same with the last
+    two dimensions replaced by ``size``.
+
+    Example:
+        >>> img = np.arange(16.0).reshape(4, 4)
+        >>> out = bricks.data.transforms.RandomCrop(2, generator=0)(img)
+        >>> out.shape, bool(np.isin(out, img).all())
+        ((2, 2), True)
+    """
+
+    def __init__(self, size, padding: int = 0, fill: float = 0.0, generator=None):
+        super().__init__(generator)
+        h, w = _pair(size, "RandomCrop", "size")
+        for v in (h, w):
+            if isinstance(v, bool) or not isinstance(v, (int, xp.integer)) or v < 1:
+                raise ValueError(f"RandomCrop: size must be positive int pixels, got {size!r}")
+        if isinstance(padding, bool) or not isinstance(padding, (int, xp.integer)) or \
+                padding < 0:
+            raise ValueError(f"RandomCrop: padding must be an int >= 0, got {padding!r}")
+        self.size, self.padding, self.fill = (int(h), int(w)), int(padding), fill
+
+    def _apply(self, x, batched):
+        imgs, shape = _as_images(x, batched, "RandomCrop")
+        n, c, h, w = imgs.shape
+        p = self.padding
+        th, tw = self.size
+        if th > h + 2 * p or tw > w + 2 * p:
+            raise ValueError(f"RandomCrop: size {self.size} is larger than the padded image "
+                             f"({h + 2 * p}, {w + 2 * p})")
+        mod = backend.get_array_module(imgs)
+        padded = mod.pad(imgs, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=self.fill)
+        rng = self._rng()
+        top = rng.integers(0, h + 2 * p - th + 1, size=n)
+        left = rng.integers(0, w + 2 * p - tw + 1, size=n)
+        rows = top[:, None] + mod.arange(th)
+        cols = left[:, None] + mod.arange(tw)
+        out = padded[mod.arange(n)[:, None, None, None], mod.arange(c)[None, :, None, None],
+                     rows[:, None, :, None], cols[:, None, None, :]]
+        return out.reshape(*shape[:-2], th, tw)
+
+    def __repr__(self) -> str:
+        return f"RandomCrop(size={self.size}, padding={self.padding}, fill={self.fill})"

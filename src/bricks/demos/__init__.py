@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 
 from bricks.demos._common import DemoResult
 
@@ -35,6 +36,9 @@ DEMOS = {
     "text": "bricks.demos.text",
     "mnist1d": "bricks.demos.mnist1d",
     "conv-filters": "bricks.demos.conv_filters",
+    "reviews": "bricks.demos.reviews",
+    "augmentation": "bricks.demos.augmentation",
+    "boxes": "bricks.demos.boxes",
 }
 
 
@@ -59,6 +63,14 @@ def list_demos() -> list[tuple[str, str]]:
     return [(name, get_demo(name).TITLE) for name in available()]
 
 
-def run_demo(name: str, out_dir, fast: bool = False) -> DemoResult:
-    """Run demo ``name``, writing its figures into ``out_dir``; returns its result."""
-    return get_demo(name).run(out_dir, fast=fast)
+def run_demo(name: str, out_dir, fast: bool = False, **options) -> DemoResult:
+    """Run demo ``name``, writing its figures into ``out_dir``; returns its result.
+
+    ``options`` go to demos that take them (``text``: ``model='gru'``); a demo that does
+    not raises a ValueError naming the option."""
+    demo = get_demo(name)
+    params = inspect.signature(demo.run).parameters
+    for key in options:
+        if key not in params:
+            raise ValueError(f"demo {name!r} has no option {key!r}")
+    return demo.run(out_dir, fast=fast, **options)

@@ -6,10 +6,17 @@ it draws words by frequency (word salad); at n = 2 and 3 local phrases appear, a
 it mostly recites the book: with this little text most contexts were seen only once.
 Perplexity on the training text falls with n; on held-out text, the sparse counts of
 larger n generalize poorly, the "classical NLP" problem that neural language models solve.
+
+``model='gru'`` or ``'lstm'`` (``bricks demo text --model gru``) adds the neural language
+model on the same text, at the level of characters: a character-level GRU (or LSTM) trained
+by truncated backpropagation through time with gradient clipping, its held-out perplexity
+next to that of character n-grams (n = 1..5) on the same held-out characters, and samples
+at several temperatures.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 from bricks.classic import NGramLanguageModel
@@ -26,8 +33,22 @@ ORDERS = (1, 2, 3)
 K = 0.1  # add-k smoothing for held-out text (Laplace's k = 1 drowns the few counts)
 
 
-def run(out_dir, fast: bool = False) -> DemoResult:
-    """Fit n = 1, 2, 3; generate from a seed; perplexities on training and held-out text."""
+MODELS = ("ngram", "gru", "lstm")
+CHAR_ORDERS = (1, 2, 3, 4, 5)
+CHAR_K = 0.1
+TEMPERATURES = (0.3, 0.7, 1.0, 1.5)
+NEURAL_CLAIM = ("A character-level recurrent network, trained by truncated backpropagation "
+                "through time, predicts held-out text better (lower perplexity) than the "
+                "best character n-gram model: its state carries more context than n-1 "
+                "characters, and similar contexts share what they learned.")
+
+
+def run(out_dir, fast: bool = False, model: str = "ngram") -> DemoResult:
+    """Fit n = 1, 2, 3; generate from a seed; perplexities on training and held-out text.
+
+    ``model='gru'``/``'lstm'``: also the character-level neural model (see the module)."""
+    if model not in MODELS:
+        raise ValueError(f"demo text: model must be one of {', '.join(MODELS)}, got {model!r}")
     start = time.perf_counter()
     tokens = tokenize(bundled_text())
     cut = int(0.85 * len(tokens))
@@ -68,5 +89,67 @@ def run(out_dir, fast: bool = False) -> DemoResult:
     ax.set_title("n-gram language model on Alice, ch. I")
     ax.legend()
     figures = [save_figure(fig, out_dir, "text_perplexity.png")]
+    claim = CLAIM
+    if model != "ngram":
+        claim = CLAIM + "\n" + NEURAL_CLAIM
+        figures.append(_neural(model, fast, lines, checks, out_dir))
     lines.append(f"(ran in {time.perf_counter() - start:.1f} s)")
-    return DemoResult(CLAIM, lines, figures, checks)
+    return DemoResult(claim, lines, figures, checks)
+
+
+def _neural(cell, fast, lines, checks, out_dir):
+    """The character-level GRU/LSTM against character n-grams; appends to lines/checks."""
+    from bricks.demos._text_models import CharLanguageModel
+
+    text = bundled_text()
+    cut = int(0.85 * len(text))
+    train, held = text[:cut], text[cut:]
+    epochs = 6 if fast else 12
+    lines += [f"character level: {len(train)} training characters, {len(held)} held out "
+              f"({len(set(text))} distinct characters)", ""]
+    ngram_pp = {}
+    for n in CHAR_ORDERS:
+        lm = NGramLanguageModel(n=n, smoothing="laplace", k=CHAR_K).fit(list(train))
+        ngram_pp[n] = lm.perplexity(list(held))
+        checks[f"char_ngram_perplexity_{n}"] = ngram_pp[n]
+    best_n = min(ngram_pp, key=ngram_pp.get)
+    t0 = time.perf_counter()
+    net = CharLanguageModel(cell, hidden=128).fit(train, epochs=epochs, valid=held)
+    secs = time.perf_counter() - t0
+    valid = [v for _, v in net.history_]
+    checks[f"{cell}_perplexity"] = valid[-1]
+    checks["best_char_ngram_perplexity"] = ngram_pp[best_n]
+    for n in CHAR_ORDERS:
+        lines.append(f"character {n}-gram (add-{CHAR_K:g}): held-out perplexity "
+                     f"{ngram_pp[n]:6.2f}" + ("  <- best n-gram" if n == best_n else ""))
+    lines += [f"character {cell.upper()} (128 units, {epochs} epochs, truncated BPTT 32, "
+              f"clip 1.0): held-out perplexity {valid[-1]:6.2f}  ({secs:.0f} s)", "",
+              "samples from the network, seed 'Alice was ':"]
+    for temp in TEMPERATURES:
+        sample = net.generate("Alice was ", 100 if fast else 160, temp, random_state=1)
+        checks[f"{cell}_sample_{temp:g}"] = sample
+        lines.append(f"   T={temp:g}: " + " ".join(sample.split()))
+    lines.append("")
+
+    fig = new_figure(figsize=(10, 4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(range(1, epochs + 1), valid, marker="o", label=f"{cell.upper()} held out")
+    ax1.plot(range(1, epochs + 1), [math.exp(loss) for loss, _ in net.history_],
+             marker=".", label=f"{cell.upper()} training")
+    ax1.axhline(ngram_pp[best_n], color="tab:red", ls="--",
+                label=f"best character n-gram (n={best_n})")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("perplexity per character")
+    ax1.set_yscale("log")
+    ax1.legend()
+    ax1.set_title("neural vs n-gram language model")
+    names = [f"{n}-gram" for n in CHAR_ORDERS] + [cell.upper()]
+    values = [ngram_pp[n] for n in CHAR_ORDERS] + [valid[-1]]
+    ax2.bar(range(len(values)), values, color=["tab:gray"] * len(CHAR_ORDERS) + ["tab:blue"])
+    for i, v in enumerate(values):
+        ax2.text(i, v, f"{v:.1f}", ha="center", va="bottom", fontsize=8)
+    ax2.set_xticks(range(len(values)), names)
+    ax2.set_ylabel("held-out perplexity per character")
+    ax2.set_title("Alice, ch. I: the last 15% of the characters")
+    return save_figure(fig, out_dir, f"text_{cell}.png")
+

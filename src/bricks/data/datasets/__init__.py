@@ -1,4 +1,4 @@
-"""Datasets that work offline: toy 2-D sets, a 1-D curve, digits, MNIST, MNIST-1D.
+"""Datasets that work offline: toy 2-D sets, a 1-D curve, digits, MNIST, MNIST-1D, reviews.
 
 * ``toy``: the TensorFlow Playground's sets (circle, xor, gauss, spiral, plane,
   multi-gauss), moons, and the 1-D regression toy: ``make_<name>(n, noise, seed)``.
@@ -6,11 +6,16 @@
 * ``mnist``: 10,000 real MNIST digits bundled with bricks, IDX files of MNIST and
   Fashion-MNIST from a folder, an IDX reader/writer and a SHA-256-verified download.
 * ``mnist1d``: MNIST-1D, generated offline.
+* ``reviews``: 979 real drug reviews (negative / neutral / positive) bundled with bricks,
+  as texts or as bag-of-words / TF-IDF features.
+* ``boxes``: 64x64 canvases with one MNIST digit among clutter and its box, for box
+  regression (localization).
 * ``registry``: ``load_dataset(name)`` and ``list_datasets()`` over all of them.
 
 Loaders return NumPy arrays ``(X, y)``; see each function for dtypes and shapes.
 """
 
+from .boxes import box_iou, make_digit_boxes
 from .digits import load_digits
 from .download import DatasetError, download, sha256sum
 from .mnist import (
@@ -26,6 +31,13 @@ from .mnist import (
 )
 from .mnist1d import MNIST1D_DEFAULTS, load_mnist1d, make_mnist1d
 from .registry import DATASETS, DatasetRow, DatasetSpec, list_datasets, load_dataset
+from .reviews import (
+    BUNDLED_REVIEWS_SHA256,
+    REVIEW_CLASSES,
+    load_reviews,
+    load_reviews_features,
+    reviews_vectorizer,
+)
 from .toy import (
     REGRESSION_1D_FUNCTIONS,
     make_circle,
@@ -69,4 +81,11 @@ __all__ = [
     "load_mnist1d",
     "make_mnist1d",
     "MNIST1D_DEFAULTS",
+    "make_digit_boxes",
+    "box_iou",
+    "load_reviews",
+    "load_reviews_features",
+    "reviews_vectorizer",
+    "REVIEW_CLASSES",
+    "BUNDLED_REVIEWS_SHA256",
 ]

@@ -21,6 +21,13 @@ from .digits import load_digits
 from .download import DatasetError
 from .mnist import load_fashion_mnist, load_mnist
 from .mnist1d import load_mnist1d
+from .reviews import (
+    REVIEW_CLASSES,
+    REVIEWS_N_TRAIN,
+    REVIEWS_N_WORDS,
+    load_reviews_features,
+    reviews_vectorizer,
+)
 
 __all__ = ["DatasetSpec", "DatasetRow", "DATASETS", "load_dataset", "list_datasets"]
 
@@ -37,6 +44,11 @@ class DatasetSpec:
         description: one line for listings.
         loader: called with the user's options, returns ``(X, y)`` as described above.
         samples: number of examples with the default options (None if it depends on files).
+        classes: class names in label order, where they have names (None: 0..k-1).
+        n_train: when the data comes with its own split, the first ``n_train`` rows are
+            the training part and the rest the test part (None: no fixed split).
+        vectorizer: for text data, a callable returning the fitted vectorizer that turned
+            the texts into the features (so new text can be classified); None otherwise.
     """
 
     name: str
@@ -46,6 +58,9 @@ class DatasetSpec:
     description: str
     loader: Callable
     samples: int | None
+    classes: tuple | None = None
+    n_train: int | None = None
+    vectorizer: Callable | None = None
 
 
 class DatasetRow(NamedTuple):
@@ -76,6 +91,10 @@ def _toy(make, **fixed):
 
 def _digits(**options):
     return load_digits(scale=True, **options)
+
+
+def _reviews(features="tfidf", split=None, binary=False, min_count=2):
+    return load_reviews_features(features, split, binary, min_count)
 
 
 def _fashion(path=None, split=None):
@@ -124,6 +143,10 @@ DATASETS: OrderedDict[str, DatasetSpec] = OrderedDict(
         DatasetSpec("mnist1d", "classification", 10, (40,),
                     "MNIST-1D: 1-D digit signals, 4,000 train + 1,000 test, generated",
                     load_mnist1d, 5000),
+        DatasetSpec("reviews", "classification", 3, (REVIEWS_N_WORDS,),
+                    "979 drug reviews (CC BY 4.0): TF-IDF of the words, 600 train + 379 test",
+                    _reviews, 979, classes=REVIEW_CLASSES, n_train=REVIEWS_N_TRAIN,
+                    vectorizer=reviews_vectorizer),
     )
 )  # fmt: skip
 """Every dataset by name, in listing order."""
