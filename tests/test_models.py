@@ -9,7 +9,7 @@ import pytest
 import bricks
 from bricks import nn
 from bricks.cli import main
-from bricks.models import LastStep, build_model
+from bricks.models import SequenceOutputs, build_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -46,7 +46,8 @@ def test_rnn_spec_reads_rows_or_steps_and_stacks_layers():
     model = build_model("gru:8,6", (28, 28), 10)
     grus = [m for m in model.modules() if isinstance(m, nn.GRU)]
     assert [(g.input_size, g.hidden_size) for g in grus] == [(28, 8), (8, 6)]
-    assert isinstance(model[2], LastStep)
+    assert isinstance(model[2], SequenceOutputs)
+    assert model[-1].in_features == 28 * 6  # every row's output feeds the head
     assert build_model("gru:4", (40,), 3)[1].rnn.input_size == 1
 
 
@@ -67,6 +68,7 @@ def test_summary_shows_shapes_and_parameter_counts_of_conv_and_recurrent_layers(
     text = build_model("gru:8", (40,), 10).summary((1, 40))
     assert "GRU" in text and "(1, 40, 8)" in text
     assert f"{3 * 8 * (1 + 8) + 2 * 3 * 8:,}" in text  # W_ih, W_hh, b_ih, b_hh
+    assert f"{40 * 8 * 10 + 10:,}" in text  # the head reads all 40 steps
 
 
 def test_command_trains_evaluates_and_predicts_with_a_cnn_and_a_gru(tmp_path, capsys):
@@ -109,6 +111,7 @@ def test_conv_filters_demo_trains_and_draws_filters_and_maps(tmp_path):
 
     r = run_demo("conv-filters", tmp_path, fast=True)
     assert r.checks["test_accuracy"] > 0.6
+    assert r.checks["roughness_after"] < r.checks["roughness_before"]  # smoother than noise
     assert r.checks["n_filters"] == 8 and r.checks["feature_map_shape"] == (8, 28, 28)
     assert len(r.figures) == 2
     for f in r.figures:

@@ -371,3 +371,19 @@ def test_fused_gru_first_order_path_matches_torch_in_float64():
                     np.float64, double=False)
     bl, tl = _pair(bricks.nn.GRU, torch.nn.GRU, np.float64, 3, 5, bias=False)
     compare_modules(bl, tl, [rng0.standard_normal((6, 2, 3))], np.float64, double=False)
+
+
+@pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell"])
+def test_recurrent_init_is_torchs_uniform(name):
+    """Every weight and bias from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch: same bound, filled."""
+    bricks.manual_seed(0)
+    torch.manual_seed(0)
+    bl, tl = getattr(bricks.nn, name)(8, 16), getattr(torch.nn, name)(8, 16)
+    bound = 1 / np.sqrt(16)
+    for (n, b), (tn, t) in zip(bl.named_parameters(), tl.named_parameters()):
+        assert n == tn and b.shape == tuple(t.shape)
+        values = _np(b)
+        assert np.abs(values).max() <= bound
+        if values.size >= 100:  # enough draws to fill the interval and match the spread
+            assert np.abs(values).max() > 0.9 * bound
+            assert abs(values.std() - t.detach().numpy().std()) < 0.2 * bound

@@ -13,7 +13,9 @@ layer.  Images (H, W) get one channel, (C, H, W) keep theirs; 1-D signals (L,) u
 
 ``gru:64`` (and ``lstm:64``, ``rnn:64``) reads each sample as a sequence, a 1-D signal (L,)
 as L steps of one feature, a 2-D sample (L, F) (an image) row by row, and classifies from
-the last step's hidden state; ``gru:64,64`` stacks two layers.
+the outputs of all steps, flattened into one linear layer (the MNIST-1D paper's GRU head:
+from the last step alone a GRU(64) reached 37% on MNIST-1D in 10 command-line epochs);
+``gru:64,64`` stacks two layers.
 
 The models take the samples flat, as the ``bricks`` command's data pipeline hands them over
 (scaled per feature), and restore the sample shape themselves with ``Unflatten``.  The spec,
@@ -28,7 +30,7 @@ import math
 from bricks import nn
 
 __all__ = ["ACTIVATIONS", "parse_model_spec", "count_mlp_parameters", "build_mlp",
-           "build_cnn", "build_rnn", "build_model", "count_parameters", "LastStep"]
+           "build_cnn", "build_rnn", "build_model", "count_parameters", "SequenceOutputs"]
 
 ACTIVATIONS = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
@@ -217,25 +219,14 @@ def build_cnn(spec: str, sample_shape, out_features: int, activation: str = "rel
     return nn.Sequential(*layers)
 
 
-class LastStep(nn.Module):
-    """Runs a recurrent layer (batch_first) and returns the outputs of its last step.
+class SequenceOutputs(nn.Module):
+    """Runs a recurrent layer (batch_first) and returns its outputs at every step, (N, L, H),
+    without the final state: a recurrent layer that fits in ``nn.Sequential``.
 
     Example:
-        >>> LastStep(nn.GRU(3, 5, batch_first=True))(bricks.ones(2, 7, 3)).shape
-        (2, 5)
+        >>> SequenceOutputs(nn.GRU(3, 5, batch_first=True))(bricks.ones(2, 7, 3)).shape
+        (2, 7, 5)
     """
-
-    def __init__(self, rnn: nn.Module):
-        super().__init__()
-        self.rnn = rnn
-
-    def forward(self, x):
-        out, _ = self.rnn(x)
-        return out[:, -1]
-
-
-class _Sequence(nn.Module):
-    """Runs a recurrent layer (batch_first) and returns all its outputs (N, L, H)."""
 
     def __init__(self, rnn: nn.Module):
         super().__init__()
@@ -278,14 +269,12 @@ def build_rnn(spec: str, sample_shape, out_features: int, dropout: float = 0.0
                          f"sequences (L,) or (L, F)")
     layers = [nn.Unflatten(1, shape)]
     features = shape[1]
-    for i, h in enumerate(hidden):
-        rnn = layer(features, h, batch_first=True)
-        last = i == len(hidden) - 1
-        layers.append(LastStep(rnn) if last else _Sequence(rnn))
+    for h in hidden:
+        layers.append(SequenceOutputs(layer(features, h, batch_first=True)))
         if dropout > 0:
             layers.append(nn.Dropout(float(dropout)))
         features = h
-    layers.append(nn.Linear(features, int(out_features)))
+    layers += [nn.Flatten(), nn.Linear(shape[0] * features, int(out_features))]
     return nn.Sequential(*layers)
 
 
@@ -321,8 +310,8 @@ def count_parameters(spec: str, sample_shape, out_features: int,
     Example:
         >>> count_parameters("cnn:4/", (8, 8), 2)  # conv 4*9 + 4, linear 4*16*2 + 2
         170
-        >>> count_parameters("gru:4", (10,), 2)  # 3*4*(1 + 4) + 2*3*4, then 4*2 + 2
-        94
+        >>> count_parameters("gru:4", (10,), 2)  # 3*4*(1 + 4) + 2*3*4, then 10*4*2 + 2
+        166
     """
     shape = (int(sample_shape),) if isinstance(sample_shape, int) else tuple(sample_shape)
     kind, _, rest = str(spec).strip().lower().partition(":")
@@ -345,7 +334,7 @@ def count_parameters(spec: str, sample_shape, out_features: int,
         for h in _widths(spec, rest):
             total += gates * h * (features + h) + 2 * gates * h
             features = h
-        return total + features * out + out
+        return total + shape[0] * features * out + out  # every step's output feeds the head
     if kind in ("mlp", "linear"):
         return count_mlp_parameters(spec, shape, out, batch_norm)
     raise ValueError(f"unknown model {spec!r}; expected 'mlp:W1,W2,...', 'linear', "
@@ -360,7 +349,7 @@ def build_model(spec: str, sample_shape, out_features: int, activation: str = "r
 
     Example:
         >>> build_model("gru:8", (40,), 10)[1]
-        LastStep(
+        SequenceOutputs(
           (rnn): GRU(1, 8, batch_first=True)
         )
     """

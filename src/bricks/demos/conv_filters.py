@@ -21,9 +21,9 @@ from bricks.demos._common import DemoResult, new_figure, save_figure
 
 NAME = "conv-filters"
 TITLE = "The first-layer filters and feature maps of an MNIST CNN"
-CLAIM = ("A CNN's first layer learns small oriented stroke and edge detectors: its 5x5 "
-         "filters turn from random noise into smooth light/dark patterns, and each feature "
-         "map responds where a digit's strokes match its filter.")
+CLAIM = ("A CNN's first layer learns small stroke and edge detectors: training moves its 5x5 "
+         "filters from white noise towards smoother light/dark patches, and each feature map "
+         "responds where a digit's strokes match its filter.")
 
 
 def lenet(channels: int = 8):
