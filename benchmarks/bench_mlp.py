@@ -231,16 +231,29 @@ def check_agree(sizes, act, loss, batch, seed=0):
 # ---------------------------------------------------------------- timing
 
 
-def time_epoch(impl, X, Y, batch, sizes):
-    step, _, _ = _make(impl, _weights(sizes), "relu", "ce", batch)
+def time_epochs(X, Y, batch, sizes, rounds=10):
+    """Seconds per epoch, per implementation.  The epoch is cut into ``rounds`` slices and
+    the implementations take turns on each slice (in a rotating order), so a change of the
+    machine's load during the run hits them all alike."""
+    steps, batches = {}, {}
     n = (len(X) // batch) * batch
-    batches = [_as(impl, X[i:i + batch], Y[i:i + batch]) for i in range(0, n, batch)]
-    for xb, yb in batches[:3]:  # warm up (and record, for bricks compiled)
-        step(xb, yb)
-    start = time.perf_counter()
-    for xb, yb in batches:
-        step(xb, yb)
-    return time.perf_counter() - start
+    for impl in IMPLEMENTATIONS:
+        steps[impl] = _make(impl, _weights(sizes), "relu", "ce", batch)[0]
+        batches[impl] = [_as(impl, X[i:i + batch], Y[i:i + batch]) for i in range(0, n, batch)]
+        for xb, yb in batches[impl][:3]:  # warm up (and record, for bricks compiled)
+            steps[impl](xb, yb)
+    total = dict.fromkeys(IMPLEMENTATIONS, 0.0)
+    count = len(batches[IMPLEMENTATIONS[0]])
+    bounds = [count * r // rounds for r in range(rounds + 1)]
+    for r in range(rounds):
+        order = IMPLEMENTATIONS[r % 4:] + IMPLEMENTATIONS[:r % 4]
+        for impl in order:
+            step, chunk = steps[impl], batches[impl][bounds[r]:bounds[r + 1]]
+            start = time.perf_counter()
+            for xb, yb in chunk:
+                step(xb, yb)
+            total[impl] += time.perf_counter() - start
+    return total
 
 
 def peak_memory(impl, X, Y, batch, sizes, steps=20):
@@ -248,6 +261,7 @@ def peak_memory(impl, X, Y, batch, sizes, steps=20):
     state, buffers, temporaries) during training steps, after the first three (which, for
     bricks compiled, record the step twice and compile it: a one-time cost)."""
     weights = _weights(sizes)
+    steps = max(4, min(steps, len(X) // batch))
     batches = [_as(impl, X[i * batch:(i + 1) * batch], Y[i * batch:(i + 1) * batch])
                for i in range(steps)]
     tracemalloc.start()
@@ -263,22 +277,28 @@ def peak_memory(impl, X, Y, batch, sizes, steps=20):
     return peak
 
 
-def time_tiny_step(impl, repeats=5, loops=300):
+def time_tiny_steps(repeats=7, loops=300):
+    """Median seconds per step, per implementation, the implementations taking turns."""
     sizes = (2, 8, 8, 1)
-    step, _, _ = _make(impl, _weights(sizes), "tanh", "mse", 16)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((16, 2)).astype(np.float32)
     y = rng.standard_normal((16, 1)).astype(np.float32)
-    xb, yb = _as(impl, x, y)
-    for _ in range(5):
-        step(xb, yb)
-    best = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(loops):
+    runs = {}
+    for impl in IMPLEMENTATIONS:
+        step = _make(impl, _weights(sizes), "tanh", "mse", 16)[0]
+        xb, yb = _as(impl, x, y)
+        for _ in range(5):
             step(xb, yb)
-        best.append((time.perf_counter() - start) / loops)
-    return sorted(best)[len(best) // 2]
+        runs[impl] = (step, xb, yb)
+    times = {impl: [] for impl in IMPLEMENTATIONS}
+    for r in range(repeats):
+        for impl in IMPLEMENTATIONS[r % 4:] + IMPLEMENTATIONS[:r % 4]:
+            step, xb, yb = runs[impl]
+            start = time.perf_counter()
+            for _ in range(loops):
+                step(xb, yb)
+            times[impl].append((time.perf_counter() - start) / loops)
+    return {impl: sorted(t)[len(t) // 2] for impl, t in times.items()}
 
 
 def main(argv=None) -> str:
@@ -296,7 +316,7 @@ def main(argv=None) -> str:
     Y = rng.integers(0, 10, samples)
     rows = []
     for batch in (32, 128):
-        times = {impl: time_epoch(impl, X, Y, batch, sizes) for impl in IMPLEMENTATIONS}
+        times = time_epochs(X, Y, batch, sizes)
         mems = {impl: peak_memory(impl, X, Y, batch, sizes) for impl in IMPLEMENTATIONS
                 if impl != "PyTorch eager"}
         for impl in IMPLEMENTATIONS:
@@ -307,7 +327,7 @@ def main(argv=None) -> str:
                          "-" if mem is None else f"{mem / 2**20:.1f} MiB",
                          "-" if mem is None else f"{mem / mems['NumPy by hand']:.2f}×"))
     loops = 100 if args.quick else 300
-    tiny = {impl: time_tiny_step(impl, loops=loops) for impl in IMPLEMENTATIONS}
+    tiny = time_tiny_steps(loops=loops)
     for impl in IMPLEMENTATIONS:
         rows.append(("2-8-8-1 tanh, batch 16, SGD step", impl, f"{tiny[impl] * 1e6:.0f} µs",
                      f"{tiny[impl] / tiny['PyTorch eager']:.2f}×",

@@ -33,8 +33,10 @@ def _step(model, opt, loss_fn):
     return train_step
 
 
-def _run_both(make_model, make_opt, loss_fn, xs, ys, dtype=np.float32, exact=False,
+def _run_both(make_model, make_opt, loss_fn, xs, ys, dtype=np.float32, exact=True,
               calls=5, fallback=False):
+    # exact: the plan computes what eager code computes, in the same order (bit-identical);
+    # every case below is; the tolerance (1e-6 / 1e-12) is for reordered computations.
     (m1, o1), (m2, o2) = _pair(make_model, make_opt)
     eager = _step(m1, o1, loss_fn)
     compiled = bricks.compile(_step(m2, o2, loss_fn), fallback=fallback)
@@ -73,6 +75,7 @@ def test_mlp_sgd_momentum_bit_identical_and_replayed():
         lambda p: optim.SGD(p, lr=0.1, momentum=0.9), F.cross_entropy, xs, ys, exact=True,
         calls=6)
     assert compiled.traces == 2  # two records, then four calls of the plan
+    assert "_sgd(" in compiled.plan.source  # SGD's update runs in the plan, in place
 
 
 ACTIVATIONS = [nn.Sigmoid, nn.Tanh, nn.ReLU, lambda: nn.LeakyReLU(0.1), nn.PReLU, nn.ELU,
@@ -263,6 +266,35 @@ def test_raw_array_changes_and_raw_randomness_are_caught():
     g = bricks.compile(raw_noise, fallback=False)
     with pytest.raises(TraceError, match="random numbers"):
         g(bricks.randn(4, 3))
+
+
+def test_in_place_change_of_an_input_outside_bricks_is_caught():
+    def scales_its_input(x):
+        x.data *= 2  # raw NumPy on the input: no op records it
+        return x.sum()
+
+    f = bricks.compile(scales_its_input, fallback=False)
+    with pytest.raises(TraceError, match="changes its input 'arg0' in place"):
+        f(bricks.ones(3))
+
+
+def test_manual_in_place_update_is_refused_not_frozen():
+    w = bricks.tensor([1.0, 2.0], requires_grad=True)
+
+    def manual_sgd(x):
+        loss = (w * x).sum()
+        loss.backward()
+        with bricks.no_grad():
+            w.sub_(0.1 * w.grad)  # an in-place op: not replayed by a plan
+        w.grad = None
+        return loss
+
+    f = bricks.compile(manual_sgd)
+    with pytest.warns(RuntimeWarning, match=r"in place \(add_\).*test_symbolic_compile"):
+        f(bricks.ones(2))
+    for _ in range(3):
+        f(bricks.ones(2))
+    np.testing.assert_allclose(w.data, [0.6, 1.6], rtol=1e-6)  # every call updated w
 
 
 def test_input_requiring_grad_gets_its_grad():

@@ -19,6 +19,8 @@ __all__ = ["add_", "mul_", "div_", "fill_", "zero_", "copy_", "clamp_", "uniform
 
 
 def _check(t: Tensor, op: str):
+    if autograd._state.tracer is not None:
+        autograd._state.tracer.inplace(t, op)  # bricks.compile: not replayed, so refused
     if not getattr(t.data.flags, "writeable", True):
         # NumPy marks broadcast views read-only: many elements share one memory location.
         raise RuntimeError(

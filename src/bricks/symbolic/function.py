@@ -91,10 +91,15 @@ class CompiledFunction:
         for name, t in named.items():
             tracer.add_input(name, t)
         before = rng_state()
+        copies = {name: t.data.copy() for name, t in named.items()}
         with tracing(tracer):
             result = self.fn(*args, **kwargs)
         self.traces += 1
         structure = tracer.set_outputs(result)
+        for name, t in named.items():
+            if not same_array(copies[name], t.data):
+                tracer.fail(f"changes its input {name!r} in place outside bricks' ops (a "
+                            f"plan would not repeat that)")
         if rng_state() != before and not tracer.draws_random:
             tracer.fail("draws random numbers outside bricks' ops")
         if tracer.failure is not None:

@@ -133,6 +133,14 @@ class Tracer:
         self.fail(f"{what} reads a tensor's values into Python, so what follows depends on "
                   f"the data")
 
+    def inplace(self, t, op):
+        """An in-place op (``add_``, ``x[i] = v``, ``w -= ...``) on a tensor of the graph."""
+        if self.opaque or self.failure is not None:
+            return
+        if id(t.data) in self.by_array or (t._requires_grad and t.grad_fn is None):
+            self.fail(f"changes a tensor in place ({op}); a compiled function must leave "
+                      f"updates to the optimizer (or compute new tensors)")
+
     def module(self, m):
         if id(m) not in self._module_ids:
             self._module_ids.add(id(m))
