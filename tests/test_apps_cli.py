@@ -125,3 +125,14 @@ def test_image_folder_errors_through_the_cli(capsys, tmp_path):
                            restore_rng=False)["metadata"]["data"]["sample_shape"] == [3, 8, 8]
     code, _, err = run(capsys, "train", "--data", str(mixed), "--image-size", "8y8")
     assert code == 2 and "image-size" in err
+
+
+def test_cnn_on_an_image_folder(capsys, tmp_path):
+    root = make_shapes_folder(tmp_path / "data", n=40)
+    out = str(tmp_path / "cnn")
+    code, text, _ = run(capsys, "train", "--data", str(root), "--model", "cnn:8,16",
+                        "--epochs", "10", "--quiet", "--out", out)
+    assert code == 0 and float(re.search(r"accuracy: ([\d.]+)%", text).group(1)) >= 90
+    fresh = make_shapes_folder(tmp_path / "new", n=4, seed=9)
+    code, text, _ = run(capsys, "evaluate", out, "--data", str(fresh))
+    assert code == 0 and float(re.search(r"accuracy: ([\d.]+)%", text).group(1)) >= 75
