@@ -125,3 +125,36 @@ def test_image_folder_errors_through_the_cli(capsys, tmp_path):
                            restore_rng=False)["metadata"]["data"]["sample_shape"] == [3, 8, 8]
     code, _, err = run(capsys, "train", "--data", str(mixed), "--image-size", "8y8")
     assert code == 2 and "image-size" in err
+
+
+def test_cnn_on_an_image_folder(capsys, tmp_path):
+    root = make_shapes_folder(tmp_path / "data", n=40)
+    out = str(tmp_path / "cnn")
+    code, text, _ = run(capsys, "train", "--data", str(root), "--model", "cnn:8,16",
+                        "--epochs", "10", "--quiet", "--out", out)
+    assert code == 0 and float(re.search(r"accuracy: ([\d.]+)%", text).group(1)) >= 90
+    fresh = make_shapes_folder(tmp_path / "new", n=4, seed=9)
+    code, text, _ = run(capsys, "evaluate", out, "--data", str(fresh))
+    assert code == 0 and float(re.search(r"accuracy: ([\d.]+)%", text).group(1)) >= 75
+
+
+def test_predict_refuses_an_edited_text_vectorizer(reviews_run, capsys, tmp_path):
+    import shutil
+
+    from bricks.io import save_checkpoint
+
+    ckpt = load_checkpoint(os.path.join(reviews_run, "checkpoint.safetensors"),
+                           restore_rng=False)
+    meta = ckpt["metadata"]
+    edited = tmp_path / "edited"
+    shutil.copytree(reviews_run, edited)
+    for bad in ({"class": "TfidfVectorizer"}, {**meta["data"]["source"]["text"],
+                                                "vocabulary": {"tokens": [1, 2]}}):
+        meta["data"]["source"]["text"] = bad
+        from bricks.cli import _restore
+
+        model, scaler, *_ = _restore(os.path.join(reviews_run, "checkpoint.safetensors"))
+        save_checkpoint(edited / "checkpoint.safetensors", model, epoch=ckpt["epoch"],
+                        history=ckpt["history"], metadata=meta)
+        code, out, err = run(capsys, "predict", str(edited), "great drug")
+        assert code == 2 and "text vectorizer" in err and "Traceback" not in err, err

@@ -1157,7 +1157,14 @@ def _read_inputs(path, dmeta):
             texts = [path]  # the text itself
         if not texts:
             raise CLIError(f"{path} holds no text")
-        return vectorizer_from_state(text).transform(texts).astype(xp.float32)
+        try:
+            vectorizer = vectorizer_from_state(text)
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise CLIError(f"the run's text vectorizer (metadata data.source.text) is invalid: "
+                           f"{err}") from None
+        X = vectorizer.transform(texts).astype(xp.float32)
+        _check_shape(X, dmeta, "the text")
+        return X
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     low = path.lower()

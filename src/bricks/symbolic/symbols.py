@@ -447,6 +447,21 @@ def compile(outputs=None, *, optimize: bool = True, cache_size: int = 8,  # noqa
         For symbols, a :class:`SymbolicFunction`: ``f(name=array_or_tensor, ...)`` returns
         an array (a Tensor when the inputs are Tensors), or a list for a list of outputs.
         For a function, a :class:`CompiledFunction` that is called like it.
+
+    Example:
+        >>> w = bricks.tensor([1.0, -1.0], requires_grad=True)
+        >>> opt = bricks.optim.SGD([w], lr=0.1)
+        >>> @bricks.compile
+        ... def step(x):
+        ...     opt.zero_grad()
+        ...     loss = ((x * w).sum() - 1.0) ** 2
+        ...     loss.backward()
+        ...     opt.step()
+        ...     return loss
+        >>> for _ in range(20):
+        ...     loss = step(bricks.ones(2))   # calls 1, 2 record; 3 to 20 run the plan
+        >>> step.traces, round(float(loss), 6)
+        (2, 0.0)
     """
     from bricks.symbolic.function import compile_function
 
