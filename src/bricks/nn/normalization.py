@@ -136,7 +136,52 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return y
 
 
-class BatchNorm1d(Module):
+class _NormBase(Module):
+    """What batch and instance norm share (as PyTorch's ``_NormBase``): the hyperparameters,
+    ``weight`` and ``bias`` of shape (C,) when ``affine``, and the ``running_mean``,
+    ``running_var`` and ``num_batches_tracked`` buffers when ``track_running_stats``
+    (registered in this order: the state_dict keys follow it); ``name`` is the layer named
+    in dtype/device errors. Subclasses define ``reset_parameters``, called last."""
+
+    def __init__(self, num_features, eps, momentum, affine: bool, track_running_stats: bool,
+                 device, dtype, name: str, *, bias: bool = True):
+        super().__init__()
+        dtype = _factory_dtype(dtype, device, name)
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(_empty((self.num_features,), dtype))
+            if bias:
+                self.bias = Parameter(_empty((self.num_features,), dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _empty((self.num_features,), dtype))
+            self.register_buffer("running_var", _empty((self.num_features,), dtype))
+            self.register_buffer("num_batches_tracked",
+                                 Tensor._make(xp.zeros((), dtype=backend.int64), False, None, 0))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+
+class BatchNorm1d(_NormBase):
     """Batch normalization (Ioffe and Szegedy, 2015) of (N, C) or (N, C, L) inputs.
 
     y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, per feature (channel) c.
@@ -174,46 +219,14 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,
                  dtype=None, *, bias: bool = True):
-        super().__init__()
         if not isinstance(num_features, numbers.Integral) or num_features < 1:
             raise ValueError(f"BatchNorm1d: num_features must be a positive int, got "
                              f"{num_features!r}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got "
                              f"{momentum!r}")
-        dtype = _factory_dtype(dtype, device, "BatchNorm1d")
-        self.num_features = int(num_features)
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(_empty((self.num_features,), dtype))
-            if bias:
-                self.bias = Parameter(_empty((self.num_features,), dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", _empty((self.num_features,), dtype))
-            self.register_buffer("running_var", _empty((self.num_features,), dtype))
-            self.register_buffer("num_batches_tracked",
-                                 Tensor._make(xp.zeros((), dtype=backend.int64), False, None, 0))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
-
-    def reset_running_stats(self) -> None:
-        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
-        if self.track_running_stats:
-            with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1)
-                self.num_batches_tracked.zero_()
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, "BatchNorm1d", bias=bias)
 
     def reset_parameters(self) -> None:
         """Reset the running statistics, and gamma to ones and beta to zeros."""
@@ -530,7 +543,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     return y
 
 
-class InstanceNorm2d(Module):
+class InstanceNorm2d(_NormBase):
     """Instance normalization (Ulyanov et al., 2016) of (N, C, H, W) images.
 
     Args:
@@ -555,34 +568,13 @@ class InstanceNorm2d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device=None,
                  dtype=None):
-        super().__init__()
-        dtype = _factory_dtype(dtype, device, type(self).__name__)
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(_empty((self.num_features,), dtype))
-            self.bias = Parameter(_empty((self.num_features,), dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", _empty((self.num_features,), dtype))
-            self.register_buffer("running_var", _empty((self.num_features,), dtype))
-            self.register_buffer("num_batches_tracked",
-                                 Tensor._make(xp.zeros((), dtype=backend.int64), False, None, 0))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, type(self).__name__)
 
     def reset_parameters(self) -> None:
         """Running statistics to 0 and 1, gamma to ones, beta to zeros."""
+        self.reset_running_stats()
         with no_grad():
-            if self.track_running_stats:
-                self.running_mean.zero_()
-                self.running_var.fill_(1)
-                self.num_batches_tracked.zero_()
             if self.weight is not None:
                 self.weight.fill_(1)
                 self.bias.fill_(0)
