@@ -11,7 +11,6 @@ and a model built the same way starts from the same distribution.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 from bricks.functions.conv import (
@@ -23,9 +22,8 @@ from bricks.functions.conv import (
     pad_for_mode,
     pair,
 )
-from bricks.nn import init
-from bricks.nn.layers import _empty, _factory_dtype
-from bricks.nn.module import Module, Parameter
+from bricks.nn.layers import _add_weight_bias, _factory_dtype, _reset_weight_bias
+from bricks.nn.module import Module
 from bricks.tensor import Tensor
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
@@ -77,21 +75,12 @@ class _ConvNd(Module):
             shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
         else:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-        self.weight = Parameter(_empty(shape, dtype))
-        if bias:
-            self.bias = Parameter(_empty((self.out_channels,), dtype))
-        else:
-            self.register_parameter("bias", None)
+        _add_weight_bias(self, shape, bias, self.out_channels, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Redraw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as PyTorch."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in:
-                bound = 1.0 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        _reset_weight_bias(self.weight, self.bias)
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -40,6 +40,28 @@ def _empty(shape, dtype) -> Tensor:
     return Tensor._make(backend.xp.empty(shape, dtype=dtype), False, None, 0)
 
 
+def _add_weight_bias(module: Module, weight_shape: tuple, bias: bool, out_features: int,
+                     dtype) -> None:
+    """Register ``weight`` of ``weight_shape`` and ``bias`` of (out_features,) (None without
+    ``bias``), in this order (the state_dict keys follow it); left for reset_parameters."""
+    module.weight = Parameter(_empty(weight_shape, dtype))
+    if bias:
+        module.bias = Parameter(_empty((out_features,), dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
+def _reset_weight_bias(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default init of Linear and the convolutions: ``kaiming_uniform_(a=sqrt(5))``
+    on the weight, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same
+    interval (zeros when fan_in is 0)."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
+
+
 # ---------------------------------------------------------------- linear
 
 
@@ -103,19 +125,13 @@ class Linear(Module):
         dtype = _factory_dtype(dtype, device, "Linear")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = Parameter(_empty((self.out_features, self.in_features), dtype))
-        if bias:
-            self.bias = Parameter(_empty((self.out_features,), dtype))
-        else:
-            self.register_parameter("bias", None)
+        _add_weight_bias(self, (self.out_features, self.in_features), bias, self.out_features,
+                         dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Redraw weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_bias(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return linear(input, self.weight, self.bias)
