@@ -32,6 +32,9 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class _ConvNd(Module):
+    """What the convolution layers share; ``_conv`` is the functional form a subclass
+    calls (its forward here, or the transposed layers' own)."""
+
     _n = 2
     _transposed = False
 
@@ -100,14 +103,14 @@ class _ConvNd(Module):
             s += f", padding_mode={self.padding_mode}"
         return s
 
-    def _forward(self, input: Tensor, fn) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.padding_mode == "zeros":
-            return fn(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+            return self._conv(input, self.weight, self.bias, self.stride, self.padding,
+                              self.dilation, self.groups)
         pads = _conv_padding(type(self).__name__, self.padding, self.kernel_size,
                              self.dilation, self.stride, self._n)
-        return fn(pad_for_mode(input, pads, self.padding_mode), self.weight, self.bias,
-                  self.stride, 0, self.dilation, self.groups)
+        return self._conv(pad_for_mode(input, pads, self.padding_mode), self.weight,
+                          self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -135,14 +138,13 @@ class Conv2d(_ConvNd):
         (4, 6, 28, 28)
     """
 
+    _conv = staticmethod(conv2d)
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return self._forward(input, conv2d)
 
 
 class Conv1d(_ConvNd):
@@ -155,15 +157,13 @@ class Conv1d(_ConvNd):
     """
 
     _n = 1
+    _conv = staticmethod(conv1d)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return self._forward(input, conv1d)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -181,6 +181,7 @@ class ConvTranspose2d(_ConvNd):
     """
 
     _transposed = True
+    _conv = staticmethod(conv_transpose2d)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
@@ -189,9 +190,9 @@ class ConvTranspose2d(_ConvNd):
                          groups, bias, padding_mode, device, dtype, output_padding)
 
     def forward(self, input: Tensor, output_size=None) -> Tensor:
-        return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                self._output_padding(input, output_size), self.groups,
-                                self.dilation)
+        return self._conv(input, self.weight, self.bias, self.stride, self.padding,
+                          self._output_padding(input, output_size), self.groups,
+                          self.dilation)
 
     def _output_padding(self, input, output_size):
         if output_size is None:
@@ -217,8 +218,4 @@ class ConvTranspose1d(ConvTranspose2d):
     """
 
     _n = 1
-
-    def forward(self, input: Tensor, output_size=None) -> Tensor:
-        return conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                self._output_padding(input, output_size), self.groups,
-                                self.dilation)
+    _conv = staticmethod(conv_transpose1d)
