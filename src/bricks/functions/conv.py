@@ -292,12 +292,15 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
-def _conv(input, weight, bias, stride, padding, dilation, groups, n, op):
+def _check_conv(op, input, weight, bias, groups, n, weight_dims, dtype_hint=""):
+    """The checks conv and conv_transpose share (float tensors, the weight's and input's
+    ranks, matching dtypes, positive groups); returns the input with a batch dimension
+    and whether it was added. ``weight_dims`` names the weight's first two dimensions."""
     _check_float(op, input=input, weight=weight)
     if bias is not None:
         _check_float(op, bias=bias)
     if weight.ndim != n + 2:
-        raise RuntimeError(f"{op}: expected a {n + 2}-D weight (C_out, C_in / groups, "
+        raise RuntimeError(f"{op}: expected a {n + 2}-D weight ({weight_dims}, "
                            f"{'kh, kw' if n == 2 else 'k'}), got shape {tuple(weight.shape)}")
     if input.ndim not in (n + 1, n + 2):
         raise RuntimeError(f"{op}: expected a {n + 2}-D input (N, C_in, "
@@ -309,10 +312,15 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, n, op):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != input.dtype:
             raise TypeError(f"{op}: input has dtype {input.dtype} but {name} has dtype "
-                            f"{t.dtype}; convert one of them first (x.float() or "
-                            f"module.double())")
+                            f"{t.dtype}; convert one of them first{dtype_hint}")
     if not isinstance(groups, numbers.Integral) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    return input, unbatched
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, n, op):
+    input, unbatched = _check_conv(op, input, weight, bias, groups, n, "C_out, C_in / groups",
+                                   " (x.float() or module.double())")
     c_out, c_in_g = weight.shape[:2]
     c_in = input.shape[1]
     if c_in != c_in_g * groups:
@@ -401,25 +409,7 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
 
 def _conv_t(input, weight, bias, stride, padding, output_padding, groups, dilation, n, op):
-    _check_float(op, input=input, weight=weight)
-    if bias is not None:
-        _check_float(op, bias=bias)
-    if weight.ndim != n + 2:
-        raise RuntimeError(f"{op}: expected a {n + 2}-D weight (C_in, C_out / groups, "
-                           f"{'kh, kw' if n == 2 else 'k'}), got shape {tuple(weight.shape)}")
-    if input.ndim not in (n + 1, n + 2):
-        raise RuntimeError(f"{op}: expected a {n + 2}-D input (N, C_in, "
-                           f"{'H, W' if n == 2 else 'L'}) or {n + 1}-D without batch, got "
-                           f"shape {tuple(input.shape)}")
-    unbatched = input.ndim == n + 1
-    if unbatched:
-        input = input.unsqueeze(0)
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != input.dtype:
-            raise TypeError(f"{op}: input has dtype {input.dtype} but {name} has dtype "
-                            f"{t.dtype}; convert one of them first")
-    if not isinstance(groups, numbers.Integral) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    input, unbatched = _check_conv(op, input, weight, bias, groups, n, "C_in, C_out / groups")
     c_in, c_out_g = weight.shape[:2]
     if input.shape[1] != c_in or c_in % groups:
         raise RuntimeError(
