@@ -39,6 +39,16 @@ def _check_dtypes(op, input, named):
                             f"x.float())")
 
 
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None, shape) -> Tensor:
+    """y * gamma + beta, each (C,) vector reshaped to ``shape`` to broadcast along the
+    channels; a None one is skipped."""
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
 class _RunningUpdate(Function):
     """running = (1 - momentum) running + momentum (scale * batch statistic), in place.
 
@@ -129,11 +139,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         mean = running_mean.detach().reshape(shape)
         var = running_var.detach().reshape(shape)
         y = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+    return _affine(y, weight, bias, shape)
 
 
 class _NormBase(Module):
@@ -425,11 +431,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     y, _, _ = _normalize(input.reshape(n, num_groups, -1), (2,), eps)
     y = y.reshape(input.shape)
     shape = (c,) + (1,) * (input.ndim - 2)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+    return _affine(y, weight, bias, shape)
 
 
 class GroupNorm(Module):
@@ -536,11 +538,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                              "use_input_stats=False")
         y = (input - running_mean.detach().reshape(shape)) * (
             running_var.detach().reshape(shape) + eps).rsqrt()
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+    return _affine(y, weight, bias, shape)
 
 
 class InstanceNorm2d(_NormBase):
