@@ -142,6 +142,29 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return _affine(y, weight, bias, shape)
 
 
+def _add_gamma_beta(module: Module, shape: tuple, affine: bool, bias: bool, dtype) -> None:
+    """Register the learned scale ``weight`` (gamma) and shift ``bias`` (beta) of a norm
+    layer, or ``None`` in their places, in PyTorch's order."""
+    if affine:
+        module.weight = Parameter(_empty(shape, dtype))
+        if bias:
+            module.bias = Parameter(_empty(shape, dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_gamma_beta(module: Module) -> None:
+    """gamma = ones, beta = zeros (where the layer has them)."""
+    with no_grad():
+        if module.weight is not None:
+            module.weight.fill_(1)
+        if module.bias is not None:
+            module.bias.fill_(0)
+
+
 class _NormBase(Module):
     """What batch and instance norm share (as PyTorch's ``_NormBase``): the hyperparameters,
     ``weight`` and ``bias`` of shape (C,) when ``affine``, and the ``running_mean``,
@@ -158,15 +181,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(_empty((self.num_features,), dtype))
-            if bias:
-                self.bias = Parameter(_empty((self.num_features,), dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_gamma_beta(self, (self.num_features,), affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", _empty((self.num_features,), dtype))
             self.register_buffer("running_var", _empty((self.num_features,), dtype))
@@ -237,11 +252,7 @@ class BatchNorm1d(_NormBase):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and gamma to ones and beta to zeros."""
         self.reset_running_stats()
-        with no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1)
-            if self.bias is not None:
-                self.bias.fill_(0)
+        _reset_gamma_beta(self)
 
     _dims = (2, 3)
     _dims_text = "2D (N, C) or 3D (N, C, L)"
@@ -350,24 +361,12 @@ class LayerNorm(Module):
         self.normalized_shape = _normalized_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_empty(self.normalized_shape, dtype))
-            if bias:
-                self.bias = Parameter(_empty(self.normalized_shape, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_gamma_beta(self, self.normalized_shape, elementwise_affine, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """gamma = ones, beta = zeros."""
-        with no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1)
-            if self.bias is not None:
-                self.bias.fill_(0)
+        _reset_gamma_beta(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -461,20 +460,12 @@ class GroupNorm(Module):
         dtype = _factory_dtype(dtype, device, "GroupNorm")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, affine
-        if affine:
-            self.weight = Parameter(_empty((self.num_channels,), dtype))
-            self.bias = Parameter(_empty((self.num_channels,), dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_gamma_beta(self, (self.num_channels,), affine, True, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """gamma = ones, beta = zeros."""
-        with no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1)
-                self.bias.fill_(0)
+        _reset_gamma_beta(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -572,10 +563,7 @@ class InstanceNorm2d(_NormBase):
     def reset_parameters(self) -> None:
         """Running statistics to 0 and 1, gamma to ones, beta to zeros."""
         self.reset_running_stats()
-        with no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1)
-                self.bias.fill_(0)
+        _reset_gamma_beta(self)
 
     def forward(self, input: Tensor) -> Tensor:
         name, k = type(self).__name__, self._ndim
