@@ -314,6 +314,18 @@ def neg(a: Tensor) -> Tensor:
 # ---------------------------------------------------------------- powers
 
 
+
+def _pow_grad(grad, a, c):
+    """d(a**c)/da times grad, for Tensors (backward) and arrays (the fast path) alike; the
+    small exponents skip the power, so c = 2 costs one multiply."""
+    if c == 0:
+        return grad * 0.0
+    if c == 1:
+        return grad
+    if c == 2:
+        return grad * 2.0 * a
+    return grad * c * a ** (c - 1)
+
 class PowScalar(Function):
     def forward(self, a, exponent):
         self.exponent = exponent
@@ -322,25 +334,11 @@ class PowScalar(Function):
 
     def backward(self, grad):
         (a,) = self.saved_tensors
-        c = self.exponent
-        if c == 0:
-            return grad * 0.0
-        if c == 1:
-            return grad
-        if c == 2:
-            return grad * 2.0 * a
-        return grad * c * a ** (c - 1)
+        return _pow_grad(grad, a, self.exponent)
 
     def backward_arrays(self, grad):
         (a,) = self.saved_arrays
-        c = self.exponent
-        if c == 0:
-            return grad * 0.0
-        if c == 1:
-            return grad
-        if c == 2:
-            return grad * 2.0 * a
-        return grad * c * a ** (c - 1)
+        return _pow_grad(grad, a, self.exponent)
 
 
 class Pow(Function):
