@@ -212,6 +212,9 @@ class Function:
         values = None
         for t in inputs:
             if not isinstance(t, Tensor):
+                symbol = _deferred(inputs, options)
+                if symbol is not None:  # bricks.symbolic: record the op, run nothing
+                    return symbol._defer(cls.apply, inputs, options)
                 values, inputs = _constant_inputs(cls, inputs)
                 record = any(t._requires_grad for t in inputs)
                 break
@@ -390,6 +393,30 @@ class Function:
         else:
             hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+
+class Deferred:
+    """Base of values whose computation is deferred (``bricks.symbolic``'s symbols).
+
+    An op, module or ``nn.functional`` function given one records the call instead of
+    running it: ``f(value, ...)`` returns ``value._defer(f, args, kwargs)``.
+    """
+
+    __slots__ = ()
+
+    def _defer(self, fn, args, kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _deferred(inputs, options):
+    """The first Deferred among an op's inputs and options, or None."""
+    for x in inputs:
+        if isinstance(x, Deferred):
+            return x
+    for x in options.values():
+        if isinstance(x, Deferred):
+            return x
+    return None
 
 
 def _constant_inputs(cls, inputs):

@@ -288,13 +288,12 @@ class Trainer:
 
 def _needs_closure(optimizer) -> bool:
     """L-BFGS, BFGS, CG, Newton and Hessian-free re-evaluate the model: step(closure)."""
-    from bricks.optim._line_search import ClosureOptimizer
-    return isinstance(optimizer, ClosureOptimizer)
+    return getattr(optimizer, "requires_closure", False)
 
 
 def _differentiates_itself(optimizer) -> bool:
-    from bricks.optim import HessianFree, Newton
-    return isinstance(optimizer, (Newton, HessianFree))
+    """Newton and Hessian-free differentiate the closure's loss themselves."""
+    return not getattr(optimizer, "closure_does_backward", True)
 
 
 # ---------------------------------------------------------------- the public functions
