@@ -253,7 +253,8 @@ def test_functional_on_symbols_compiles_equal_to_eager():
 
     def net(x, y):
         logits = F.linear(F.tanh(x), w, b)
-        return [F.cross_entropy(logits, y), F.softmax(logits, dim=1),
+        return [F.cross_entropy(logits, y), F.nll_loss(F.log_softmax(logits, dim=1), y),
+                F.softmax(logits, dim=1),
                 F.mse_loss(F.relu(x), x * 0.5), F.layer_norm(x, (4,))]
 
     outs = net(x, y)
