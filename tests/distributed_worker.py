@@ -25,6 +25,8 @@ FIT_CASES = {
     "adam64": dict(optimizer="adam", dtype="float64", dropout=0.0),
     "adam32_dropout": dict(optimizer="adam", dtype="float32", dropout=0.3),
     "lbfgs64": dict(optimizer="lbfgs", dtype="float64", dropout=0.0),
+    # a random transform of the batches and the global generator's shuffle order
+    "sgd32_noise_dropout": dict(optimizer="sgd", dtype="float32", dropout=0.3, noise=True),
 }
 
 
@@ -74,7 +76,11 @@ def run_fit(case: dict, n: int, batch_size: int, epochs: int, distributed: bool,
     if distributed:
         model = dist.DistributedDataParallel(model)
     opt = make_optimizer(case["optimizer"], model.parameters())
-    history = bricks.train.fit(model, bricks.nn.CrossEntropyLoss(), opt, (X, y),
+    data = (X, y)
+    if case.get("noise"):
+        data = bricks.data.DataLoader(bricks.data.TensorDataset(X, y), batch_size, shuffle=True,
+                                      transform=bricks.data.transforms.GaussianNoise(0.1))
+    history = bricks.train.fit(model, bricks.nn.CrossEntropyLoss(), opt, data,
                                epochs=epochs, batch_size=batch_size, seed=3,
                                metrics=["accuracy"], verbose=False,
                                callbacks=[EpochsRun(), *(callbacks or [])],

@@ -15,7 +15,7 @@ import pytest
 
 import bricks
 import bricks.distributed as dist
-from bricks.distributed.launch import find_mpiexec, mpiexec_command
+from bricks.distributed.launch import find_mpiexec, launch, mpiexec_command
 
 sys.path.insert(0, os.path.dirname(__file__))
 import distributed_worker as worker  # noqa: E402
@@ -229,10 +229,16 @@ def test_a_rank_that_raises_stops_all(tmp_path):
 
 
 @needs_mpi
-def test_a_rank_that_dies_stops_all(tmp_path):
-    rc, out, seconds = run_ranks(2, "fail", tmp_path, "kill")
+def test_a_rank_that_dies_stops_all_and_launch_names_it(tmp_path, monkeypatch, capfd):
+    src = os.path.join(os.path.dirname(os.path.dirname(__file__)), "src")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    start = time.monotonic()
+    rc = launch(2, [sys.executable, WORKER, "fail", str(tmp_path), "kill"])
+    seconds = time.monotonic() - start
+    out, err = capfd.readouterr()
     assert rc != 0
     assert "signal 9" in out or "KILLED" in out.upper(), out
+    assert "bricks: rank 1 of 2 (process " in err and "died first" in err, err
     assert seconds < 60
 
 

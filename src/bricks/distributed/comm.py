@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 
@@ -36,6 +37,7 @@ __all__ = ["init", "is_initialized", "rank", "world_size", "all_reduce", "all_ga
            "broadcast", "barrier", "DistributedError", "launched_by_mpi"]
 
 _DEFAULT_TIMEOUT = 300.0
+_SPIN_SECONDS = 0.05
 # Environment variables that MPI launchers set in every process they start: MPICH's and
 # Intel MPI's hydra (PMI_*), PMIx-based launchers such as Slurm's srun, and Open MPI.
 _LAUNCHER_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK")
@@ -115,6 +117,10 @@ def init(timeout: float | None = None) -> None:
     _world = _World(MPI.COMM_WORLD, timeout)
     if _world.size > 1:
         sys.excepthook = _abort_on_exception(sys.excepthook)
+    folder = os.environ.get("BRICKS_DISTRIBUTED_PID_FOLDER")
+    if folder and os.path.isdir(folder):  # for launch(): which rank a process id was
+        with open(os.path.join(folder, f"{_world.rank}.pid"), "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
 
 
 def _abort_on_exception(previous):
@@ -154,13 +160,18 @@ def world_size() -> int:
 def _wait(world: _World, request, what: str) -> None:
     """Complete a non-blocking MPI request, or raise once the timeout has passed.
 
-    It polls, sleeping a little longer each time (up to 1 ms): a rank that waits gives its
-    core back, which matters when ranks share few cores (MPI's own blocking wait spins).
+    MPI moves a non-blocking collective forward only while a rank asks about it, so the
+    first ``_SPIN_SECONDS`` poll without pause (an all-reduce of a few megabytes is done in
+    that time).  After that the rank sleeps between polls, a little longer each time (up
+    to 1 ms): a rank that waits for a slow or stuck partner gives its core back.
     """
     if request.Test():
         return
     start = time.monotonic()
-    delay = 2e-5
+    while not request.Test():
+        if time.monotonic() - start > _SPIN_SECONDS:
+            break
+    delay = 1e-4
     while not request.Test():
         waited = time.monotonic() - start
         if waited > world.timeout:

@@ -83,8 +83,9 @@ class _PerSampleGenerator(xp.random.Generator):
 
     A draw whose first dimension is this rank's batch size ``n`` draws ``rows`` rows (the
     global batch) and returns the rows at ``positions`` (this rank's samples); other draws
-    pass through.  ``random`` and ``standard_normal`` (what bricks' dropout and random ops
-    use) are arranged so; other methods pass through.
+    pass through.  ``random``, ``standard_normal``, ``normal``, ``uniform`` and ``integers``
+    (what bricks' dropout, random ops and data transforms use) are arranged so; other
+    methods pass through.
     """
 
     def __init__(self, bit_generator, positions, rows: int):
@@ -109,9 +110,28 @@ class _PerSampleGenerator(xp.random.Generator):
             return super().standard_normal(size, dtype=dtype, out=out)
         return super().standard_normal(shape, dtype=dtype)[self.positions]
 
+    def integers(self, low, high=None, size=None, dtype=backend.int64, endpoint=False):
+        shape = self._global(size)
+        if shape is None:
+            return super().integers(low, high, size, dtype=dtype, endpoint=endpoint)
+        return super().integers(low, high, shape, dtype=dtype,
+                                endpoint=endpoint)[self.positions]
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        shape = self._global(size)
+        if shape is None:
+            return super().uniform(low, high, size)
+        return super().uniform(low, high, shape)[self.positions]
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        shape = self._global(size)
+        if shape is None:
+            return super().normal(loc, scale, size)
+        return super().normal(loc, scale, shape)[self.positions]
+
 
 @contextmanager
-def _per_sample_draws(rank: int, world: int, sizes):
+def per_sample_draws(rank: int, world: int, sizes):
     """Draw as one process with the whole global batch would (see the module docstring)."""
     rows = max((q + world * (s - 1) + 1 for q, s in enumerate(sizes) if s > 0), default=0)
     if rows == sizes[rank]:
@@ -239,7 +259,7 @@ class DistributedDataParallel(Module):
             return self.module(*args, **kwargs)
         sizes = [row[0] for row in comm._allgather_ints([n], "forward (batch sizes)")]
         object.__setattr__(self, "_sizes", sizes)
-        with _per_sample_draws(world.rank, world.size, sizes):
+        with per_sample_draws(world.rank, world.size, sizes):
             return self.module(*args, **kwargs)
 
     # ------------------------------------------------------------ gradients

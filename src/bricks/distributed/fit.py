@@ -26,7 +26,7 @@ from bricks import backend
 from bricks.backend import xp
 from bricks.data import DataLoader
 from bricks.distributed.comm import all_gather, all_reduce
-from bricks.distributed.ddp import DistributedDataParallel
+from bricks.distributed.ddp import DistributedDataParallel, per_sample_draws
 from bricks.distributed.sampler import DistributedSampler
 from bricks.tensor import Tensor
 
@@ -42,24 +42,32 @@ def fit_hooks(model, optimizer):
 
 class _ShardedBatches:
     """This rank's batches of an epoch; ``steps`` of them on every rank, the missing last
-    one (the shard ran out) as an empty batch."""
+    one (the shard ran out) as an empty batch.
 
-    def __init__(self, loader: DataLoader, steps: int):
+    The loader's transforms (random augmentation) draw under :func:`per_sample_draws`, as
+    the forward pass does, so each sample gets the numbers one process would draw for it.
+    """
+
+    def __init__(self, loader: DataLoader, steps: int, rank: int, world_size: int):
         self.loader, self.steps, self.batch_size = loader, steps, loader.batch_size
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
         return self.steps
 
+    def sizes(self, step: int) -> list[int]:
+        """The batch size of every rank in ``step`` (rank r: positions r, r+N, ...)."""
+        world, global_batch = self.world_size, self.batch_size * self.world_size
+        total = min(global_batch, self.loader.sampler.n - step * global_batch)
+        return [max(0, math.ceil((total - r) / world)) for r in range(world)]
+
     def __iter__(self):
-        count = 0
-        for batch in self.loader:
-            if count == self.steps:
-                return  # drop_last: a full local batch of an incomplete global one
-            yield batch
-            count += 1
+        batches = iter(self.loader)
         empty = Tensor(xp.zeros(0, dtype=backend.float32))
-        for _ in range(count, self.steps):
-            yield empty, empty
+        for step in range(self.steps):  # drop_last: never a full local batch of an
+            with per_sample_draws(self.rank, self.world_size, self.sizes(step)):
+                batch = next(batches, None)  # incomplete global one
+            yield (empty, empty) if batch is None else batch
 
 
 class FitHooks:
@@ -111,7 +119,7 @@ class FitHooks:
                              f"{type(loader.sampler).__name__}")
         n, global_batch = loader.sampler.n, loader.batch_size * self.world_size
         steps = n // global_batch if loader.drop_last else math.ceil(n / global_batch)
-        return _ShardedBatches(loader, steps)
+        return _ShardedBatches(loader, steps, self.rank, self.world_size)
 
     def after_backward(self, loss: Tensor) -> Tensor:
         """Average the gradients; return the global batch's mean loss."""

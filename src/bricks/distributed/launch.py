@@ -8,11 +8,16 @@ as ``-f`` (MPICH) or ``--hostfile`` (Open MPI); see docs/distributed.md.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 __all__ = ["find_mpiexec", "mpiexec_command", "launch"]
+
+# The folder where each rank started by launch() notes "host pid" in RANK.pid at init().
+PID_FOLDER_VARIABLE = "BRICKS_DISTRIBUTED_PID_FOLDER"
 
 
 def find_mpiexec() -> str | None:
@@ -59,7 +64,43 @@ def mpiexec_command(nproc: int, command: list[str], hostfile: str | None = None,
     return line + list(command)
 
 
+_DEATH = re.compile(r"PID (\d+) RUNNING AT (\S+)")
+
+
 def launch(nproc: int, command: list[str], hostfile: str | None = None) -> int:
-    """Run ``command`` as ``nproc`` ranks and wait; return mpiexec's exit status."""
+    """Run ``command`` as ``nproc`` ranks and wait; return mpiexec's exit status.
+
+    Each rank gets one BLAS thread unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_``/``MKL_``)
+    says otherwise: N ranks with several threads each would fight over the cores.  When a
+    rank dies of a signal, MPICH's ``mpiexec`` names its process id; the ranks note their
+    process ids at :func:`init`, so this adds which rank it was.
+    """
     line = mpiexec_command(nproc, command, hostfile)
-    return subprocess.call(line)
+    env = dict(os.environ)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, "1")
+    with tempfile.TemporaryDirectory(prefix="bricks-ranks-") as folder:
+        env[PID_FOLDER_VARIABLE] = folder
+        dead = []
+        with subprocess.Popen(line, stdout=subprocess.PIPE, text=True, env=env,
+                              bufsize=1) as proc:
+            for text in proc.stdout:  # relayed as it comes, and read for deaths
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                match = _DEATH.search(text)
+                if match:
+                    dead.append((match.group(2), int(match.group(1))))
+        code = proc.returncode
+        ranks = {}
+        for name in os.listdir(folder):
+            with open(os.path.join(folder, name)) as f:
+                host, pid = f.read().split()
+            ranks[(host, int(pid))] = int(name.split(".")[0])
+        for host, pid in dead:
+            who = ranks.get((host, pid))
+            if who is None:
+                who = next((r for (h, p), r in ranks.items() if p == pid), None)
+            if who is not None:
+                print(f"bricks: rank {who} of {nproc} (process {pid} on {host}) died first; "
+                      f"mpiexec stopped the other ranks", file=sys.stderr, flush=True)
+    return code
