@@ -140,7 +140,7 @@ def state_frame(s, heatmap: bool = True) -> dict:
         "weights": [{"w": rounded(lin.weight.data), "b": rounded(lin.bias.data)}
                     for lin in s.linears],
         "grad_norms": [finite(g) for g in s.grad_norms],
-        "learning_rate": c["learning_rate"],
+        "lr": c["lr"],
     }
 
 

@@ -31,7 +31,7 @@ from bricks.playground.data import (
     make_dataset,
     split_mask,
 )
-from bricks.playground.model import Head, build_mlp
+from bricks.playground.model import Head, build_mlp, optimizer_options
 from bricks.train import Trainer
 from bricks.train.callbacks import NaNGuard, TrainingDiverged
 
@@ -140,28 +140,8 @@ class Session:
 
     def _build_optimizer(self):
         c = self.config
-        params = list(self.model.parameters())
-        lr, name = c["learning_rate"], c["optimizer"]
-        if name == "sgd":
-            self.optimizer = optim.SGD(params, lr=lr)
-        elif name == "momentum":
-            self.optimizer = optim.SGD(params, lr=lr, momentum=c["momentum"])
-        elif name == "nesterov":
-            self.optimizer = optim.SGD(params, lr=lr, momentum=max(c["momentum"], 1e-3),
-                                       nesterov=True)
-        elif name == "adagrad":
-            self.optimizer = optim.Adagrad(params, lr=lr)
-        elif name == "rmsprop":
-            self.optimizer = optim.RMSprop(params, lr=lr)
-        elif name == "adadelta":
-            self.optimizer = optim.Adadelta(params, lr=lr)
-        elif name == "adam":
-            self.optimizer = optim.Adam(params, lr=lr)
-        elif name == "adamw":
-            self.optimizer = optim.AdamW(params, lr=lr)
-        else:
-            self.optimizer = optim.LBFGS(params, lr=lr, max_iter=20,
-                                         line_search_fn="strong_wolfe")
+        self.optimizer = optim.create(c["optimizer"], self.model.parameters(),
+                                      **optimizer_options(c))
         # bricks' one training loop; a diverging loss ends the session's run ("diverged").
         guard = NaNGuard(raise_error=True)
         self.trainer = Trainer(self.model, self._objective, self.optimizer,
@@ -169,11 +149,11 @@ class Session:
         guard.on_train_begin({})  # training begins when the network is built
 
     def _apply_live(self):
-        c = self.config
+        options = optimizer_options(self.config)
         for group in self.optimizer.param_groups:
-            group["lr"] = c["learning_rate"]
-            if c["optimizer"] in ("momentum", "nesterov"):
-                group["momentum"] = max(c["momentum"], 1e-3)
+            group["lr"] = options["lr"]
+            if "momentum" in options:
+                group["momentum"] = options["momentum"]
 
     # ------------------------------------------------------------ training
     def _penalty(self):
@@ -209,7 +189,7 @@ class Session:
                 return True
             trainer = self.trainer
             trainer.stop_training = False
-            if self.config["optimizer"] in schema.FULL_BATCH_OPTIMIZERS:
+            if optim.OPTIMIZERS[self.config["optimizer"]].full_batch:
                 batches = [(self.F_train, self.T_train)]  # one step(closure) on all points
             else:
                 batches = self._sliced_batches(self._batch_rng.permutation(n))
