@@ -252,7 +252,7 @@ def test_export_weights_load_with_bricks_io(tmp_path):
     s = Session({"hidden": [3]})
     s.step(2)
     path = tmp_path / "w.safetensors"
-    path.write_bytes(s.export_weights())
+    path.write_bytes(s.export("weights"))
     loaded = bricks.io.load(path)
     state = s.model.state_dict()
     assert sorted(loaded) == sorted(state)
@@ -272,7 +272,7 @@ def test_export_script_runs(tmp_path, config):
     s = Session(config)
     s.step(3)
     script = tmp_path / "model.py"
-    script.write_text(s.export_script())
+    script.write_text(s.export("script"))
     out = subprocess.run([sys.executable, str(script), "--retrain", "--epochs", "2"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -281,7 +281,7 @@ def test_export_script_runs(tmp_path, config):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "no weights at" in out.stderr and "--retrain" in out.stderr
-    (tmp_path / "bricks_playground.safetensors").write_bytes(s.export_weights())
+    (tmp_path / "bricks_playground.safetensors").write_bytes(s.export("weights"))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -294,7 +294,7 @@ def test_export_script_runs(tmp_path, config):
 
 def test_export_data_csv_round_trips():
     s = Session({"n_points": 40})
-    text = s.export_data()
+    text = s.export("data")
     rows, task, has_split = schema.parse_csv(text.encode())
     assert has_split and task == "classification" and len(rows) == 40
     assert sum(r[3] for r in rows) == len(s.y_test)

@@ -106,16 +106,9 @@ class Session:
         self.T_test = self.head.targets(self.y_test)
 
     def data_message(self) -> dict:
-        """The page's ``data`` message: every point with its label and split."""
+        """The page's ``data`` message (:func:`frames.data_message`)."""
         with self.lock:
-            def part(mask):
-                return {"x": frames.rounded(self.X[mask]),
-                        "y": (self.y[mask].tolist() if self.task == "classification"
-                              else frames.rounded(self.y[mask]))}
-            return {"type": "data", "version": self.data_version, "task": self.task,
-                    "n_classes": self.n_classes if self.task == "classification" else 1,
-                    "domain": [-schema.DOMAIN, schema.DOMAIN],
-                    "train": part(~self.is_test), "test": part(self.is_test)}
+            return frames.data_message(self)
 
     def data_tuple(self):
         """``(X, y, is_test, task, n_classes)``: copies, for a compare session."""
@@ -570,17 +563,12 @@ class Session:
                     "stop_reason": self.stop_reason}
 
     # --------------------------------------------------------------- export
-    def export_weights(self) -> bytes:
-        """The model's ``state_dict`` as safetensors bytes (read with ``bricks.io.load``)."""
+    def export(self, kind: str):
+        """A download: ``"script"`` (a runnable bricks script that rebuilds this data, model
+        and optimizer), ``"weights"`` (the state_dict as safetensors bytes, read with
+        ``bricks.io.load``) or ``"data"`` (the points as CSV ``x1,x2,label,split``)."""
+        if kind not in export.DOWNLOADS:
+            raise schema.SchemaError(f"export: unknown kind {kind!r} (expected "
+                                     f"{', '.join(export.DOWNLOADS)})", 404)
         with self.lock:
-            return export.weights(self)
-
-    def export_data(self) -> str:
-        """Train and test points as CSV: ``x1,x2,label,split``."""
-        with self.lock:
-            return export.points_csv(self)
-
-    def export_script(self) -> str:
-        """A runnable bricks script that rebuilds this data, model and optimizer and trains."""
-        with self.lock:
-            return export.script(self)
+            return export.DOWNLOADS[kind][0](self)
