@@ -236,6 +236,20 @@ def test_tracing_leaves_no_garbage_holding_arrays():
         gc.enable()
 
 
+def test_sigmoid_and_bce_with_logits_become_kernels():
+    # The small classifiers of the demos: no Function is called per step any more.
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((16, 2)).astype(np.float32) * 30 for _ in range(3)]
+    ys = [(rng.random((16, 1)) > 0.5).astype(np.float32) for _ in range(3)]
+    compiled, _ = _run_both(
+        lambda: nn.Sequential(nn.Linear(2, 8), nn.Sigmoid(), nn.Linear(8, 1)),
+        lambda p: optim.Adam(p, lr=0.05), nn.BCEWithLogitsLoss(), xs, ys, calls=6)
+    g = compiled.graph
+    for op in ("sigmoid", "sigmoid_grad", "bce_logits", "bce_logits_grad"):
+        assert g.count(op) == 1, op
+    assert not [n for n in g.nodes if n.op in ("call", "call_bwd")]
+
+
 @pytest.mark.parametrize("change", ["weight_decay", "nesterov", "momentum", "lr", "state",
                                     "group"])
 def test_written_out_sgd_follows_changes_to_the_optimizer(change):
