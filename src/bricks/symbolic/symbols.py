@@ -345,7 +345,13 @@ class SymbolicFunction:
         entry = self.plans.get(key) or self._plan_for(named)
         self._last = entry
         plan, structure = entry[0], entry[3]
-        arrays = plan.fn({n: t.data for n, t in named.items()})
+        try:
+            arrays = plan.fn({n: t.data for n, t in named.items()})
+        except compiler.StalePlan:  # a guard saw data the plan was not made for: eagerly
+            env = {n: Tensor._make(t.data, n in self._grad_of, None, 0)
+                   for n, t in named.items()}
+            with autograd.enable_grad():
+                arrays = [v.data for v in _evaluate(self.outputs, env, {})]
         if as_arrays:
             result = [arrays[i] for i in range(len(arrays))]
         else:
