@@ -250,3 +250,41 @@ def test_a_rank_that_leaves_early_makes_the_others_time_out(tmp_path):
     assert "rank 0 of 2 waited 3 s in" in out, out
     assert "bricks.distributed: rank 0 of 2 stopped with DistributedError" in out
     assert seconds < 60
+
+
+# ---------------------------------------------------------------- bricks train --nproc
+def checkpoint_weights(run):
+    from safetensors.numpy import load_file
+
+    saved = load_file(os.path.join(run, "checkpoint.safetensors"))
+    return {k: v for k, v in saved.items() if k.startswith("model.")}
+
+
+@needs_mpi
+@pytest.mark.slow
+def test_bricks_train_nproc_trains_like_one_process_and_resumes_with_another_count(
+        tmp_path, monkeypatch, capfd):
+    from bricks.cli import main
+
+    src = os.path.join(os.path.dirname(os.path.dirname(__file__)), "src")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.chdir(tmp_path)
+    common = ["train", "--data", "moons", "--model", "mlp:16,16", "--batch-size", "32",
+              "--schedule", "none",  # a resumed run then continues the same schedule
+              "--quiet"]  # dropout 0.2 by default: the masks must match too
+    assert main([*common, "--epochs", "3", "--out", "one"]) == 0
+    capfd.readouterr()
+    assert main([*common, "--epochs", "3", "--out", "two", "--nproc", "2"]) == 0
+    out, err = capfd.readouterr()
+    assert out.count("test accuracy:") == 1, out  # rank 0 speaks for all
+    assert sorted(os.listdir("two")) == sorted(os.listdir("one"))
+    one = checkpoint_weights("one")
+    assert max_diff(checkpoint_weights("two"), one) < 1e-6
+    # two epochs on 2 processes, the third on 4
+    assert main([*common, "--epochs", "2", "--out", "part", "--nproc", "2"]) == 0
+    assert main(["train", "--resume", "part", "--epochs", "3", "--nproc", "4"]) == 0
+    assert max_diff(checkpoint_weights("part"), one) < 1e-6
+    capfd.readouterr()
+    assert main([*common, "--epochs", "1", "--nproc", "3"]) == 2
+    assert "--batch-size 32 (the global batch) does not split evenly over --nproc 3" in (
+        capfd.readouterr().err)

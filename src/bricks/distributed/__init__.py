@@ -30,9 +30,9 @@ from bricks.distributed.comm import (
     rank,
     world_size,
 )
-from bricks.distributed.ddp import DistributedDataParallel
+from bricks.distributed.ddp import DistributedDataParallel, data_parallel
 from bricks.distributed.sampler import DistributedSampler
 
 __all__ = ["init", "is_initialized", "launched_by_mpi", "rank", "world_size", "all_reduce",
            "all_gather", "broadcast", "barrier", "DistributedError",
-           "DistributedDataParallel", "DistributedSampler"]
+           "DistributedDataParallel", "DistributedSampler", "data_parallel"]

@@ -33,7 +33,7 @@ from bricks.distributed import comm
 from bricks.nn.module import Module
 from bricks.tensor import Tensor
 
-__all__ = ["DistributedDataParallel"]
+__all__ = ["DistributedDataParallel", "data_parallel"]
 
 
 class _Bucket:
@@ -396,3 +396,15 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self) -> str:
         return f"world_size={self._world.size}, buckets={len(self._buckets)}"
+
+
+def data_parallel(module: Module) -> Module:
+    """``module`` wrapped in :class:`DistributedDataParallel` when this process is one of
+    several ranks, else ``module`` itself (what ``bricks train`` trains).
+
+    Example:
+        >>> layer = bricks.nn.Linear(2, 2)
+        >>> bricks.distributed.data_parallel(layer) is layer  # a world of one
+        True
+    """
+    return DistributedDataParallel(module) if comm.world_size() > 1 else module

@@ -139,3 +139,28 @@ class FitHooks:
             gathered.append([] if joined is None else [joined])
         self.model.average_buffers()
         return float(sums[0]), int(sums[1]), gathered[0], gathered[1]
+
+
+def local_batch_size(batch_size: int, n_samples: int | None = None) -> int:
+    """Each rank's share of a global batch of ``batch_size`` samples.
+
+    ``batch_size`` must be divisible by ``world_size()``, unless it is a full batch
+    (``batch_size >= n_samples``): then each rank takes ceil(n_samples / N), one step per
+    epoch as with one process.
+
+    Raises:
+        ValueError: naming both numbers.
+
+    Example:
+        >>> bricks.distributed.fit.local_batch_size(64)  # a world of one
+        64
+    """
+    from bricks.distributed.comm import world_size
+
+    n = world_size()
+    if batch_size % n == 0:
+        return batch_size // n
+    if n_samples is not None and batch_size >= n_samples:
+        return math.ceil(n_samples / n)
+    raise ValueError(f"the batch size {batch_size} does not split evenly over {n} "
+                     f"processes; choose a multiple of {n}")
