@@ -18,7 +18,7 @@ from __future__ import annotations
 from bricks import backend
 from bricks.backend import as_dtype, is_floating, xp
 
-__all__ = ["Tensor", "tensor", "tensor_from"]
+__all__ = ["Tensor", "tensor", "tensor_from", "const"]
 
 
 class Tensor:
@@ -751,6 +751,19 @@ def tensor_from(value, dtype=None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     return tensor(value, dtype=dtype)
+
+
+def const(array) -> Tensor:
+    """``array`` as a Tensor that is a constant to autograd: no copy, no graph,
+    ``requires_grad=False``.  What ops use for masks, indices and other arrays they hand
+    to Tensor code; the user-facing way to make a tensor is :func:`tensor` (which copies).
+
+    Example:
+        >>> from bricks.tensor import const
+        >>> const(bricks.ones(2).data).requires_grad
+        False
+    """
+    return Tensor._make(array, False, None, 0)
 
 
 # Operators call the ops, which in turn build on Tensor: import them once Tensor exists.
