@@ -223,7 +223,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph (``requires_grad=False``)."""
-        t = Tensor._make(self.data, False, None, 0)
+        t = const(self.data)
         t._vc = self._vc
         return t
 
@@ -740,7 +740,7 @@ def tensor(data, dtype=None, requires_grad=False) -> Tensor:
             arr = arr.astype(backend.int64, copy=False)
         elif arr.dtype.kind == "c":
             raise TypeError("tensor: complex numbers are not supported")
-    t = Tensor._make(arr, False, None, 0)
+    t = const(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
