@@ -71,7 +71,7 @@ from collections.abc import Mapping
 
 from bricks import backend
 from bricks.backend import xp
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 try:  # optional extra; without it files are written as .npz (see the module docstring)
     import safetensors.numpy as _safetensors
@@ -552,13 +552,13 @@ def load(path, with_metadata: bool = False):
     """
     arrays, document, raw = _read(path)
     if document is None:
-        out = OrderedDict((k, _as_tensor(v)) for k, v in arrays.items())
+        out = OrderedDict((k, const(v)) for k, v in arrays.items())
         return (out, raw) if with_metadata else out
     if document.get("format") == _STATE_DICT:
         metadata = _Unpacker(path, arrays).unpack(document.get("metadata", {}), "metadata")
     else:
         metadata = document
-    out = OrderedDict((k, _as_tensor(v)) for k, v in arrays.items())
+    out = OrderedDict((k, const(v)) for k, v in arrays.items())
     return (out, metadata) if with_metadata else out
 
 
@@ -695,7 +695,7 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
         if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
                 or any("model." + n not in arrays for n in names)):
             raise CheckpointError(path, "the model's key list does not match its tensors")
-        result["model"] = OrderedDict((n, _as_tensor(arrays["model." + n])) for n in names)
+        result["model"] = OrderedDict((n, const(arrays["model." + n])) for n in names)
     for part in ("optimizer", "scheduler", "scaler"):
         entry = document.get(part)
         if entry is None:
@@ -751,10 +751,6 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
 def _is_array(value) -> bool:
     return (not isinstance(value, (Tensor, backend.generic)) and hasattr(value, "shape")
             and hasattr(value, "dtype") and hasattr(value, "__array__"))
-
-
-def _as_tensor(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 class _Packer:
@@ -842,7 +838,7 @@ class _Unpacker:
             raise self._bad(where, f"a tagged value has extra keys {sorted(obj)}")
         (tag, arg), = obj.items()
         if tag == "__tensor__":
-            return _as_tensor(self._array(arg, where, tag))
+            return const(self._array(arg, where, tag))
         if tag == "__array__":
             return self._array(arg, where, tag)
         if tag == "__scalar__":

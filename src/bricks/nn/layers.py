@@ -19,7 +19,7 @@ from bricks.functions.shape import flatten as _flatten
 from bricks.functions.shape import normalize_dim
 from bricks.nn import init
 from bricks.nn.module import Module, Parameter
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d",
            "Maxout", "linear", "dropout", "dropout1d", "dropout2d"]
@@ -37,7 +37,7 @@ def _factory_dtype(dtype, device, layer):
 
 
 def _empty(shape, dtype) -> Tensor:
-    return Tensor._make(backend.xp.empty(shape, dtype=dtype), False, None, 0)
+    return const(backend.xp.empty(shape, dtype=dtype))
 
 
 def _add_weight_bias(module: Module, weight_shape: tuple, bias: bool, out_features: int,
@@ -331,7 +331,7 @@ def _channel_dropout(op, input, p, training, spatial):
     shape = input.shape[:input.ndim - spatial] + (1,) * spatial
     u = backend.default_generator().random(shape, dtype=backend.float64)
     mask = (u >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
-    return input * Tensor._make(mask, False, None, 0)
+    return input * const(mask)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,

@@ -24,7 +24,6 @@ import math
 import warnings
 
 from bricks import autograd as _autograd
-from bricks import backend
 from bricks.autograd import Function, is_grad_enabled
 from bricks.backend import is_floating, xp
 from bricks.functions import elementwise as E
@@ -32,7 +31,7 @@ from bricks.functions.arithmetic import to_dtype
 from bricks.functions.reduction import log_softmax, softmax
 from bricks.functions.shape import gather
 from bricks.nn.module import Module
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
@@ -62,9 +61,6 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
-
 
 def _as_tensor(x, op: str, name: str) -> Tensor:
     if isinstance(x, Tensor):
@@ -73,13 +69,6 @@ def _as_tensor(x, op: str, name: str) -> Tensor:
         return tensor(x)
     except (TypeError, ValueError):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}") from None
-
-
-def _float_input(x, op: str) -> Tensor:
-    x = _as_tensor(x, op, "input")
-    if not is_floating(x.data.dtype):
-        x = to_dtype(x, backend.get_default_dtype())
-    return x
 
 
 def _shape(t) -> tuple:
@@ -92,7 +81,7 @@ def _broadcast_pair(input, target, op: str, warn: bool = True):
     Different shapes are broadcast with a warning, as in PyTorch: an (N, 1) prediction
     against an (N,) target silently becomes an (N, N) loss, which is almost never meant.
     """
-    input = _float_input(input, op)
+    input = E.float_input(input, op)
     target = _as_tensor(target, op, "target")
     if input.shape != target.shape:
         try:
@@ -114,7 +103,7 @@ def _broadcast_pair(input, target, op: str, warn: bool = True):
 
 
 def _same_shape(input, target, op: str):
-    input = _float_input(input, op)
+    input = E.float_input(input, op)
     target = _as_tensor(target, op, "target")
     if input.shape != target.shape:
         raise ValueError(
@@ -363,22 +352,6 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     return _reduce(loss, reduction)
 
 
-class _Softplus(Function):
-    """log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), which never overflows.
-
-    A Function rather than that composition because relu and abs both have derivative 0
-    at x = 0, so the composition's gradient there would be 0 instead of sigmoid(0) = 1/2.
-    """
-
-    def forward(self, x):
-        self.save_for_backward(x)
-        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-
-    def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * E.sigmoid(x)
-
-
 class BCEWithLogits(Function):
     """Elementwise binary cross-entropy of sigmoid(x), computed from the logit x.
 
@@ -392,20 +365,20 @@ class BCEWithLogits(Function):
     def forward(self, x, y, pos_weight):
         self.save_for_backward(x, y)
         self.pos_weight = pos_weight
-        softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        softplus_neg = E.softplus_array(-x)
         if pos_weight is None:
             return (1.0 - y) * x + softplus_neg
         return (1.0 - y) * x + (1.0 + (pos_weight - 1.0) * y) * softplus_neg
 
     def backward(self, grad):
         x, y = self.saved_tensors
-        pw = None if self.pos_weight is None else _const(self.pos_weight)
+        pw = None if self.pos_weight is None else const(self.pos_weight)
         gx = gy = None
         if self.needs_input_grad[0]:
             s = E.sigmoid(x)
             gx = grad * (s - y) if pw is None else grad * ((1.0 + (pw - 1.0) * y) * s - pw * y)
         if self.needs_input_grad[1]:
-            gy = -grad * x if pw is None else grad * ((pw - 1.0) * _Softplus.apply(x) - pw * x)
+            gy = -grad * x if pw is None else grad * ((pw - 1.0) * E.softplus(x) - pw * x)
         return gx, gy
 
 
@@ -493,11 +466,37 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
             f"{expected} (or probability targets of shape {tuple(shape)}), got target of "
             f"shape {tuple(t.shape)}"
         )
-    # A decision on the targets' values: bricks.compile checks it again on every call.
+    # A decision on the targets' values: bricks.compile checks it again on every call, and
+    # recomputes the arrays made from them (array_op) instead of freezing them.
     if not _autograd.decide(_any_ignored, t, tuple(shape), ignore_index, op):
         return t, None
-    ignored = t == ignore_index
-    return xp.where(ignored, 0, t), ~ignored
+    return (_autograd.array_op(_zero_ignored, t, ignore_index),
+            _autograd.array_op(xp.not_equal, t, ignore_index))
+
+
+def _zero_ignored(t, ignore_index: int):
+    return xp.where(t == ignore_index, 0, t)
+
+
+def _pick(w, index):
+    return w[index]
+
+
+def _denominator(index, active, w) -> float:
+    """The mean's denominator: how many targets count, or the sum of their class weights.
+
+    A number read from the targets' values: with ignored targets or class weights it is a
+    decision that bricks.compile checks on every call (it is a constant of the plan).
+    """
+    if w is None and active is None:
+        return float(index.size)
+    return _autograd.decide(_count_or_weigh, index, active, w)
+
+
+def _count_or_weigh(index, active, w) -> float:
+    if w is None:
+        return float(active.sum())
+    return float((w[index] if active is None else w[index] * active).sum())
 
 
 def _any_ignored(t, shape, ignore_index: int, op: str) -> bool:
@@ -617,7 +616,7 @@ class CrossEntropy(Function):
         # 0 for the ignored targets and nan (0 * inf) for the others.
         active = self.active if self.active is not None else xp.ones(rows[:1] + rows[2:], bool)
         nan_rows = xp.where(active, math.nan, 0.0).astype(grad.data.dtype)
-        return grad * _const(nan_rows.reshape(rows))
+        return grad * const(nan_rows.reshape(rows))
 
     def backward(self, grad):
         saved = self.saved_tensors
@@ -629,13 +628,13 @@ class CrossEntropy(Function):
         classes, eps = shape[1], self.smoothing
         w_c = None
         if self.weight is not None:
-            w_c = _const(self.weight.reshape((1, -1) + (1,) * (len(shape) - 2)))
+            w_c = const(self.weight.reshape((1, -1) + (1,) * (len(shape) - 2)))
         gx = gt = None
         if self.needs_input_grad[0]:
-            p = softmax(x, dim=1) if graph else _const(xp.exp(logp.data))
+            p = softmax(x, dim=1) if graph else const(xp.exp(logp.data))
             if probs is None:
                 q, s = self._class_weights(shape, dtype)
-                gx = g * ((p if s is None else p * _const(s)) - _const(q))
+                gx = g * ((p if s is None else p * const(s)) - const(q))
             else:
                 q = probs if not eps else probs * (1.0 - eps) + eps / classes
                 if w_c is not None:
@@ -653,7 +652,7 @@ class CrossEntropy(Function):
         saved = self.saved_arrays
         if len(saved) > 2 or not self.needs_input_grad[0] or (
                 self.reduction == "mean" and not self.denom):
-            return self.backward(_const(grad))  # the general case (the engine unwraps)
+            return self.backward(const(grad))  # the general case (the engine unwraps)
         x, logp = saved
         g = self._grad_scale(grad, x.shape)
         q, s = self._class_weights(x.shape, x.dtype)
@@ -754,11 +753,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
                                  **options)
     else:
         index, active = _class_targets(input, target, ignore_index, op)
-        if w is None:
-            denom = float(index.size if active is None else active.sum())
-        else:
-            picked = w[index] if active is None else w[index] * active
-            denom = float(picked.sum())
+        denom = _denominator(index, active, w)
         out = CrossEntropy.apply(input, index=index, active=active, denom=denom, **options)
     if unbatched and reduction == "none":
         out = out.reshape(())
@@ -799,14 +794,11 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
     w = _class_weight(weight, input.shape[1], input.data.dtype, op)
     loss = -gather(input, 1, index[:, None]).squeeze(1)
     if w is not None:
-        loss = loss * _const(w[index])
+        loss = loss * const(_autograd.array_op(_pick, w, index))
     if active is not None:
-        loss = E.where(_const(active), loss, 0.0)
+        loss = E.where(const(active), loss, 0.0)
     if reduction == "mean":
-        if w is None:
-            denom = float(index.size if active is None else active.sum())
-        else:
-            denom = float((w[index] if active is None else w[index] * active).sum())
+        denom = _denominator(index, active, w)
         if denom:
             loss = loss.sum() / denom
         else:
@@ -816,7 +808,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
             nan_rows = xp.full(index.shape, math.nan, dtype=input.data.dtype)
             if active is not None:
                 nan_rows = xp.where(active, nan_rows, 0).astype(input.data.dtype)
-            loss = (loss * _const(nan_rows)).sum() + math.nan
+            loss = (loss * const(nan_rows)).sum() + math.nan
     elif reduction == "sum":
         loss = loss.sum()
     elif unbatched:
