@@ -186,6 +186,12 @@ def _lower_backward(graph, node):
         b.op("relu_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Tanh:
         b.op("tanh_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is elementwise.Sigmoid:
+        b.op("sigmoid_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is _loss.BCEWithLogits:
+        if fwd.attrs["options"].get("pos_weight") is not None or outs[1] is not None:
+            return None
+        b.op("bce_logits_grad", [g] + list(xin), graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Exp:
         b.op("mul", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is _loss.CrossEntropy:
@@ -232,6 +238,10 @@ def _lower_forward(graph, node):
         return Node(_BINARY[cls], ins, [out], {}, node.where)
     if cls in _UNARY:
         return Node(_UNARY[cls], ins, [out], {}, node.where)
+    if cls is elementwise.Sigmoid:
+        return Node("sigmoid", ins, [out], {}, node.where)
+    if cls is _loss.BCEWithLogits and opts.get("pos_weight") is None:
+        return Node("bce_logits", ins, [out], {}, node.where)
     if cls is linalg.MatMul:
         if any(len(graph.values[v].shape) < 2 for v in ins):
             return None
@@ -556,7 +566,7 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]}, out={o})")
         lines.append(f"_np.add({res}, {ins[2]}, out={res})")
     elif op == "sum":
-        lines.append(f"{res} = _asarray(_np.sum({ins[0]}, axis={node.attrs['axes']!r}, "
+        lines.append(f"{res} = _asarray(_np.add.reduce({ins[0]}, axis={node.attrs['axes']!r}, "
                      f"keepdims={node.attrs['keepdim']!r}))")
     elif op == "transpose":
         lines.append(f"{res} = {ins[0]}.transpose({node.attrs['dims']!r})")
@@ -571,11 +581,11 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"{res} = _asarray({expr}.reshape({graph.values[out].shape!r})"
                          f"{'' if lead else ''})")
         elif all(a < lead for a in axes):
-            lines.append(f"{res} = _np.sum({ins[0]}, axis={axes!r}, out={o})")
+            lines.append(f"{res} = _np.add.reduce({ins[0]}, axis={axes!r}, out={o})")
         else:
             kshape = tuple(1 if i in axes else n
                            for i, n in enumerate(graph.values[node.ins[0]].shape))
-            lines.append(f"_np.sum({ins[0]}, axis={axes!r}, keepdims=True, "
+            lines.append(f"_np.add.reduce({ins[0]}, axis={axes!r}, keepdims=True, "
                          f"out={o}.reshape({kshape!r}))")
             lines.append(f"{res} = {o}")
     elif op == "relu_grad":
@@ -594,6 +604,26 @@ def _emit(graph, node, v, o, lines, ns, k):
             ns[f"{o}_int"] = ns[o].view(ns[ints])
             lines.append(f"_np.multiply({ins[0]}.view({ints}), {mask}, out={o}_int)")
             lines.append(f"{res} = {o}")
+    elif op in ("sigmoid", "sigmoid_grad", "bce_logits", "bce_logits_grad"):
+        # The Functions' own expressions (Sigmoid, BCEWithLogits and their backward), so
+        # the same bits; they allocate, as the Functions do.
+        dt = f"_np.{graph.values[out].dtype}"
+        if op in ("sigmoid", "bce_logits_grad"):
+            x = ins[0] if op == "sigmoid" else ins[1]
+            lines.append(f"_e = _np.exp(-_np.abs({x}))")
+            lines.append(f"_s = (_np.where({x} >= 0, 1.0, _e) / (1.0 + _e))"
+                         f".astype({dt}, copy=False)")
+        if op == "sigmoid":
+            lines.append(f"{res} = _asarray(_s)")
+        elif op == "sigmoid_grad":
+            g, y = ins
+            lines.append(f"{res} = _asarray({g} * {y} * (1.0 - {y}))")
+        elif op == "bce_logits":
+            x, y = ins
+            lines.append(f"{res} = _asarray((1.0 - {y}) * {x} + (_np.maximum(-{x}, 0) + "
+                         f"_np.log1p(_np.exp(-_np.abs({x})))))")
+        else:
+            lines.append(f"{res} = _asarray({ins[0]} * (_s - {ins[2]}))")
     elif op == "tanh_grad":
         target = o if not alloc else "None"
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
