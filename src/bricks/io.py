@@ -70,6 +70,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from bricks import backend
+from bricks._version import __version__
 from bricks.backend import xp
 from bricks.tensor import Tensor, const
 
@@ -605,7 +606,7 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
     """
     arrays = OrderedDict()
     document = {"format": _CHECKPOINT, "version": FORMAT_VERSION,
-                "bricks_version": _bricks_version(), "model": None}
+                "bricks_version": __version__, "model": None}
     if model is not None:
         names = []
         for name, value in _state_of("model", model).items():
@@ -898,12 +899,6 @@ def _set_generator_state(path, name, gen, state):
             gen.state = state
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(path, f"invalid state for generator {name!r}: {e}") from None
-
-
-def _bricks_version():
-    import bricks  # the package is fully imported by the time anything is saved
-
-    return getattr(bricks, "__version__", None)
 
 
 # ---------------------------------------------------------------- containers

@@ -15,11 +15,11 @@ import numbers
 from bricks import backend
 from bricks.autograd import no_grad
 from bricks.backend import xp
+from bricks.functions.creation import empty
 from bricks.functions.elementwise import where
 from bricks.functions.shape import cat
 from bricks.nn import init
-from bricks.nn.layers import _empty, _factory_dtype
-from bricks.nn.module import Module, Parameter
+from bricks.nn.module import Module, Parameter, parameter_dtype
 from bricks.tensor import Tensor, const
 
 __all__ = ["Embedding", "EmbeddingBag", "embedding", "embedding_bag"]
@@ -128,13 +128,13 @@ class Embedding(Module):
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
-        dtype = _factory_dtype(dtype, device, "Embedding")
+        dtype = parameter_dtype(dtype, device, "Embedding")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _padding_idx("Embedding", padding_idx, self.num_embeddings)
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(_empty((self.num_embeddings, self.embedding_dim), dtype))
+            self.weight = Parameter(empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
@@ -301,14 +301,14 @@ class EmbeddingBag(Module):
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got "
                              f"{mode!r}")
-        dtype = _factory_dtype(dtype, device, "EmbeddingBag")
+        dtype = parameter_dtype(dtype, device, "EmbeddingBag")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.max_norm, self.norm_type, self.mode = max_norm, norm_type, mode
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.include_last_offset = include_last_offset
         self.padding_idx = _padding_idx("EmbeddingBag", padding_idx, self.num_embeddings)
         if _weight is None:
-            self.weight = Parameter(_empty((self.num_embeddings, self.embedding_dim), dtype))
+            self.weight = Parameter(empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
             self.reset_parameters()
         else:
             data = _weight.data if isinstance(_weight, Tensor) else xp.asarray(_weight)

@@ -27,7 +27,7 @@ from collections import OrderedDict, namedtuple
 from bricks import autograd as _autograd
 from bricks import backend
 from bricks.autograd import Deferred, no_grad
-from bricks.backend import xp
+from bricks.backend import as_dtype, is_floating, xp
 from bricks.tensor import Tensor, const, tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Buffer"]
@@ -62,6 +62,18 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def parameter_dtype(dtype, device, layer: str):
+    """The dtype for a layer's parameters (the default float dtype when None), checked for
+    ``layer``'s errors; ``device`` exists only for PyTorch's signature."""
+    if device not in (None, "cpu"):
+        raise ValueError(f"{layer}: device={device!r} is not supported (bricks layers live on "
+                         f"the CPU; use device=None or 'cpu')")
+    dtype = as_dtype(dtype) or backend.get_default_dtype()
+    if not is_floating(dtype):
+        raise TypeError(f"{layer}: parameters must have a floating dtype, got {dtype}")
+    return dtype
 
 
 class Buffer(Tensor):

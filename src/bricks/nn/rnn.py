@@ -28,11 +28,12 @@ from typing import NamedTuple
 from bricks import backend
 from bricks.autograd import Function, enable_grad, grad, is_grad_enabled
 from bricks.backend import xp
+from bricks.functions.creation import empty
 from bricks.functions.elementwise import where
 from bricks.functions.shape import cat, stack
 from bricks.nn import init
-from bricks.nn.layers import _empty, _factory_dtype, dropout
-from bricks.nn.module import Module, Parameter
+from bricks.nn.layers import dropout
+from bricks.nn.module import Module, Parameter, parameter_dtype
 from bricks.tensor import Tensor, const
 
 __all__ = ["RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM", "PackedSequence",
@@ -177,14 +178,14 @@ class _CellBase(Module):
         for arg, v in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}: {arg} must be a positive int, got {v!r}")
-        dtype = _factory_dtype(dtype, device, name)
+        dtype = parameter_dtype(dtype, device, name)
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
         g = _GATES[self._mode] * self.hidden_size
-        self.weight_ih = Parameter(_empty((g, self.input_size), dtype))
-        self.weight_hh = Parameter(_empty((g, self.hidden_size), dtype))
+        self.weight_ih = Parameter(empty((g, self.input_size), dtype=dtype))
+        self.weight_hh = Parameter(empty((g, self.hidden_size), dtype=dtype))
         if bias:
-            self.bias_ih = Parameter(_empty((g,), dtype))
-            self.bias_hh = Parameter(_empty((g,), dtype))
+            self.bias_ih = Parameter(empty((g,), dtype=dtype))
+            self.bias_hh = Parameter(empty((g,), dtype=dtype))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -492,7 +493,7 @@ class _RNNBase(Module):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout_p!r}")
         if proj_size:
             raise ValueError(f"{name}: proj_size is not supported (use 0)")
-        dtype = _factory_dtype(dtype, device, name)
+        dtype = parameter_dtype(dtype, device, name)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers, self.bias, self.batch_first = int(num_layers), bias, batch_first
         self.dropout, self.bidirectional, self.proj_size = float(dropout_p), bidirectional, 0
@@ -504,12 +505,12 @@ class _RNNBase(Module):
             for d in range(dirs):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
-                setattr(self, names[0], Parameter(_empty((g, fan), dtype)))
-                setattr(self, names[1], Parameter(_empty((g, self.hidden_size), dtype)))
+                setattr(self, names[0], Parameter(empty((g, fan), dtype=dtype)))
+                setattr(self, names[1], Parameter(empty((g, self.hidden_size), dtype=dtype)))
                 if bias:
                     names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
-                    setattr(self, names[2], Parameter(_empty((g,), dtype)))
-                    setattr(self, names[3], Parameter(_empty((g,), dtype)))
+                    setattr(self, names[2], Parameter(empty((g,), dtype=dtype)))
+                    setattr(self, names[3], Parameter(empty((g,), dtype=dtype)))
                 self._names.append(names)
         self.reset_parameters()
 
