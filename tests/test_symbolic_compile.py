@@ -551,8 +551,8 @@ def test_cli_train_compile_gives_the_same_run(tmp_path, capsys):
     from bricks.cli import main
 
     histories = []
-    for flag in ([], ["--compile"]):
-        out = tmp_path / ("c" if flag else "e")
+    for flag in (["--no-compile"], ["--compile"]):
+        out = tmp_path / flag[0][2:]
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)  # no eager fallback
             assert main(["train", "--data", "moons", "--model", "mlp:16", "--epochs", "2",
@@ -560,4 +560,5 @@ def test_cli_train_compile_gives_the_same_run(tmp_path, capsys):
         histories.append(json.loads((out / "history.json").read_text()))
     capsys.readouterr()
     assert histories[0]["history"]["loss"] == histories[1]["history"]["loss"]
-    assert "compile = true" in (tmp_path / "c" / "config.toml").read_text()
+    assert "compile = true" in (tmp_path / "compile" / "config.toml").read_text()
+    assert "compile = false" in (tmp_path / "no-compile" / "config.toml").read_text()

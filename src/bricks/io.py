@@ -70,8 +70,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from bricks import backend
+from bricks._version import __version__
 from bricks.backend import xp
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 try:  # optional extra; without it files are written as .npz (see the module docstring)
     import safetensors.numpy as _safetensors
@@ -552,13 +553,13 @@ def load(path, with_metadata: bool = False):
     """
     arrays, document, raw = _read(path)
     if document is None:
-        out = OrderedDict((k, _as_tensor(v)) for k, v in arrays.items())
+        out = OrderedDict((k, const(v)) for k, v in arrays.items())
         return (out, raw) if with_metadata else out
     if document.get("format") == _STATE_DICT:
         metadata = _Unpacker(path, arrays).unpack(document.get("metadata", {}), "metadata")
     else:
         metadata = document
-    out = OrderedDict((k, _as_tensor(v)) for k, v in arrays.items())
+    out = OrderedDict((k, const(v)) for k, v in arrays.items())
     return (out, metadata) if with_metadata else out
 
 
@@ -605,7 +606,7 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
     """
     arrays = OrderedDict()
     document = {"format": _CHECKPOINT, "version": FORMAT_VERSION,
-                "bricks_version": _bricks_version(), "model": None}
+                "bricks_version": __version__, "model": None}
     if model is not None:
         names = []
         for name, value in _state_of("model", model).items():
@@ -695,7 +696,7 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
         if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
                 or any("model." + n not in arrays for n in names)):
             raise CheckpointError(path, "the model's key list does not match its tensors")
-        result["model"] = OrderedDict((n, _as_tensor(arrays["model." + n])) for n in names)
+        result["model"] = OrderedDict((n, const(arrays["model." + n])) for n in names)
     for part in ("optimizer", "scheduler", "scaler"):
         entry = document.get(part)
         if entry is None:
@@ -751,10 +752,6 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
 def _is_array(value) -> bool:
     return (not isinstance(value, (Tensor, backend.generic)) and hasattr(value, "shape")
             and hasattr(value, "dtype") and hasattr(value, "__array__"))
-
-
-def _as_tensor(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 class _Packer:
@@ -842,7 +839,7 @@ class _Unpacker:
             raise self._bad(where, f"a tagged value has extra keys {sorted(obj)}")
         (tag, arg), = obj.items()
         if tag == "__tensor__":
-            return _as_tensor(self._array(arg, where, tag))
+            return const(self._array(arg, where, tag))
         if tag == "__array__":
             return self._array(arg, where, tag)
         if tag == "__scalar__":
@@ -902,12 +899,6 @@ def _set_generator_state(path, name, gen, state):
             gen.state = state
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(path, f"invalid state for generator {name!r}: {e}") from None
-
-
-def _bricks_version():
-    import bricks  # the package is fully imported by the time anything is saved
-
-    return getattr(bricks, "__version__", None)
 
 
 # ---------------------------------------------------------------- containers

@@ -7,7 +7,7 @@ from bricks.autograd import Function
 from bricks.backend import xp
 from bricks.functions.arithmetic import binary_operands
 from bricks.functions.dims import normalize_dims
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
@@ -16,7 +16,7 @@ __all__ = [
 
 
 def _bool(array) -> Tensor:
-    return Tensor._make(xp.asarray(array), False, None, 0)
+    return const(xp.asarray(array))
 
 
 class Elementwise(Function):

@@ -27,8 +27,8 @@ from collections import OrderedDict, namedtuple
 from bricks import autograd as _autograd
 from bricks import backend
 from bricks.autograd import Deferred, no_grad
-from bricks.backend import xp
-from bricks.tensor import Tensor, tensor
+from bricks.backend import as_dtype, is_floating, xp
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Buffer"]
 
@@ -62,6 +62,18 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def parameter_dtype(dtype, device, layer: str):
+    """The dtype for a layer's parameters (the default float dtype when None), checked for
+    ``layer``'s errors; ``device`` exists only for PyTorch's signature."""
+    if device not in (None, "cpu"):
+        raise ValueError(f"{layer}: device={device!r} is not supported (bricks layers live on "
+                         f"the CPU; use device=None or 'cpu')")
+    dtype = as_dtype(dtype) or backend.get_default_dtype()
+    if not is_floating(dtype):
+        raise TypeError(f"{layer}: parameters must have a floating dtype, got {dtype}")
+    return dtype
 
 
 class Buffer(Tensor):
@@ -157,7 +169,7 @@ class Module:
             modules[name] = value
         elif isinstance(value, Buffer):
             self._forget(name, keep=buffers)
-            self.register_buffer(name, Tensor._make(value.data, False, None, 0),
+            self.register_buffer(name, const(value.data),
                                  value.persistent)
         elif name in params:
             if value is not None:
@@ -387,7 +399,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._make(xp.zeros_like(p.grad.data), False, None, 0)
+                p.grad = const(xp.zeros_like(p.grad.data))
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
@@ -410,7 +422,7 @@ class Module:
                     if t is not None and backend.is_floating(t.data.dtype):
                         t.data = t.data.astype(dtype)
                         if t.grad is not None:
-                            t.grad = Tensor._make(t.grad.data.astype(dtype), False, None, 0)
+                            t.grad = const(t.grad.data.astype(dtype))
         return self
 
     def float(self) -> Module:
@@ -479,8 +491,8 @@ class Module:
         self.eval()
         try:
             with no_grad():
-                x = Tensor._make(xp.zeros(tuple(input_shape), dtype=backend.as_dtype(dtype)
-                                          or backend.get_default_dtype()), False, None, 0)
+                x = const(xp.zeros(tuple(input_shape), dtype=backend.as_dtype(dtype)
+                                          or backend.get_default_dtype()))
                 self(x)
         finally:
             for h in handles:
