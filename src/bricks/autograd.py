@@ -30,7 +30,8 @@ import gc
 import threading
 import weakref
 
-from bricks.backend import generic, is_floating, ndarray, xp
+from bricks import backend
+from bricks.backend import generic, get_array_module, is_floating, ndarray, xp
 
 __all__ = [
     "Function",
@@ -210,13 +211,19 @@ class Function:
         fn = cls.__new__(cls)
         record = False
         values = None
+        elsewhere = False  # some input is not a NumPy array: check they share one device
         for t in inputs:
             if not isinstance(t, Tensor):
                 values, inputs = _constant_inputs(cls, inputs)
                 record = any(t._requires_grad for t in inputs)
+                elsewhere = True
                 break
             if t._requires_grad:
                 record = True
+            if type(t.data) is not ndarray:
+                elsewhere = True
+        if elsewhere:
+            _check_devices(cls, inputs)
         if record:
             if _state.enabled:
                 fn._record = True
@@ -317,7 +324,7 @@ class Function:
                             break
                     else:
                         if isinstance(a, (generic, bool, int, float)):
-                            entry = xp.asarray(a)
+                            entry = backend.asarray_like(a, outputs[0].data)
             entries.append(entry)
         self._saved = tuple(entries)
 
@@ -392,20 +399,40 @@ class Function:
         return _HookHandle(hooks, hook)
 
 
+def _check_devices(cls, inputs):
+    """Raise when the inputs of one op live on different devices (PyTorch's rule)."""
+    first = None
+    for i, t in enumerate(inputs):
+        kind = backend.device_type_of(t.data)
+        if first is None:
+            first, first_i = kind, i
+        elif kind is not first:
+            name = cls.__name__.lower()
+            raise RuntimeError(
+                f"{name}: expected all tensors to be on the same device, but input "
+                f"{first_i} is on {_device_name(inputs[first_i])} and input {i} on "
+                f"{_device_name(t)}; move one with .to(device)")
+
+
+def _device_name(t):
+    return str(t.device)
+
+
 def _constant_inputs(cls, inputs):
     """Inputs that are not Tensors (Python numbers, NumPy scalars and arrays) are constants,
     as in PyTorch's custom Functions: ``forward`` receives them unchanged, backward's
     gradient for them is ignored.  Returns (the values for forward, the inputs as Tensors).
     """
     values, tensors = [], []
+    like = next((t.data for t in inputs if isinstance(t, Tensor)), None)
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor):
             values.append(t.data)
             tensors.append(t)
             continue
-        if isinstance(t, (bool, int, float, generic, ndarray)):
+        if isinstance(t, (bool, int, float, generic)) or backend.is_array(t):
             values.append(t)
-            tensors.append(Tensor._make(xp.asarray(t), False, None, 0))
+            tensors.append(Tensor._make(backend.asarray_like(t, like), False, None, 0))
             continue
         raise TypeError(
             f"{cls.__name__}.apply: input {i} is a {type(t).__name__}; pass Tensors, or "
@@ -483,9 +510,10 @@ class _GCPause:
 _gc_pause = _GCPause()
 
 
-def _zeros_for(meta):
+def _zeros_for(meta, like):
+    """Zeros for a missing gradient, on the device of the array ``like``."""
     shape, dtype = meta
-    return Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0)
+    return Tensor._make(get_array_module(like).zeros(shape, dtype=dtype), False, None, 0)
 
 
 def _as_array(g):
@@ -598,7 +626,8 @@ def _run_backward(roots, grad_roots, retain_graph, create_graph, inputs, allow_u
             grads = buffers.pop(fn)
             for i, g in enumerate(grads):
                 if g is None:
-                    grads[i] = _zeros_for(fn.output_meta[i])
+                    like = next(a for a in grads if a is not None)
+                    grads[i] = _zeros_for(fn.output_meta[i], like if raw else like.data)
                     if raw:
                         grads[i] = grads[i].data
             if fn._hooks:
@@ -709,23 +738,25 @@ class ZeroDerivative(Function):
 
     def backward(self, grad):
         zeros = tuple(
-            None if edge is None else _zeros_for(meta)
+            None if edge is None else _zeros_for(meta, grad.data)
             for edge, meta in zip(self.next_edges[1:], self.input_meta[1:])
         )
         return (grad,) + zeros
 
 
-def _edge_tensor(edge, meta):
+def _edge_tensor(edge, meta, like):
     """A stand-in Tensor for a node's input, from the edge alone (its values are not needed)."""
     target, nr = edge
     if nr < 0:
         return target  # a leaf
     shape, dtype = meta
+    xp = get_array_module(like)
     return Tensor._make(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True, target, nr)
 
 
 def _depend_on_inputs(fn, in_grads):
-    sources = [_edge_tensor(e, m) for e, m in zip(fn.next_edges, fn.input_meta)
+    like = next((g.data for g in in_grads if g is not None), None)
+    sources = [_edge_tensor(e, m, like) for e, m in zip(fn.next_edges, fn.input_meta)
                if e is not None]
     if not sources:
         return in_grads
@@ -852,7 +883,7 @@ def _as_grad_list(outputs, grad_outputs, who):
                     f"{who}: grad can be created implicitly only for scalar outputs, but output "
                     f"{i} has shape {tuple(out.shape)}; pass gradient= (a tensor of that shape)"
                 )
-            g = Tensor._make(xp.ones_like(out.data), False, None, 0)
+            g = Tensor._make(get_array_module(out.data).ones_like(out.data), False, None, 0)
         else:
             if not isinstance(g, Tensor):
                 g = tensor_from(g, out.data.dtype)
