@@ -156,7 +156,8 @@ def test_patch_config(client):
 def test_play_pause_step_reset(client):
     sid = new(client)
     r = client.post(f"/api/sessions/{sid}/step")
-    assert r.json() == {"status": "paused", "epoch": 1, "epochs_done": 1, "truncated": False}
+    assert r.json() == {"status": "paused", "epoch": 1, "stop_reason": None, "epochs_done": 1,
+                        "truncated": False}
     assert client.post(f"/api/sessions/{sid}/step", json={"epochs": 3}).json()["epoch"] == 4
     assert "epochs" in error_of(client.post(f"/api/sessions/{sid}/step",
                                             json={"epochs": 1001}), 400)
@@ -167,7 +168,8 @@ def test_play_pause_step_reset(client):
     r = client.post(f"/api/sessions/{sid}/pause").json()
     assert r["status"] == "paused" and r["epoch"] > 4
     assert client.post(f"/api/sessions/{sid}/reset").json() == {"status": "paused",
-                                                                "epoch": 0}
+                                                                "epoch": 0,
+                                                                "stop_reason": None}
     error_of(client.get(f"/api/sessions/{sid}/play"), 405)
     assert "Not Found" in error_of(client.post(f"/api/sessions/{sid}/jump"), 404)
 

@@ -7,11 +7,13 @@ import time
 
 import pytest
 
+import bricks
 import bricks.io
 from bricks.backend import xp
 from bricks.playground import schema
 from bricks.playground.schema import SchemaError
 from bricks.playground.session import Session, feature_matrix, make_dataset
+from bricks.train import Trainer
 
 ALL_FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]
 
@@ -343,3 +345,63 @@ def test_two_sessions_train_at_once_in_threads():
     b.pause()
     assert a.epoch >= 20 and b.epoch >= 20
     assert a.status == "paused" and b.status == "paused"
+
+
+# ------------------------------------------------------- one training loop (issue 17)
+@pytest.mark.parametrize("config", [
+    {},
+    {"optimizer": "adam", "regularization": "l2", "reg_rate": 0.01, "n_points": 101,
+     "batch_size": 7},
+    {"optimizer": "momentum", "dataset": "spiral", "n_classes": 3, "loss": "cross_entropy"},
+    {"optimizer": "lbfgs", "learning_rate": 1.0, "dataset": "gauss",
+     "regularization": "l1", "reg_rate": 0.001},
+])
+def test_training_is_the_lectures_loop_bit_for_bit(config):
+    # The session trains through bricks.train.Trainer; a hand-written lecture loop on an
+    # identical session (same seed: same data, weights and batch order) ends in the same bits.
+    a, b = Session(config), Session(config)
+    assert isinstance(a.trainer, Trainer) and a.trainer.optimizer is a.optimizer
+    a.step(3)
+    n, bs = len(b.F_train), b.config["batch_size"]
+    for _ in range(3):
+        b.model.train()
+        if b.config["optimizer"] == "lbfgs":
+            def closure():
+                b.optimizer.zero_grad()
+                loss = b._objective(b.model(bricks.tensor(b.F_train)),
+                                    bricks.tensor(b.T_train))
+                loss.backward()
+                return loss
+            b.optimizer.step(closure)
+            continue
+        order = b._batch_rng.permutation(n)
+        for s in range(0, n, bs):
+            idx = order[s:s + bs]
+            b.optimizer.zero_grad()
+            loss = b._objective(b.model(bricks.tensor(b.F_train[idx])),
+                                bricks.tensor(b.T_train[idx]))
+            loss.backward()
+            b.optimizer.step()
+    assert a.epoch == 3
+    for (key, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert xp.array_equal(p.data, q.data), key
+
+
+def test_grad_norms_are_shown_when_the_last_batch_is_a_skipped_single_row():
+    # 21 training points in batches of 5 end in one row, which batch norm cannot take; the
+    # page used to show zero gradients for every layer then.
+    s = Session({"batch_norm": [True, True], "n_points": 42, "batch_size": 5})
+    assert len(s.F_train) == 21
+    s.step(1)
+    assert all(g > 0 for g in s.snapshot()["grad_norms"])
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # NumPy's, on the way to inf
+def test_a_diverging_loss_stops_a_step_as_diverged():
+    # Trainer's NaNGuard: a NaN/inf batch loss ends the run at once (no epochs on NaN
+    # weights), in a step as in play, and the page is told why.
+    s = Session({"learning_rate": 10.0, "dataset": "plane", "activation": "relu"})
+    done = s.step(5)
+    assert done < 5 and s.status == "stopped" and s.stop_reason == "diverged"
+    assert s.summary() == {"status": "stopped", "epoch": s.epoch, "stop_reason": "diverged"}
+    assert s.snapshot()["train_loss"] is None

@@ -124,16 +124,61 @@ def test_every_loss(loss, targets):
               lambda p: optim.SGD(p, lr=0.05), loss, xs, ys)
 
 
-def test_nll_loss_falls_back_to_eager_with_one_warning():
-    # gather() computes its index outside the ops (index % size): detected, not frozen.
+def test_nll_loss_and_gather_compile_without_fallback():
+    # gather() wraps its index (index % size) and checks its range with NumPy: both are
+    # steps of the plan (an array op, a guard), recomputed on every call, not constants.
     xs, ys = _data()
-    with pytest.warns(RuntimeWarning, match="gather|changes between calls"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         compiled, _ = _run_both(
             lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
             lambda p: optim.SGD(p, lr=0.05),
             lambda a, b: nn.NLLLoss()(a.log_softmax(dim=1), b), xs, ys, exact=True,
-            fallback=True)
-    assert compiled.fallback_reason is not None
+            calls=6)
+    g = compiled.graph
+    assert compiled.fallback_reason is None and compiled.eager_calls == 0
+    assert g.count("Gather") == 1 and g.count("array_op") == 1 and g.count("guard") == 2
+    # The guards come first: the plan checks its data before it changes anything.
+    assert [n.op for n in g.nodes[:3]] == ["guard", "reshape", "guard"]
+
+
+def _ce_pair(loss_fn):
+    return _pair(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
+                 lambda p: optim.SGD(p, lr=0.05))
+
+
+@pytest.mark.parametrize("loss_fn", [
+    F.cross_entropy, lambda a, b: F.nll_loss(a.log_softmax(dim=1), b),
+    lambda a, b: -a.log_softmax(dim=1).gather(1, b[:, None]).mean(),
+], ids=["cross_entropy", "nll_loss", "gather"])
+def test_a_guard_sends_other_data_to_eager(loss_fn):
+    # The plan was made for targets without ignore_index: a batch that has one (or an
+    # invalid one) is not run through it (with cross_entropy it used to be: NumPy's
+    # IndexError for -100 with 3 classes, a wrong loss with 100 classes or more).
+    xs, ys = _data()
+    (m1, o1), (m2, o2) = _ce_pair(loss_fn)
+    eager = _step(m1, o1, loss_fn)
+    compiled = bricks.compile(_step(m2, o2, loss_fn), fallback=False)
+    x = bricks.tensor(xs[0])
+    for i in range(4):
+        y = bricks.tensor(ys[i % 3])
+        assert eager(x, y).item() == compiled(x, y).item()
+    assert compiled.eager_calls == 0 and compiled.graph.count("guard") >= 1
+    odd = ys[0].copy()
+    if loss_fn is F.cross_entropy or "nll_loss" in loss_fn.__code__.co_names:
+        odd[2] = -100  # ignore_index
+    else:
+        odd[2] = -1  # a negative index: gather wraps it
+    le, lc = eager(x, bricks.tensor(odd)), compiled(x, bricks.tensor(odd))
+    assert le.item() == lc.item()
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    bad = ys[0].copy()
+    bad[0] = 7  # out of range: the same error as eager code, from the plan's guard
+    with pytest.raises((IndexError, RuntimeError), match="out of range"):
+        compiled(x, bricks.tensor(bad))
+    assert compiled(x, bricks.tensor(ys[1])).item() == eager(x, bricks.tensor(ys[1])).item()
+    assert compiled.fallback_reason is None
 
 
 @pytest.mark.parametrize("make_opt", [

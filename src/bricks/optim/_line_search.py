@@ -271,6 +271,8 @@ class ClosureOptimizer(Optimizer):
     in ``step``.
     """
 
+    requires_closure = True
+
     def __init__(self, params, defaults):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:

@@ -101,6 +101,7 @@ class HessianFree(ClosureOptimizer):
         [1.0, 1.0]
     """
 
+    closure_does_backward = False  # it differentiates the loss twice itself
     _closure_example = ("def closure(): opt.zero_grad(); loss = loss_fn(model(x), y); "
                         "loss.backward(); return loss  (with curvature='gauss-newton': "
                         "return loss, outputs)")

@@ -114,6 +114,7 @@ class Newton(ClosureOptimizer):
         [1.0, -1.0]
     """
 
+    closure_does_backward = False  # it differentiates the loss twice itself
 
     def __init__(self, params, lr=1.0, damping=1e-4, damping_factor=10.0, tolerance_grad=1e-12,
                  c1=1e-4, max_ls=20, max_params=2000):

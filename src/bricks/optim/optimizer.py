@@ -51,7 +51,19 @@ class Optimizer:
             ``group["lr"]`` in place.
         state: per-parameter state, ``state[p]`` a dict (empty until the first step).
         defaults: the default hyperparameters.
+
+    Class attributes (what a training loop must know, so it never tests for classes):
+        requires_closure: ``step`` needs ``step(closure)`` (the closure methods: L-BFGS,
+            BFGS, CG, Newton, Hessian-free), which re-evaluate the loss, usually on the
+            whole training set; False here: ``step()`` reads ``.grad``.
+        closure_does_backward: the closure should call ``loss.backward()`` before it
+            returns the loss (PyTorch's closure); False where the optimizer differentiates
+            the returned loss itself (Newton, Hessian-free), so a backward there would be
+            wasted work.
     """
+
+    requires_closure = False
+    closure_does_backward = True
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)

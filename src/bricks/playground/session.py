@@ -1,8 +1,9 @@
 """One playground session: data, model, optimizer, the training loop and the page's state.
 
 A :class:`Session` turns a validated config (see :mod:`bricks.playground.schema`) into a
-data set, a bricks MLP and an optimizer, trains it an epoch at a time (``step``, or a
-background thread between ``play`` and ``pause``), and answers the page with a
+data set, a bricks MLP and an optimizer, trains it an epoch at a time with bricks' one
+training loop, :meth:`bricks.train.Trainer.train_epoch` (``step``, or a background thread
+between ``play`` and ``pause``), and answers the page with a
 :meth:`Session.snapshot`: losses, accuracy, confusion matrix, the output heatmap over the
 plane, a thumbnail and a formula per neuron, the weights and the per-layer gradient norms.
 Every public method takes the session's lock, so commands from the server land between
@@ -25,6 +26,8 @@ import bricks.optim as optim
 from bricks.backend import xp
 from bricks.data import datasets
 from bricks.playground import schema
+from bricks.train import Trainer
+from bricks.train.callbacks import NaNGuard, TrainingDiverged
 
 __all__ = ["Session", "make_dataset", "feature_matrix"]
 
@@ -155,6 +158,7 @@ class Session:
         self.failure = None         # the error that stopped training, until a rebuild
         self._deadline = None       # when the running step must stop (monotonic seconds)
         self._grid_cache = (None, None)  # ((size, features), the heatmap grid's features)
+        self._interrupted = False   # the last epoch was cut short (pause, deadline)
         if data is not None:
             X, y, is_test, task, k = data
             self._set_data(X.copy(), y.copy(), is_test.copy(), task, k)
@@ -291,6 +295,11 @@ class Session:
         else:
             self.optimizer = optim.LBFGS(params, lr=lr, max_iter=20,
                                          line_search_fn="strong_wolfe")
+        # bricks' one training loop; a diverging loss ends the session's run ("diverged").
+        guard = NaNGuard(raise_error=True)
+        self.trainer = Trainer(self.model, self._objective, self.optimizer,
+                               callbacks=[guard], verbose=False)
+        guard.on_train_begin({})  # training begins when the network is built
 
     def _apply_live(self):
         c = self.config
@@ -326,8 +335,9 @@ class Session:
         pen = nn.l1_penalty if c["regularization"] == "l1" else nn.l2_penalty
         return pen(self.weights) * c["reg_rate"]
 
-    def _objective(self, xb, tb):
-        loss = self._loss(self.model(xb), tb)
+    def _objective(self, z, target):
+        """What training minimizes: the loss of the outputs ``z`` plus the penalty."""
+        loss = self._loss(z, target)
         pen = self._penalty()
         return loss if pen is None else loss + pen
 
@@ -338,7 +348,8 @@ class Session:
             for w in self.weights]
 
     def _train_epoch(self):
-        """Train one epoch; False when ``pause`` interrupted it (the rest is abandoned).
+        """Train one epoch with :class:`bricks.train.Trainer`; False when ``pause``, the
+        step's deadline or a diverging loss interrupted it (the rest is abandoned).
 
         The session's lock is held a time slice of mini-batches at a time (``_SLICE``
         seconds), not for the whole epoch, so ``state``, ``pause`` and ``DELETE`` answer
@@ -348,58 +359,58 @@ class Session:
             n = len(self.F_train)
             if n == 0:
                 return True
-            opt = self.optimizer
-            F, T = self.F_train, self.T_train
-            full_batch = self.config["optimizer"] in schema.FULL_BATCH_OPTIMIZERS
-            bs = min(self.config["batch_size"], n)
-            order = self._batch_rng.permutation(n)
-            skip_single = any(self.config["batch_norm"]) and n > 1
-        if full_batch:
-            with self.lock:
-                self.model.train()
-                xb, tb = bricks.tensor(F), bricks.tensor(T)
-
-                def closure():
-                    opt.zero_grad()
-                    loss = self._objective(xb, tb)
-                    loss.backward()
-                    return loss
-                opt.step(closure)
-                self._record_grad_norms()
-        else:
-            starts = list(range(0, n, bs))
-            last, k = starts[-1], 0
-            while k < len(starts):
-                with self.lock:
-                    self.model.train()  # a snapshot between slices leaves it in eval mode
-                    t0 = time.perf_counter()
-                    while k < len(starts) and time.perf_counter() - t0 < _SLICE:
-                        s = starts[k]
-                        k += 1
-                        idx = order[s:s + bs]
-                        if len(idx) == 1 and skip_single:
-                            continue  # batch norm cannot normalize a single row
-                        opt.zero_grad()
-                        loss = self._objective(bricks.tensor(F[idx]), bricks.tensor(T[idx]))
-                        loss.backward()
-                        if s == last:
-                            self._record_grad_norms()
-                        opt.step()
-                if k < len(starts):
-                    if self._stop.is_set() or (self._deadline is not None and
-                                               time.monotonic() >= self._deadline):
-                        with self.lock:
-                            self._evaluate_no_history()  # the shown loss matches the weights
-                            self.version += 1
-                        return False
-                    # The weights moved: a long epoch (a big network, a loaded machine)
-                    # still animates the heatmap between its slices.
-                    self.version += 1
-                    time.sleep(0)  # let a waiting request take the lock
-        with self.lock:
+            trainer = self.trainer
+            trainer.stop_training = False
+            if self.config["optimizer"] in schema.FULL_BATCH_OPTIMIZERS:
+                batches = [(self.F_train, self.T_train)]  # one step(closure) on all points
+            else:
+                batches = self._sliced_batches(self._batch_rng.permutation(n))
+            try:
+                trainer.train_epoch(batches, self.epoch)
+            except TrainingDiverged:
+                self.stop_reason, self.status = "diverged", "stopped"
+                self._evaluate_no_history()
+                self.version += 1
+                return False
+            if self._interrupted:
+                self._evaluate_no_history()  # the shown loss matches the weights
+                self.version += 1
+                return False
+            self._record_grad_norms()  # the gradients of the epoch's last step
             self.epoch += 1
             self._evaluate()
         return True
+
+    def _sliced_batches(self, order):
+        """The epoch's mini-batches ``(features, targets)`` in ``order``. The caller holds
+        the lock; after each ``_SLICE`` seconds of batches it is let go for a moment, and
+        the epoch ends early (``self._interrupted``) on ``pause`` or the step's deadline."""
+        self._interrupted = False
+        F, T = self.F_train, self.T_train
+        n = len(order)
+        bs = min(self.config["batch_size"], n)
+        skip_single = any(self.config["batch_norm"]) and n > 1
+        t0 = time.perf_counter()
+        for s in range(0, n, bs):
+            if time.perf_counter() - t0 >= _SLICE:
+                if self._stop.is_set() or (self._deadline is not None and
+                                           time.monotonic() >= self._deadline):
+                    self._interrupted = True
+                    return
+                # The weights moved: a long epoch (a big network, a loaded machine) still
+                # animates the heatmap between its slices.
+                self.version += 1
+                self.lock.release()
+                try:
+                    time.sleep(0)  # let a waiting request take the lock
+                finally:
+                    self.lock.acquire()
+                self.model.train()  # a snapshot between slices leaves it in eval mode
+                t0 = time.perf_counter()
+            idx = order[s:s + bs]
+            if len(idx) == 1 and skip_single:
+                continue  # batch norm cannot normalize a single row
+            yield F[idx], T[idx]
 
     def _forward_eval(self, F):
         self.model.eval()
@@ -852,7 +863,8 @@ class Session:
 
     def summary(self) -> dict:
         with self.lock:
-            return {"status": self.status, "epoch": self.epoch}
+            return {"status": self.status, "epoch": self.epoch,
+                    "stop_reason": self.stop_reason}
 
     # --------------------------------------------------------------- export
     def export_weights(self) -> bytes:

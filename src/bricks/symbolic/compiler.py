@@ -2,6 +2,7 @@
 
 Passes, in order (each one is a function of the graph, and tests count what it did):
 
+* :func:`hoist_guards`: the checks of the data (``guard``) and what they read run first.
 * :func:`lower`: forward and backward steps of the common Functions become NumPy kernels
   (``matmul``, ``add``, ``relu_grad``, ...) that compute exactly what the Function does, in
   the same order, so results stay bit-identical; the rest stays a ``call``.
@@ -27,7 +28,12 @@ from bricks.symbolic.graph import Graph, Node
 from bricks.tensor import Tensor
 
 __all__ = ["optimize", "lower", "fold_constants", "eliminate_common", "eliminate_dead", "fuse",
-           "generate", "Plan"]
+           "hoist_guards", "generate", "Plan", "StalePlan"]
+
+
+class StalePlan(Exception):
+    """Raised by a plan's guard: this call's data takes another branch than the traced one
+    (the caller then runs the function eagerly; the plan has done nothing yet)."""
 
 # Kernels whose output element i depends only on the inputs' element i (after broadcasting).
 ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "relu", "tanh", "exp"}
@@ -42,6 +48,7 @@ _UNARY = {arithmetic.Neg: "neg", elementwise.Relu: "relu", elementwise.Tanh: "ta
 
 def optimize(graph: Graph) -> Graph:
     """All passes, in order; returns the same (changed) graph."""
+    hoist_guards(graph)
     lower(graph)
     fold_constants(graph)
     eliminate_common(graph)
@@ -450,6 +457,24 @@ def fuse(graph: Graph) -> Graph:
     return graph
 
 
+def hoist_guards(graph: Graph) -> Graph:
+    """Move the guards, and the steps computing what they read, to the front: a plan checks
+    its data before it changes anything.  The tracer admits only guards on the inputs and
+    on steps without effects of them, so the moved steps depend on nothing left behind."""
+    producer = {o: n for n in graph.nodes for o in n.outs if o is not None}
+    front = set()
+    todo = [n for n in graph.nodes if n.op == "guard"]
+    while todo:
+        node = todo.pop()
+        if id(node) in front:
+            continue
+        front.add(id(node))
+        todo.extend(producer[v] for v in node.ins if v is not None and v in producer)
+    graph.nodes = ([n for n in graph.nodes if id(n) in front]
+                   + [n for n in graph.nodes if id(n) not in front])
+    return graph
+
+
 # ---------------------------------------------------------------- code generation
 
 _UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
@@ -567,6 +592,22 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"_np.multiply(_asarray({g} / {dname}), {res}, out={res})")
         else:
             lines.append(f"_np.multiply({g}, {res}, out={res})")
+    elif op in ("array_op", "guard"):
+        ns[f"AF{k}"] = node.attrs["fn"]
+        args = []
+        for j, (kind, x) in enumerate(node.attrs["args"]):
+            if kind == "v":
+                args.append(ins[x])
+            else:
+                ns[f"AC{k}_{j}"] = x
+                args.append(f"AC{k}_{j}")
+        call = f"AF{k}({', '.join(args)})"
+        if op == "array_op":
+            lines.append(f"{res} = _asarray({call})")
+        else:
+            ns[f"AE{k}"] = node.attrs["expect"]
+            lines.append(f"if {call} != AE{k}:")
+            lines.append("    raise _Stale")
     elif op == "call":
         a = node.attrs
         f = f"f{k}"
@@ -675,7 +716,7 @@ def _sgd(opt, scratch) -> bool:
 
 
 def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd,
+    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
                 _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
 
 
@@ -711,6 +752,7 @@ class Plan:
 
 def generate(graph: Graph, reuse: bool = True) -> Plan:
     """Python source for the graph, with preallocated buffers reused by liveness."""
+    hoist_guards(graph)
     values = graph.values
     ns = _base_namespace()
     outputs = set(graph.outputs)
@@ -739,7 +781,7 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
     for node in graph.nodes:
         if node.op in VIEWS:
             root[node.outs[0]] = bases(node.ins[0])
-        elif node.op == "call":
+        elif node.op in ("call", "array_op"):
             for o in node.outs:  # a Function may return a view of an input: keep them all
                 if o is not None:
                     root[o] = tuple(b for i in node.ins if i is not None for b in bases(i))

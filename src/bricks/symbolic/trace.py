@@ -217,6 +217,53 @@ class Tracer:
         self.graph.nodes.append(Node("deliver", [self.value_of(g)], [],
                                      dict(target=target), user_line()))
 
+    def _array_args(self, args):
+        """Graph values of the arrays among ``args``, and ``args`` with each array replaced
+        by ("v", its position among those values) and anything else by ("c", value)."""
+        ins, template = [], []
+        for a in args:
+            if isinstance(a, ndarray):
+                template.append(("v", len(ins)))
+                ins.append(self.value_of(a))
+            else:
+                template.append(("c", a))
+        return ins, tuple(template)
+
+    def array_op(self, fn, args, out):
+        if self.failure is not None or self.opaque:
+            return
+        if not isinstance(out, ndarray):
+            self.fail(f"{getattr(fn, '__name__', fn)} computes a {type(out).__name__}, not an "
+                      f"array, from the data")
+            return
+        ins, template = self._array_args(args)
+        self.graph.nodes.append(Node("array_op", ins, [self._new_output(out)],
+                                     dict(fn=fn, args=template), user_line()))
+
+    def decide(self, fn, args, result):
+        if self.failure is not None or self.opaque:
+            return
+        ins, template = self._array_args(args)
+        # The plan checks its guards before it does anything, so they may read the inputs,
+        # constants, and what steps without effects compute from them; not parameters or
+        # buffers (an optimizer step changes them), nor random draws or gradients.
+        producer = {o: n for n in self.graph.nodes for o in n.outs}
+        todo = list(ins)
+        while todo:
+            v = todo.pop()
+            kind = self.graph.values[v].kind
+            if kind in ("input", "const", "external"):
+                continue
+            node = producer.get(v)
+            if (kind != "node" or node is None or node.effect
+                    or node.op not in ("call", "array_op", "reshape")):
+                self.fail(f"decides in Python ({getattr(fn, '__name__', fn)}) on a value "
+                          f"that depends on more than the function's inputs")
+                return
+            todo.extend(node.ins)
+        self.graph.nodes.append(Node("guard", ins, [], dict(fn=fn, args=template,
+                                                            expect=result), user_line()))
+
     def event(self, fn, args, closure=None):
         if self.failure is not None:
             return
