@@ -53,12 +53,15 @@ class DeviceType:
         index_of: ``index_of(array)``, the device index an array lives on (None: no index).
         count: ``count()``, how many devices of this type the machine has.
         use: ``use(index)``, a context manager that makes device ``index`` the current one.
+        from_numpy_pinned: ``from_numpy`` through page-locked host memory (the data
+            loader's ``pin_memory=True``); default ``from_numpy``.
     """
 
     def __init__(self, name, module, array_type, to_numpy, from_numpy, index_of=None,
-                 count=None, use=None):
+                 count=None, use=None, from_numpy_pinned=None):
         self.name, self.module, self.array_type = name, module, array_type
         self.to_numpy, self.from_numpy = to_numpy, from_numpy
+        self.from_numpy_pinned = from_numpy_pinned or from_numpy
         self.index_of = index_of or (lambda array: None)
         self.count = count or (lambda: 1)
         self.use = use or (lambda index: _nullcontext)
@@ -167,8 +170,9 @@ def asarray_like(value, like, dtype=None):
     return kind.from_numpy(numpy.asarray(value, dtype=dtype), kind.index_of(like))
 
 
-def to_device(array, name: str, index=None):
-    """A copy of ``array`` on device ``name:index`` (``array`` itself when it is there)."""
+def to_device(array, name: str, index=None, pinned: bool = False):
+    """A copy of ``array`` on device ``name:index`` (``array`` itself when it is there);
+    ``pinned``: copy through page-locked host memory where the device type has it."""
     target = _device_types.get(name)
     if target is None:
         raise RuntimeError(f"to: unknown device type {name!r}; expected one of "
@@ -177,7 +181,7 @@ def to_device(array, name: str, index=None):
     if source is target and (index is None or source.index_of(array) in (None, index)):
         return array
     host = source.to_numpy(array)
-    return target.from_numpy(host, index)
+    return (target.from_numpy_pinned if pinned else target.from_numpy)(host, index)
 
 
 if cupy is not None:  # pragma: no cover - needs CuPy
@@ -192,10 +196,30 @@ if cupy is not None:  # pragma: no cover - needs CuPy
         except Exception:  # no driver, no device: CuPy raises at the first call
             return 0
 
+    _pinned_buffers = {}  # (shape, dtype) -> page-locked staging array, reused per batch
+
+    def _cupy_from_numpy_pinned(array, index):
+        # Page-locked memory lets the GPU copy by DMA, without a staging copy of its own.
+        # The copy is waited for before returning, so the one buffer per (shape, dtype) is
+        # free for the next batch.
+        import cupyx  # type: ignore
+
+        key = (array.shape, array.dtype.str)
+        staging = _pinned_buffers.get(key)
+        if staging is None:
+            staging = _pinned_buffers[key] = cupyx.empty_pinned(array.shape, array.dtype)
+        staging[...] = array
+        with cupy.cuda.Device(0 if index is None else index):
+            out = cupy.empty(array.shape, array.dtype)
+            out.set(staging)
+            cupy.cuda.get_current_stream().synchronize()
+        return out
+
     register_device_type(DeviceType(
         "cuda", cupy, cupy.ndarray, cupy.asnumpy, _cupy_from_numpy,
         index_of=lambda a: a.device.id, count=_cupy_count,
-        use=lambda index: cupy.cuda.Device(0 if index is None else index)))
+        use=lambda index: cupy.cuda.Device(0 if index is None else index),
+        from_numpy_pinned=_cupy_from_numpy_pinned))
 
 
 def get_default_dtype():

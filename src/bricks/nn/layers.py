@@ -12,9 +12,11 @@ import math
 import numbers
 
 from bricks import backend
+from bricks import devices as _devices
 from bricks.autograd import Function
 from bricks.backend import as_dtype, is_floating
 from bricks.functions import linalg as _linalg
+from bricks.functions.creation import empty
 from bricks.functions.shape import flatten as _flatten
 from bricks.functions.shape import normalize_dim
 from bricks.nn import init
@@ -27,9 +29,11 @@ __all__ = ["Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Dropout1d",
 
 def _factory_dtype(dtype, device, layer):
     """The dtype for a layer's parameters; ``device`` exists only for PyTorch's signature."""
-    if device not in (None, "cpu"):
-        raise ValueError(f"{layer}: device={device!r} is not supported (bricks layers live on "
-                         f"the CPU; use device=None or 'cpu')")
+    if device not in (None, "cpu") and not (isinstance(device, _devices.device)
+                                             and device.type == "cpu"):
+        raise ValueError(f"{layer}: device={device!r} is not supported here: layers are made "
+                         f"on the CPU; move them with .to(device) (e.g. "
+                         f"model = {layer}(...).to('cuda'))")
     dtype = as_dtype(dtype) or backend.get_default_dtype()
     if not is_floating(dtype):
         raise TypeError(f"{layer}: parameters must have a floating dtype, got {dtype}")
@@ -37,7 +41,7 @@ def _factory_dtype(dtype, device, layer):
 
 
 def _empty(shape, dtype) -> Tensor:
-    return Tensor._make(backend.xp.empty(shape, dtype=dtype), False, None, 0)
+    return empty(shape, dtype=dtype)  # on the CPU: Module.to(device) moves it
 
 
 def _add_weight_bias(module: Module, weight_shape: tuple, bias: bool, out_features: int,
@@ -279,8 +283,11 @@ class _DropoutMask(Function):
     draws_random = True
 
     def forward(self, x, p):
+        # Drawn on the host from the one generator (the same masks on every device for a
+        # seed), then copied to x's device.
         u = backend.default_generator().random(x.shape, dtype=backend.float64)
-        return (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        mask = (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        return backend.asarray_like(mask, x)
 
 
 class Dropout(Module):
@@ -331,7 +338,7 @@ def _channel_dropout(op, input, p, training, spatial):
     shape = input.shape[:input.ndim - spatial] + (1,) * spatial
     u = backend.default_generator().random(shape, dtype=backend.float64)
     mask = (u >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
-    return input * Tensor._make(mask, False, None, 0)
+    return input * Tensor._make(backend.asarray_like(mask, input.data), False, None, 0)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,

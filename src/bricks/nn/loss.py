@@ -26,7 +26,7 @@ import warnings
 from bricks import autograd as _autograd
 from bricks import backend
 from bricks.autograd import Function, is_grad_enabled
-from bricks.backend import is_floating, xp
+from bricks.backend import get_array_module, is_floating
 from bricks.functions import elementwise as E
 from bricks.functions.arithmetic import to_dtype
 from bricks.functions.reduction import log_softmax, softmax
@@ -96,7 +96,7 @@ def _broadcast_pair(input, target, op: str, warn: bool = True):
     target = _as_tensor(target, op, "target")
     if input.shape != target.shape:
         try:
-            xp.broadcast_shapes(input.shape, target.shape)
+            backend.broadcast_shapes(input.shape, target.shape)
         except ValueError:
             raise RuntimeError(
                 f"{op}: input of shape {_shape(input)} and target of shape {_shape(target)} "
@@ -291,8 +291,9 @@ class BinaryCrossEntropy(Function):
     """
 
     def forward(self, p, y):
+        xp = get_array_module(p)
         self.save_for_backward(p, y)
-        with xp.errstate(divide="ignore"):
+        with backend.errstate(xp, divide="ignore"):
             log_p = xp.maximum(xp.log(p), -100.0)
             log_1mp = xp.maximum(xp.log1p(-p), -100.0)
         return (y - 1.0) * log_1mp - y * log_p
@@ -311,7 +312,7 @@ def _class_free_weight(weight, shape, dtype, op: str) -> Tensor:
     """An optional weight that must broadcast to the loss's ``shape``, as a Tensor."""
     w = _as_tensor(weight, op, "weight")
     try:
-        out = xp.broadcast_shapes(w.shape, shape)
+        out = backend.broadcast_shapes(w.shape, shape)
     except ValueError:
         out = None
     if out != tuple(shape):
@@ -371,6 +372,7 @@ class _Softplus(Function):
     """
 
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
@@ -390,6 +392,7 @@ class BCEWithLogits(Function):
     """
 
     def forward(self, x, y, pos_weight):
+        xp = get_array_module(x)
         self.save_for_backward(x, y)
         self.pos_weight = pos_weight
         softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
@@ -451,10 +454,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
 # ---------------------------------------------------------------- multi-class
 
 
-def _class_weight(weight, classes: int, dtype, op: str):
+def _class_weight(weight, classes: int, dtype, op: str, like=None):
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = weight.data if isinstance(weight, Tensor) else backend.asarray_like(weight, like)
     if w.shape != (classes,):
         raise RuntimeError(
             f"{op}: weight must be a 1-D tensor with one entry per class ({classes}), got "
@@ -480,6 +483,7 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
     ``active`` is None when no target equals ``ignore_index``.
     """
     shape, t = input.shape, target.data
+    xp = get_array_module(t)
     expected = (shape[0],) + tuple(shape[2:])
     if t.dtype.kind not in "iu":
         raise RuntimeError(
@@ -546,9 +550,10 @@ class CrossEntropy(Function):
     """
 
     def forward(self, x, *probs, index, active, weight, smoothing, reduction, denom):
+        xp = get_array_module(x)
         self.index, self.active, self.weight = index, active, weight
         self.smoothing, self.reduction, self.denom = smoothing, reduction, denom
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
             m = x.max(axis=1, keepdims=True)
             m = xp.where(xp.isfinite(m), m, 0)
             shifted = x - m
@@ -583,6 +588,7 @@ class CrossEntropy(Function):
     def _class_weights(self, shape, dtype):
         """q and its sum over classes s for class-index targets, as arrays (None: 1)."""
         index, active, weight, eps = self.index, self.active, self.weight, self.smoothing
+        xp = get_array_module(index)
         classes = shape[1]
         coef = xp.full(index.shape, 1.0 - eps, dtype=dtype)
         if weight is not None:
@@ -602,6 +608,7 @@ class CrossEntropy(Function):
 
     def _grad_scale(self, grad, shape):
         """The incoming gradient, shaped to broadcast over (N, C, d1, ...)."""
+        xp = get_array_module(grad.data if isinstance(grad, Tensor) else grad)
         rows = (shape[0], 1) + tuple(shape[2:])
         if self.reduction == "none":
             return grad.reshape(rows)
@@ -616,6 +623,7 @@ class CrossEntropy(Function):
         return grad * _const(nan_rows.reshape(rows))
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         saved = self.saved_tensors
         x, logp = saved[0], saved[1]
         probs = saved[2] if len(saved) > 2 else None
@@ -646,6 +654,7 @@ class CrossEntropy(Function):
 
     def backward_arrays(self, grad):
         # The training step's case on raw arrays: class indices, input gradient only.
+        xp = get_array_module(grad)
         saved = self.saved_arrays
         if len(saved) > 2 or not self.needs_input_grad[0] or (
                 self.reduction == "mean" and not self.denom):
@@ -670,6 +679,7 @@ class SquaredError(Function):
     """
 
     def forward(self, x, t, n):
+        xp = get_array_module(x)
         self.n = n
         self.save_for_backward(x, t)
         d = x - t
@@ -686,6 +696,7 @@ class SquaredError(Function):
     fresh_grads = True
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         x, t = self.saved_arrays
         g = grad / xp.asarray(self.n, dtype=grad.dtype) if self.n != 1 else grad
         gd = x - t
@@ -740,7 +751,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
     unbatched = input.ndim == 1
     input, target = _batched(input, target, op, probs)
     shape, dtype = input.shape, input.data.dtype
-    w = _class_weight(weight, shape[1], dtype, op)
+    w = _class_weight(weight, shape[1], dtype, op, input.data)
     options = dict(weight=w, smoothing=float(label_smoothing), reduction=reduction)
     if probs and target.shape == shape:
         if target.data.dtype != dtype:
@@ -792,7 +803,8 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
     unbatched = input.ndim == 1
     input, target = _batched(input, target, op, probs=False)
     index, active = _class_targets(input, target, ignore_index, op)
-    w = _class_weight(weight, input.shape[1], input.data.dtype, op)
+    xp = get_array_module(index)
+    w = _class_weight(weight, input.shape[1], input.data.dtype, op, input.data)
     loss = -gather(input, 1, index[:, None]).squeeze(1)
     if w is not None:
         loss = loss * _const(w[index])

@@ -12,7 +12,7 @@ import numbers
 
 from bricks import backend
 from bricks.autograd import Function, no_grad
-from bricks.backend import xp
+from bricks.functions.creation import zeros
 from bricks.nn.layers import _empty, _factory_dtype
 from bricks.nn.module import Module, Parameter
 from bricks.tensor import Tensor
@@ -186,7 +186,7 @@ class _NormBase(Module):
             self.register_buffer("running_mean", _empty((self.num_features,), dtype))
             self.register_buffer("running_var", _empty((self.num_features,), dtype))
             self.register_buffer("num_batches_tracked",
-                                 Tensor._make(xp.zeros((), dtype=backend.int64), False, None, 0))
+                                 zeros((), dtype=backend.int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
