@@ -10,9 +10,10 @@ import pytest
 import bricks
 import bricks.io
 from bricks.backend import xp
-from bricks.playground import schema
+from bricks.playground import frames, schema
+from bricks.playground.data import feature_matrix, make_dataset
 from bricks.playground.schema import SchemaError
-from bricks.playground.session import Session, feature_matrix, make_dataset
+from bricks.playground.session import Session
 from bricks.train import Trainer
 
 ALL_FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]
@@ -203,7 +204,7 @@ def test_snapshot_shapes_and_gradient_flow():
     assert [len(layer) for layer in f["formulas"]] == [2, 4, 3, 1]
     assert len(f["grad_norms"]) == 3 and all(g > 0 for g in f["grad_norms"])
     # The heatmap's top-left cell is the model at (x1, x2) = (-6, 6).
-    with_grid = s._grid(40)
+    with_grid = frames.grid(40)
     assert with_grid[0].tolist() == [-6.0, 6.0] and with_grid[-1].tolist() == [6.0, -6.0]
     # The first input's thumbnail is x1 itself: it grows left to right.
     row = thumbs[0][0][: f["neurons"]["size"]]
@@ -405,3 +406,17 @@ def test_a_diverging_loss_stops_a_step_as_diverged():
     assert done < 5 and s.status == "stopped" and s.stop_reason == "diverged"
     assert s.summary() == {"status": "stopped", "epoch": s.epoch, "stop_reason": "diverged"}
     assert s.snapshot()["train_loss"] is None
+
+
+def test_dataset_constants_describe_the_data():
+    from bricks.playground import data
+    X, y, _, k = make_dataset("blobs", 2000, 0.0, 0, n_classes=4)
+    for c in range(k):
+        pts = X[y == c]
+        assert abs(float(xp.hypot(*pts.mean(0))) - data.BLOB_RADIUS) < 0.1
+        assert abs(float(pts.std(0).mean()) - data.BLOB_STD) < 0.05
+    # Each random stream of the seed is its own: a new split keeps the initial weights.
+    a, b = Session({"seed": 4}), Session({"seed": 4, "train_ratio": 70})
+    assert not xp.array_equal(a.is_test, b.is_test)
+    assert all(xp.array_equal(p.data, q.data) for p, q in zip(a.weights, b.weights))
+    assert xp.array_equal(a.is_test, data.split_mask(len(a.y), 50, 4))

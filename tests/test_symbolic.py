@@ -286,3 +286,19 @@ def test_custom_function_apply_takes_a_symbol():
     f = compile([y.sum()] + grad(y.sum(), [x]))
     value, gx = f(x=np.array([1.0, 2.0, -1.0], np.float32))
     assert value == 8.0 and gx.tolist() == [3.0, 12.0, 3.0]
+
+
+def test_relu_backward_kernel_keeps_every_bit():
+    # where(y > 0, g, 0) exactly: +0 where the input was <= 0 even for g = -1, inf or nan;
+    # the plan computes it as integer bits times a mask, into a buffer.
+    x = Variable('x', shape=(2, 4))
+    w = Variable('w', shape=(2, 4))
+    loss = (x.relu() * w).sum()
+    f = compile(grad(loss, [x]))
+    assert f.graph.count("relu_grad") == 1 and "_np.where" not in f.source
+    X = np.array([[-1.0, 0.0, 2.0, -0.0], [3.0, -2.0, np.nan, 1.0]], np.float32)
+    W = np.array([[-1.0, np.inf, -0.0, np.nan], [np.nan, -np.inf, 5.0, -3.0]], np.float32)
+    (got,) = f(x=X, w=W)
+    xt = bricks.tensor(X, requires_grad=True)
+    (xt.relu() * bricks.tensor(W)).sum().backward()
+    np.testing.assert_array_equal(got.view(np.int32), xt.grad.data.view(np.int32))

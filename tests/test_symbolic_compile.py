@@ -181,6 +181,60 @@ def test_a_guard_sends_other_data_to_eager(loss_fn):
     assert compiled.fallback_reason is None
 
 
+def test_sgd_update_and_zero_grad_are_written_into_the_plan():
+    xs, ys = _data()
+    compiled, (m1, m2) = _run_both(
+        lambda: nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 3)),
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9), F.cross_entropy, xs, ys, calls=4)
+    src = compiled.plan.source
+    # One in-place update per parameter (momentum buffer, then the parameter), no loop
+    # over the parameter groups; zero_grad and the deliveries assign p.grad directly.
+    assert src.count("_v *= _mo; _v += _g.data") == 4 and src.count("_p -= T") == 4
+    assert "E1(*A1)" in src and src.index("if not _sgd(") > src.index("_v *= _mo")
+    assert ".grad is None" not in src and src.count(".grad = G") == 4
+    opt2 = [o for o in compiled.plan.fn.__globals__.values() if isinstance(o, optim.SGD)][0]
+    buffers = [opt2.state[p]["momentum_buffer"] for p in m2.parameters()]
+    compiled(bricks.tensor(xs[0]), bricks.tensor(ys[0]))
+    assert all(opt2.state[p]["momentum_buffer"] is b for p, b in zip(m2.parameters(), buffers))
+    for p in m2.parameters():
+        assert p.grad is not None and p.grad.shape == p.shape
+
+
+@pytest.mark.parametrize("change", ["weight_decay", "nesterov", "momentum", "lr", "state",
+                                    "group"])
+def test_written_out_sgd_follows_changes_to_the_optimizer(change):
+    # The plan's update checks, on each call, that the optimizer is still the plain SGD it
+    # was written for; if not, SGD.step runs, and the result stays the eager one.
+    xs, ys = _data()
+    (m1, o1), (m2, o2) = _pair(lambda: nn.Sequential(nn.Linear(3, 8), nn.Tanh(),
+                                                     nn.Linear(8, 3)),
+                               lambda p: optim.SGD(p, lr=0.1, momentum=0.9))
+    extra = [bricks.zeros(2, requires_grad=True) for _ in range(2)]
+    eager = _step(m1, o1, F.cross_entropy)
+    compiled = bricks.compile(_step(m2, o2, F.cross_entropy), fallback=False)
+    for i in range(8):
+        if i == 4:
+            for opt, more in ((o1, extra[0]), (o2, extra[1])):
+                group = opt.param_groups[0]
+                if change == "weight_decay":
+                    group["weight_decay"] = 0.01
+                elif change == "nesterov":
+                    group["nesterov"] = True
+                elif change == "momentum":
+                    group["momentum"] = 0.5
+                elif change == "lr":
+                    group["lr"] = 0.01
+                elif change == "state":
+                    opt.load_state_dict(opt.state_dict())
+                else:
+                    opt.add_param_group({"params": [more]})
+        x, y = bricks.tensor(xs[i % 3]), bricks.tensor(ys[i % 3])
+        assert eager(x, y).item() == compiled(x, y).item()
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            np.testing.assert_array_equal(p.data, q.data)
+    assert compiled.traces == 2 and compiled.fallback_reason is None
+
+
 @pytest.mark.parametrize("make_opt", [
     lambda p: optim.SGD(p, lr=0.1),
     lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
