@@ -246,3 +246,40 @@ def test_get_array_module_and_backend_helpers(standin):
     assert backend.get_array_module(1.0) is np
     assert backend.is_array(d) and backend.is_array(np.ones(1)) and not backend.is_array(1.0)
     np.testing.assert_array_equal(backend.to_numpy(d), np.ones(2))
+
+
+# ---------------------------------------------------------------- the GPU benchmark
+
+
+def _bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_gpu_skips_without_a_gpu(capsys):
+    if bricks.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert _bench().main(["--quick"]) is None
+    out = capsys.readouterr().out
+    assert "skipped, no GPU to measure" in out and "No numbers are reported" in out
+    assert "|" not in out  # no table, no invented numbers
+
+
+def test_bench_gpu_models_match_their_torch_twins():
+    """The PyTorch models of the benchmark compute what the bricks models compute."""
+    torch = pytest.importorskip("torch")
+    bench = _bench()
+    for _, make, shape, _ in bench.WORKLOADS:
+        bricks.manual_seed(0)
+        model = make()
+        twin = bench.torch_model(torch, model)
+        x = np.random.default_rng(0).standard_normal((3,) + shape).astype(np.float32)
+        want = twin(torch.from_numpy(x)).detach().numpy()
+        got = model(bricks.tensor(x)).detach().numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
