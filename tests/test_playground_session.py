@@ -22,7 +22,7 @@ ALL_FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]
 def test_defaults_are_tf_playground():
     s = Session()
     c = s.config
-    assert (c["dataset"], c["hidden"], c["activation"], c["learning_rate"], c["batch_size"],
+    assert (c["dataset"], c["hidden"], c["activation"], c["lr"], c["batch_size"],
             c["train_ratio"], c["noise"], c["features"]) == (
         "circle", [4, 2], ["tanh", "tanh"], 0.03, 10, 50, 0, ["x1", "x2"])
     assert len(s.y_train) == 250 and len(s.y_test) == 250
@@ -57,7 +57,7 @@ def test_same_seed_same_data_and_weights():
 
 def test_xor_reaches_90_percent():
     s = Session({"dataset": "xor", "hidden": [8], "optimizer": "adam",
-                 "learning_rate": 0.03})
+                 "lr": 0.03})
     s.step(40)
     frame = s.snapshot()
     assert frame["epoch"] == 40
@@ -66,7 +66,7 @@ def test_xor_reaches_90_percent():
 
 def test_spiral_reaches_90_percent():
     s = Session({"dataset": "spiral", "hidden": [8, 8], "features": ALL_FEATURES,
-                 "optimizer": "adam", "learning_rate": 0.03})
+                 "optimizer": "adam", "lr": 0.03})
     first = s.test_loss
     s.step(60)
     frame = s.snapshot()
@@ -77,7 +77,7 @@ def test_spiral_reaches_90_percent():
 
 def test_multiclass_spiral_with_softmax_cross_entropy():
     s = Session({"dataset": "spiral", "n_classes": 3, "loss": "cross_entropy",
-                 "hidden": [8], "optimizer": "adam", "learning_rate": 0.03,
+                 "hidden": [8], "optimizer": "adam", "lr": 0.03,
                  "features": ALL_FEATURES})
     assert s.linears[-1].weight.shape == (3, 8)
     s.step(30)
@@ -90,7 +90,7 @@ def test_multiclass_spiral_with_softmax_cross_entropy():
 
 
 def test_regression_plane():
-    s = Session({"dataset": "plane", "hidden": [4], "learning_rate": 0.01})
+    s = Session({"dataset": "plane", "hidden": [4], "lr": 0.01})
     s.step(10)
     f = s.snapshot()
     assert f["train_accuracy"] is None and f["confusion"] is None
@@ -102,12 +102,12 @@ def test_regression_plane():
 def test_learning_rate_change_takes_effect_mid_run():
     s = Session({"optimizer": "sgd"})
     s.step(2)
-    assert s.update_config({"learning_rate": 1e-9}) == "none"
+    assert s.update_config({"lr": 1e-9}) == "none"
     assert s.epoch == 2 and s.optimizer.param_groups[0]["lr"] == 1e-9
     before = [w.data.copy() for w in s.weights]
     s.step(1)
     assert max(float(abs(w.data - b).max()) for w, b in zip(s.weights, before)) < 1e-6
-    s.update_config({"learning_rate": 1.0})
+    s.update_config({"lr": 1.0})
     before = [w.data.copy() for w in s.weights]
     s.step(1)
     assert max(float(abs(w.data - b).max()) for w, b in zip(s.weights, before)) > 1e-3
@@ -118,7 +118,7 @@ def test_learning_rate_change_while_playing():
     s = Session()
     s.play()
     try:
-        s.update_config({"learning_rate": 0.5})
+        s.update_config({"lr": 0.5})
         assert s.is_running()
         assert s.optimizer.param_groups[0]["lr"] == 0.5
         deadline = time.monotonic() + 10
@@ -148,7 +148,7 @@ def test_stop_after_max_epochs_and_target_loss():
     s.play()
     s.wait(20)
     assert s.status == "stopped" and s.stop_reason == "max_epochs" and s.epoch == 5
-    t = Session({"dataset": "gauss", "target_loss": 0.2, "learning_rate": 0.1})
+    t = Session({"dataset": "gauss", "target_loss": 0.2, "lr": 0.1})
     t.play()
     t.wait(20)
     assert t.stop_reason == "target_loss" and t.test_loss <= 0.2
@@ -222,7 +222,7 @@ def test_zero_init_keeps_neurons_symmetric():
 @pytest.mark.parametrize("optimizer", list(schema.OPTIMIZERS))
 def test_every_optimizer_trains(optimizer):
     lr = 1.0 if optimizer in ("lbfgs", "adadelta") else 0.03
-    s = Session({"optimizer": optimizer, "learning_rate": lr, "dataset": "gauss"})
+    s = Session({"optimizer": optimizer, "lr": lr, "dataset": "gauss"})
     start = s.train_loss
     s.step(3)
     assert s.train_loss is not None and s.train_loss < start
@@ -242,7 +242,7 @@ def test_l1_and_l2_regularization_shrink_weights():
     norms = {}
     for reg in ("none", "l1", "l2"):
         s = Session({"regularization": reg, "reg_rate": 0.05, "hidden": [8],
-                     "learning_rate": 0.1})
+                     "lr": 0.1})
         s.step(10)
         norms[reg] = sum(float(abs(w.data).sum()) for w in s.weights)
     assert norms["l1"] < norms["none"] and norms["l2"] < norms["none"]
@@ -252,7 +252,7 @@ def test_export_weights_load_with_bricks_io(tmp_path):
     s = Session({"hidden": [3]})
     s.step(2)
     path = tmp_path / "w.safetensors"
-    path.write_bytes(s.export_weights())
+    path.write_bytes(s.export("weights"))
     loaded = bricks.io.load(path)
     state = s.model.state_dict()
     assert sorted(loaded) == sorted(state)
@@ -264,7 +264,7 @@ def test_export_weights_load_with_bricks_io(tmp_path):
 @pytest.mark.parametrize("config", [
     {"dataset": "spiral", "n_classes": 3, "loss": "cross_entropy", "optimizer": "adam",
      "features": ["x1", "x2", "sinx1"], "batch_norm": True, "dropout": 0.1},
-    {"dataset": "multi_gauss", "optimizer": "lbfgs", "learning_rate": 1.0,
+    {"dataset": "multi_gauss", "optimizer": "lbfgs", "lr": 1.0,
      "regularization": "l2", "reg_rate": 0.001},
     {"dataset": "circle", "loss": "cross_entropy", "zero_init": True, "optimizer": "nesterov"},
 ])
@@ -272,7 +272,7 @@ def test_export_script_runs(tmp_path, config):
     s = Session(config)
     s.step(3)
     script = tmp_path / "model.py"
-    script.write_text(s.export_script())
+    script.write_text(s.export("script"))
     out = subprocess.run([sys.executable, str(script), "--retrain", "--epochs", "2"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -281,7 +281,7 @@ def test_export_script_runs(tmp_path, config):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "no weights at" in out.stderr and "--retrain" in out.stderr
-    (tmp_path / "bricks_playground.safetensors").write_bytes(s.export_weights())
+    (tmp_path / "bricks_playground.safetensors").write_bytes(s.export("weights"))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -294,7 +294,7 @@ def test_export_script_runs(tmp_path, config):
 
 def test_export_data_csv_round_trips():
     s = Session({"n_points": 40})
-    text = s.export_data()
+    text = s.export("data")
     rows, task, has_split = schema.parse_csv(text.encode())
     assert has_split and task == "classification" and len(rows) == 40
     assert sum(r[3] for r in rows) == len(s.y_test)
@@ -354,7 +354,7 @@ def test_two_sessions_train_at_once_in_threads():
     {"optimizer": "adam", "regularization": "l2", "reg_rate": 0.01, "n_points": 101,
      "batch_size": 7},
     {"optimizer": "momentum", "dataset": "spiral", "n_classes": 3, "loss": "cross_entropy"},
-    {"optimizer": "lbfgs", "learning_rate": 1.0, "dataset": "gauss",
+    {"optimizer": "lbfgs", "lr": 1.0, "dataset": "gauss",
      "regularization": "l1", "reg_rate": 0.001},
 ])
 def test_training_is_the_lectures_loop_bit_for_bit(config):
@@ -401,7 +401,7 @@ def test_grad_norms_are_shown_when_the_last_batch_is_a_skipped_single_row():
 def test_a_diverging_loss_stops_a_step_as_diverged():
     # Trainer's NaNGuard: a NaN/inf batch loss ends the run at once (no epochs on NaN
     # weights), in a step as in play, and the page is told why.
-    s = Session({"learning_rate": 10.0, "dataset": "plane", "activation": "relu"})
+    s = Session({"lr": 10.0, "dataset": "plane", "activation": "relu"})
     done = s.step(5)
     assert done < 5 and s.status == "stopped" and s.stop_reason == "diverged"
     assert s.summary() == {"status": "stopped", "epoch": s.epoch, "stop_reason": "diverged"}
@@ -420,3 +420,68 @@ def test_dataset_constants_describe_the_data():
     assert not xp.array_equal(a.is_test, b.is_test)
     assert all(xp.array_equal(p.data, q.data) for p, q in zip(a.weights, b.weights))
     assert xp.array_equal(a.is_test, data.split_mask(len(a.y), 50, 4))
+
+
+# ------------------------------------------------------- one optimizer factory (issue 17)
+@pytest.mark.parametrize("name", schema.OPTIMIZERS)
+def test_the_optimizer_is_bricks_optim_create_with_the_page_settings(name):
+    s = Session({"optimizer": name, "lr": 0.3, "momentum": 0.5})
+    spec = bricks.optim.OPTIMIZERS[name]
+    assert type(s.optimizer) is spec.cls
+    group = s.optimizer.param_groups[0]
+    assert group["lr"] == 0.3
+    assert group.get("momentum", 0) == (0.5 if name in ("momentum", "nesterov") else 0)
+    assert group.get("nesterov", False) == (name == "nesterov")
+
+
+def test_momentum_is_used_as_given_and_nesterov_without_momentum_is_refused():
+    s = Session({"optimizer": "momentum", "momentum": 0})
+    assert s.optimizer.param_groups[0]["momentum"] == 0  # plain SGD, as asked
+    s = Session({"optimizer": "nesterov", "momentum": 0.25})
+    assert s.optimizer.param_groups[0]["momentum"] == 0.25
+    s.update_config({"momentum": 0.001})
+    assert s.optimizer.param_groups[0]["momentum"] == 0.001  # live, not max(m, 1e-3)
+    # Nesterov needs a momentum: refused with the field's name, never silently raised.
+    with pytest.raises(SchemaError, match="momentum: must be > 0 for nesterov"):
+        s.update_config({"momentum": 0})
+    assert s.config["momentum"] == 0.001
+    with pytest.raises(SchemaError, match="momentum"):
+        Session({"optimizer": "nesterov", "momentum": 0})
+
+
+# ------------------------------------------------------- bricks.compile (issue 11)
+def _train_with_live_changes(config, compile):  # noqa: A002
+    bricks.manual_seed(0)  # dropout
+    s = Session(config, compile=compile)
+    s.step(2)
+    s.update_config({"lr": 0.1, "momentum": 0.5})  # read live by the plan's step()
+    s.step(1)
+    s.update_config({"regularization": "l2", "reg_rate": 0.01})  # a new plan
+    s.step(1)
+    s.update_config({"batch_size": 25})  # new shapes: a new plan
+    s.set_weight(0, 0, 0, 0.5)  # an edited weight is read by the plan
+    s.step(2)
+    return s
+
+
+@pytest.mark.parametrize("config", [{"optimizer": name} for name in schema.OPTIMIZERS] + [
+    {"activation": ["prelu", "step"]}, {"activation": "relu", "regularization": "l1",
+                                        "reg_rate": 0.01},
+    {"dataset": "spiral", "n_classes": 3, "loss": "cross_entropy", "hidden": [8, 8]},
+    {"dataset": "plane", "loss": "mse"}, {"loss": "cross_entropy", "dropout": [0.2, 0.1]},
+    {"n_points": 103, "batch_size": 7},
+    {"batch_norm": [True, False]},
+])
+def test_compiled_training_equals_eager_bit_for_bit(config):
+    eager = _train_with_live_changes(config, compile=False)
+    compiled = _train_with_live_changes(config, compile=True)
+    uses_plan = (not bricks.optim.OPTIMIZERS[config.get("optimizer", "sgd")].full_batch
+                 and "batch_norm" not in config)
+    assert (compiled.trainer._compiled is not None) == uses_plan
+    if uses_plan:
+        assert compiled.trainer._compiled.plans and compiled.trainer._compiled.fallback_reason \
+            is None
+    for (key, p), q in zip(eager.model.state_dict().items(),
+                           compiled.model.state_dict().values()):
+        assert xp.array_equal(p.data, q.data), key
+    assert eager.history == compiled.history and eager.grad_norms == compiled.grad_norms

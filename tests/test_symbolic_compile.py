@@ -142,6 +142,33 @@ def test_nll_loss_and_gather_compile_without_fallback():
     assert [n.op for n in g.nodes[:3]] == ["guard", "reshape", "guard"]
 
 
+_W = bricks.tensor([1.0, 2.0, 0.5])
+
+
+@pytest.mark.parametrize("loss_fn", [
+    lambda a, b: F.cross_entropy(a, b, weight=_W),
+    lambda a, b: F.nll_loss(a.log_softmax(dim=1), b, weight=_W),
+    lambda a, b: F.cross_entropy(a, b, ignore_index=1),
+    lambda a, b: F.nll_loss(a.log_softmax(dim=1), b, ignore_index=1),
+], ids=["ce-weight", "nll-weight", "ce-ignore", "nll-ignore"])
+def test_values_read_from_the_targets_are_never_frozen(loss_fn):
+    # Traced twice on the same targets, a plan used to keep their class weights, ignore
+    # mask and the mean's denominator as constants, and gave wrong losses for the next
+    # targets. Now the arrays are plan steps and the denominator a guard.
+    rng = np.random.default_rng(0)
+    (m1, o1), (m2, o2) = _ce_pair(loss_fn)
+    eager = _step(m1, o1, loss_fn)
+    compiled = bricks.compile(_step(m2, o2, loss_fn), fallback=False)
+    x = bricks.tensor(rng.standard_normal((8, 3)).astype(np.float32))
+    first = bricks.tensor(rng.integers(0, 3, 8))
+    for i in range(8):
+        y = first if i < 3 else bricks.tensor(rng.integers(0, 3, 8))
+        assert eager(x, y).item() == compiled(x, y).item()
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert compiled.graph is not None
+
+
 def _ce_pair(loss_fn):
     return _pair(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
                  lambda p: optim.SGD(p, lr=0.05))
@@ -198,6 +225,56 @@ def test_sgd_update_and_zero_grad_are_written_into_the_plan():
     assert all(opt2.state[p]["momentum_buffer"] is b for p, b in zip(m2.parameters(), buffers))
     for p in m2.parameters():
         assert p.grad is not None and p.grad.shape == p.shape
+
+
+def test_few_row_linear_runs_transposed_with_the_same_bits():
+    # batch 8, 40 outputs: the plan computes x W^T as (W x^T)^T, as eager Linear does.
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((8, 30)).astype(np.float32) for _ in range(3)]
+    ys = [rng.integers(0, 5, 8) for _ in range(3)]
+    compiled, _ = _run_both(
+        lambda: nn.Sequential(nn.Linear(30, 40), nn.ReLU(), nn.Linear(40, 5)),
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9), F.cross_entropy, xs, ys, calls=5)
+    src = compiled.plan.source
+    assert src.count("_lt_40x8_float32") == 2  # the first layer only (5 < 2 * 8)
+    assert compiled.graph.count("linear") == 2
+
+
+def test_tracing_leaves_no_garbage_holding_arrays():
+    # The records of the first calls (and every array they kept) are freed when the plan
+    # is made, by reference counting: no cycle waits for the garbage collector.
+    import gc
+
+    from bricks.symbolic.trace import Tracer
+
+    xs, ys = _data()
+    bricks.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step = bricks.compile(_step(model, opt, F.cross_entropy), fallback=False)
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(3):
+            step(bricks.tensor(xs[i]), bricks.tensor(ys[i]))
+        assert step.graph is not None
+        assert not [o for o in gc.get_objects() if isinstance(o, Tracer)]
+    finally:
+        gc.enable()
+
+
+def test_sigmoid_and_bce_with_logits_become_kernels():
+    # The small classifiers of the demos: no Function is called per step any more.
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((16, 2)).astype(np.float32) * 30 for _ in range(3)]
+    ys = [(rng.random((16, 1)) > 0.5).astype(np.float32) for _ in range(3)]
+    compiled, _ = _run_both(
+        lambda: nn.Sequential(nn.Linear(2, 8), nn.Sigmoid(), nn.Linear(8, 1)),
+        lambda p: optim.Adam(p, lr=0.05), nn.BCEWithLogitsLoss(), xs, ys, calls=6)
+    g = compiled.graph
+    for op in ("sigmoid", "sigmoid_grad", "bce_logits", "bce_logits_grad"):
+        assert g.count(op) == 1, op
+    assert not [n for n in g.nodes if n.op in ("call", "call_bwd")]
 
 
 @pytest.mark.parametrize("change", ["weight_decay", "nesterov", "momentum", "lr", "state",

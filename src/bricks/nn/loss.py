@@ -497,16 +497,46 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
             f"{expected} (or probability targets of shape {tuple(shape)}), got target of "
             f"shape {tuple(t.shape)}"
         )
-    # A decision on the targets' values: bricks.compile checks it again on every call.
+    # A decision on the targets' values: bricks.compile checks it again on every call, and
+    # recomputes the arrays made from them (array_op) instead of freezing them.
     if not _autograd.decide(_any_ignored, t, tuple(shape), ignore_index, op):
         return t, None
-    ignored = t == ignore_index
-    return xp.where(ignored, 0, t), ~ignored
+    return (_autograd.array_op(_zero_ignored, t, ignore_index),
+            _autograd.array_op(xp.not_equal, t, ignore_index))
+
+
+def _zero_ignored(t, ignore_index: int):
+    return xp.where(t == ignore_index, 0, t)
+
+
+def _pick(w, index):
+    return w[index]
+
+
+def _denominator(index, active, w) -> float:
+    """The mean's denominator: how many targets count, or the sum of their class weights.
+
+    A number read from the targets' values: with ignored targets or class weights it is a
+    decision that bricks.compile checks on every call (it is a constant of the plan).
+    """
+    if w is None and active is None:
+        return float(index.size)
+    return _autograd.decide(_count_or_weigh, index, active, w)
+
+
+def _count_or_weigh(index, active, w) -> float:
+    if w is None:
+        return float(active.sum())
+    return float((w[index] if active is None else w[index] * active).sum())
 
 
 def _any_ignored(t, shape, ignore_index: int, op: str) -> bool:
     """Whether a target equals ``ignore_index``; raises if one is out of range."""
     classes = shape[1]
+    if t.size:
+        lo, hi = t.min(), t.max()
+        if 0 <= lo and hi < classes and not lo <= ignore_index <= hi:
+            return False  # the usual case, in two reductions
     ignored = t == ignore_index
     bad = ~ignored & ((t < 0) | (t >= classes))
     if bad.any():
@@ -761,11 +791,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
                                  **options)
     else:
         index, active = _class_targets(input, target, ignore_index, op)
-        if w is None:
-            denom = float(index.size if active is None else active.sum())
-        else:
-            picked = w[index] if active is None else w[index] * active
-            denom = float(picked.sum())
+        denom = _denominator(index, active, w)
         out = CrossEntropy.apply(input, index=index, active=active, denom=denom, **options)
     if unbatched and reduction == "none":
         out = out.reshape(())
@@ -807,14 +833,11 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
     w = _class_weight(weight, input.shape[1], input.data.dtype, op, input.data)
     loss = -gather(input, 1, index[:, None]).squeeze(1)
     if w is not None:
-        loss = loss * _const(w[index])
+        loss = loss * _const(_autograd.array_op(_pick, w, index))
     if active is not None:
         loss = E.where(_const(active), loss, 0.0)
     if reduction == "mean":
-        if w is None:
-            denom = float(index.size if active is None else active.sum())
-        else:
-            denom = float((w[index] if active is None else w[index] * active).sum())
+        denom = _denominator(index, active, w)
         if denom:
             loss = loss.sum() / denom
         else:

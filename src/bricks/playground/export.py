@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import io
 
+import bricks.optim as optim
 from bricks.backend import xp
-from bricks.playground import schema
 from bricks.playground.data import feature_code
-from bricks.playground.model import ACTIVATION_MODULES, INITIALIZERS, layer_specs
+from bricks.playground.model import ACTIVATION_MODULES, INITIALIZERS, layer_specs, optimizer_options
 
-__all__ = ["weights", "points_csv", "script"]
+__all__ = ["weights", "points_csv", "script", "DOWNLOADS"]
 
 # A layer of model.layer_specs as the code that builds it in the script.
 _MODULE_CODE = {
@@ -62,19 +62,9 @@ def script(s) -> str:
         init_line = "        nn.init.zeros_(m.weight)"
     else:
         init_line = f"        nn.init.{init_name}(m.weight{kw}, generator=rng)"
-    opt = {
-        "sgd": "optim.SGD(model.parameters(), lr=LR)",
-        "momentum": f"optim.SGD(model.parameters(), lr=LR, momentum={c['momentum']})",
-        "nesterov": (f"optim.SGD(model.parameters(), lr=LR, momentum="
-                     f"{max(c['momentum'], 1e-3)}, nesterov=True)"),
-        "adagrad": "optim.Adagrad(model.parameters(), lr=LR)",
-        "rmsprop": "optim.RMSprop(model.parameters(), lr=LR)",
-        "adadelta": "optim.Adadelta(model.parameters(), lr=LR)",
-        "adam": "optim.Adam(model.parameters(), lr=LR)",
-        "adamw": "optim.AdamW(model.parameters(), lr=LR)",
-        "lbfgs": ("optim.LBFGS(model.parameters(), lr=LR, max_iter=20, "
-                  "line_search_fn='strong_wolfe')"),
-    }[c["optimizer"]]
+    options = optimizer_options(c)
+    opt = "".join(f", {k}=" + ("LR" if k == "lr" else repr(v)) for k, v in options.items())
+    opt = f"optim.create({c['optimizer']!r}, model.parameters(){opt})"
     feats = ", ".join(feature_code(f) for f in c["features"])
     if s.task == "regression":
         target = "y.astype(xp.float32)[:, None]"
@@ -113,7 +103,7 @@ def script(s) -> str:
                          'test accuracy {acc!r}")')
     else:
         metric_loaded = '    print(f"loaded {path}: train loss {tr!r}, test loss {te!r}")'
-    if c["optimizer"] in schema.FULL_BATCH_OPTIMIZERS:
+    if optim.OPTIMIZERS[c["optimizer"]].full_batch:
         loop = """        def closure():
             optimizer.zero_grad()
             loss = objective(F_train, T_train)
@@ -135,7 +125,7 @@ def script(s) -> str:
 
 Data set: {c["dataset"]} ({len(s.y_train)} train / {len(s.y_test)} test points),
 features: {", ".join(c["features"])}, hidden layers: {c["hidden"]},
-optimizer: {c["optimizer"]}, learning rate: {c["learning_rate"]}, loss: {c["loss"]}.
+optimizer: {c["optimizer"]}, learning rate: {c["lr"]}, loss: {c["loss"]}.
 Run: python this_script.py                 # load the exported weights, evaluate them
      python this_script.py --retrain --epochs 100   # train from new initial weights
 The weights are the playground's "weights (.safetensors)" export, looked for next to this
@@ -153,7 +143,7 @@ import bricks.nn.functional as F
 import bricks.optim as optim
 from bricks.backend import xp
 
-LR = {c["learning_rate"]!r}
+LR = {c["lr"]!r}
 SEED = {c["seed"]!r}
 
 X_train = xp.asarray({X_tr!r}, dtype=xp.float32).reshape(-1, 2)
@@ -240,3 +230,12 @@ if __name__ == "__main__":
     else:
         load_weights(args.weights)
 '''
+
+
+# The downloads (GET /api/sessions/{id}/export/{kind}): kind -> (the function of the
+# session, media type, file name).
+DOWNLOADS = {
+    "script": (script, "text/x-python", "bricks_playground_model.py"),
+    "weights": (weights, "application/octet-stream", "bricks_playground.safetensors"),
+    "data": (points_csv, "text/csv", "bricks_playground_data.csv"),
+}

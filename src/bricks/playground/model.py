@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import bricks
 import bricks.nn as nn
+import bricks.optim as optim
 from bricks.backend import xp
 
-__all__ = ["ACTIVATION_MODULES", "INITIALIZERS", "build_mlp", "init_linear", "Head"]
+__all__ = ["ACTIVATION_MODULES", "INITIALIZERS", "build_mlp", "init_linear", "Head",
+           "optimizer_options", "uses_momentum"]
 
 ACTIVATION_MODULES = {
     "tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
@@ -79,6 +81,25 @@ def build_mlp(config, n_outputs: int, rng):
             capture.append(len(modules) - 1)  # a hidden layer ends before the next Linear
         modules.append(module)
     return nn.Sequential(*modules), linears, capture
+
+
+def uses_momentum(name: str) -> bool:
+    """Whether the page's momentum setting reaches optimizer ``name`` (the names whose
+    entry in ``bricks.optim.OPTIMIZERS`` sets a momentum: "momentum" and "nesterov")."""
+    return "momentum" in optim.OPTIMIZERS[name].options
+
+
+def optimizer_options(config) -> dict:
+    """The keyword arguments of ``bricks.optim.create(config["optimizer"], params, ...)``:
+    the page's learning rate, its momentum where the name uses one, and a strong-Wolfe line
+    search for the methods that take one (L-BFGS: without it a step can overshoot far)."""
+    name = config["optimizer"]
+    options = {"lr": config["lr"]}
+    if uses_momentum(name):
+        options["momentum"] = config["momentum"]
+    if "line_search_fn" in optim.OPTIMIZERS[name].parameters:
+        options["line_search_fn"] = "strong_wolfe"
+    return options
 
 
 class Head:

@@ -32,7 +32,10 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bricks.optim import OPTIMIZERS
 from bricks.playground import schema
+from bricks.playground.export import DOWNLOADS
+from bricks.playground.model import uses_momentum
 from bricks.playground.schema import SchemaError
 from bricks.playground.session import Session
 
@@ -291,6 +294,13 @@ async def _json(request: Request, allow_empty: bool = True):
     return schema.parse_json(body, allow_empty=allow_empty)
 
 
+def _optimizer_option(name: str) -> dict:
+    """An optimizer of the menu, from its entry in bricks.optim.OPTIMIZERS."""
+    spec = OPTIMIZERS[name]
+    return {"name": name, "label": spec.title + (" (full batch)" if spec.full_batch else ""),
+            "full_batch": spec.full_batch, "momentum": uses_momentum(name)}
+
+
 def _options() -> dict:
     datasets = [{"name": name,
                  "task": "regression" if name in schema.REGRESSION_DATASETS
@@ -302,8 +312,7 @@ def _options() -> dict:
         "features": [{"name": k, "label": v} for k, v in schema.FEATURES.items()],
         "activations": list(schema.ACTIVATIONS),
         "initializers": list(schema.INITIALIZERS),
-        "optimizers": [{"name": k, "label": v, "full_batch": k in schema.FULL_BATCH_OPTIMIZERS}
-                       for k, v in schema.OPTIMIZERS.items()],
+        "optimizers": [_optimizer_option(name) for name in schema.OPTIMIZERS],
         "losses": list(schema.LOSSES),
         "regularizations": list(schema.REGULARIZATIONS),
         "limits": dict(schema.LIMITS),
@@ -503,25 +512,13 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float
         return JSONResponse({"layer": layer, "i": i, "j": j, "value": value})
 
     @_api
-    async def export_script(request: Request):
+    async def download(request: Request):
         s = manager.get(_sid(request))
-        text = await run_in_threadpool(s.export_script)
-        return Response(text, media_type="text/x-python", headers={
-            "Content-Disposition": 'attachment; filename="bricks_playground_model.py"'})
-
-    @_api
-    async def export_weights(request: Request):
-        s = manager.get(_sid(request))
-        blob = await run_in_threadpool(s.export_weights)
-        return Response(blob, media_type="application/octet-stream", headers={
-            "Content-Disposition": 'attachment; filename="bricks_playground.safetensors"'})
-
-    @_api
-    async def export_data(request: Request):
-        s = manager.get(_sid(request))
-        text = await run_in_threadpool(s.export_data)
-        return Response(text, media_type="text/csv", headers={
-            "Content-Disposition": 'attachment; filename="bricks_playground_data.csv"'})
+        kind = request.path_params["kind"]
+        body = await run_in_threadpool(s.export, kind)
+        _, media_type, filename = DOWNLOADS[kind]
+        return Response(body, media_type=media_type, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"'})
 
     async def websocket(ws: WebSocket):
         sid = ws.path_params["id"]
@@ -675,9 +672,7 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float
         Route(s + "/points", points_clear, methods=["DELETE"]),
         Route(s + "/upload", upload, methods=["POST"]),
         Route(s + "/weights", weights_put, methods=["PUT"]),
-        Route(s + "/export/script", export_script, methods=["GET"]),
-        Route(s + "/export/weights", export_weights, methods=["GET"]),
-        Route(s + "/export/data", export_data, methods=["GET"]),
+        Route(s + "/export/{kind}", download, methods=["GET"]),
         WebSocketRoute("/ws/{id}", websocket),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),

@@ -186,6 +186,12 @@ def _lower_backward(graph, node):
         b.op("relu_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Tanh:
         b.op("tanh_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is elementwise.Sigmoid:
+        b.op("sigmoid_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is _loss.BCEWithLogits:
+        if fwd.attrs["options"].get("pos_weight") is not None or outs[1] is not None:
+            return None
+        b.op("bce_logits_grad", [g] + list(xin), graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Exp:
         b.op("mul", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is _loss.CrossEntropy:
@@ -232,6 +238,10 @@ def _lower_forward(graph, node):
         return Node(_BINARY[cls], ins, [out], {}, node.where)
     if cls in _UNARY:
         return Node(_UNARY[cls], ins, [out], {}, node.where)
+    if cls is elementwise.Sigmoid:
+        return Node("sigmoid", ins, [out], {}, node.where)
+    if cls is _loss.BCEWithLogits and opts.get("pos_weight") is None:
+        return Node("bce_logits", ins, [out], {}, node.where)
     if cls is linalg.MatMul:
         if any(len(graph.values[v].shape) < 2 for v in ins):
             return None
@@ -279,7 +289,22 @@ def lower(graph: Graph) -> Graph:
         out.append(node)
     graph.nodes = out
     _apply_renames(graph, rename)
+    _fold_transposes(graph)
     return graph
+
+
+def _fold_transposes(graph):
+    """A transpose of a transpose that gives back the original axes is the original (the
+    backward of ``x @ W.T`` transposes ``W.T`` again): its readers read the original."""
+    producer = {n.outs[0]: n for n in graph.nodes if n.op == "transpose"}
+    rename = {}
+    for node in graph.nodes:
+        inner = producer.get(node.ins[0]) if node.op == "transpose" else None
+        if inner is not None:
+            d1, d2 = inner.attrs["dims"], node.attrs["dims"]
+            if all(d1[d2[i]] == i for i in range(len(d2))):
+                rename[node.outs[0]] = inner.ins[0]
+    _apply_renames(graph, rename)
 
 
 def _apply_renames(graph, rename):
@@ -517,18 +542,31 @@ def _emit(graph, node, v, o, lines, ns, k):
         if "swapped" in node.attrs:
             d = node.attrs["swapped"]
             lines.append(f"_np.matmul({ins[1]}.T, {ins[0]}.T, out={d})")
-            lines.append(f"{res} = {d}.T")
+            if not node.attrs.get("unread"):
+                lines.append(f"{res} = {d}.T")
         else:
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]}"
                          f"{'' if alloc else ', out=' + o})")
     elif op == "linear":
+        sx, sw = graph.values[node.ins[0]].shape, graph.values[node.ins[1]].shape
+        if (not alloc and len(sx) == 2 and len(sw) == 2 and 0 < sx[0] <= 128
+                and sw[1] >= 2 * sx[0]):
+            # Few rows, many outputs (an MLP's small batches): x W^T computed as (W x^T)^T,
+            # as the eager Linear does (OpenBLAS is up to 1.5x faster there, the same bits),
+            # into a scratch buffer shared by the kernels of that shape; + b writes it back.
+            scratch = f"_lt_{sw[1]}x{sx[0]}_{graph.values[out].dtype}"
+            if scratch not in ns:
+                ns[scratch] = xp.empty((sw[1], sx[0]), graph.values[out].dtype)
+            lines.append(f"_np.matmul({ins[1]}.T, {ins[0]}.T, out={scratch})")
+            lines.append(f"{res} = _np.add({scratch}.T, {ins[2]}, out={o})")
+            return
         if alloc:
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]})")
         else:
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]}, out={o})")
         lines.append(f"_np.add({res}, {ins[2]}, out={res})")
     elif op == "sum":
-        lines.append(f"{res} = _asarray(_np.sum({ins[0]}, axis={node.attrs['axes']!r}, "
+        lines.append(f"{res} = _asarray(_np.add.reduce({ins[0]}, axis={node.attrs['axes']!r}, "
                      f"keepdims={node.attrs['keepdim']!r}))")
     elif op == "transpose":
         lines.append(f"{res} = {ins[0]}.transpose({node.attrs['dims']!r})")
@@ -543,11 +581,11 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"{res} = _asarray({expr}.reshape({graph.values[out].shape!r})"
                          f"{'' if lead else ''})")
         elif all(a < lead for a in axes):
-            lines.append(f"{res} = _np.sum({ins[0]}, axis={axes!r}, out={o})")
+            lines.append(f"{res} = _np.add.reduce({ins[0]}, axis={axes!r}, out={o})")
         else:
             kshape = tuple(1 if i in axes else n
                            for i, n in enumerate(graph.values[node.ins[0]].shape))
-            lines.append(f"_np.sum({ins[0]}, axis={axes!r}, keepdims=True, "
+            lines.append(f"_np.add.reduce({ins[0]}, axis={axes!r}, keepdims=True, "
                          f"out={o}.reshape({kshape!r}))")
             lines.append(f"{res} = {o}")
     elif op == "relu_grad":
@@ -566,6 +604,26 @@ def _emit(graph, node, v, o, lines, ns, k):
             ns[f"{o}_int"] = ns[o].view(ns[ints])
             lines.append(f"_np.multiply({ins[0]}.view({ints}), {mask}, out={o}_int)")
             lines.append(f"{res} = {o}")
+    elif op in ("sigmoid", "sigmoid_grad", "bce_logits", "bce_logits_grad"):
+        # The Functions' own expressions (Sigmoid, BCEWithLogits and their backward), so
+        # the same bits; they allocate, as the Functions do.
+        dt = f"_np.{graph.values[out].dtype}"
+        if op in ("sigmoid", "bce_logits_grad"):
+            x = ins[0] if op == "sigmoid" else ins[1]
+            lines.append(f"_e = _np.exp(-_np.abs({x}))")
+            lines.append(f"_s = (_np.where({x} >= 0, 1.0, _e) / (1.0 + _e))"
+                         f".astype({dt}, copy=False)")
+        if op == "sigmoid":
+            lines.append(f"{res} = _asarray(_s)")
+        elif op == "sigmoid_grad":
+            g, y = ins
+            lines.append(f"{res} = _asarray({g} * {y} * (1.0 - {y}))")
+        elif op == "bce_logits":
+            x, y = ins
+            lines.append(f"{res} = _asarray((1.0 - {y}) * {x} + (_np.maximum(-{x}, 0) + "
+                         f"_np.log1p(_np.exp(-_np.abs({x})))))")
+        else:
+            lines.append(f"{res} = _asarray({ins[0]} * (_s - {ins[2]}))")
     elif op == "tanh_grad":
         target = o if not alloc else "None"
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
@@ -905,7 +963,7 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
     # written straight into the transposed view of the gradient's own buffer (the same
     # kernel on the same operands, so the same bits), instead of a strided copy after it.
     producer = {o: n for n in graph.nodes for o in n.outs if o is not None}
-    into = {}
+    into, silent = {}, set()
     for k, node in enumerate(graph.nodes):
         if node.op != "deliver":
             continue
@@ -926,10 +984,12 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
         ns[f"D{k}"], ns[f"_Dt{k}"] = buf, buf.transpose(inverse)
         into[id(m)] = f"_Dt{k}"
         node.attrs["src"] = f"D{k}"
+        silent.add(id(t))  # its only reader, the delivery, reads D{k} itself
         if len(values[v].shape) == 2:
             # (a.T @ g).T computed as g.T @ a into C-ordered memory, where BLAS is faster;
             # every element is the same dot product (the tests compare the bits).
             m.attrs["swapped"] = f"D{k}"
+            m.attrs["unread"] = True  # its output, seen through t, is D{k}.T: not needed
     # A gradient delivered after zero_grad() (set_to_none), with no other optimizer call
     # between: the delivery just assigns it, and zero_grad leaves that parameter alone.
     cleared = {}
@@ -1032,7 +1092,8 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             node.attrs["copy"] = not ("src" in node.attrs or (
                 producer_op.get(v0) in _BUFFERED and delivered[v0] == 1
                 and v0 not in outputs))
-        _emit(graph, node, name, o, lines, ns, k)
+        if id(node) not in silent:
+            _emit(graph, node, name, o, lines, ns, k)
         rest = reads(node)
         for i in early:
             if i is not None:

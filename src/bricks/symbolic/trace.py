@@ -273,22 +273,22 @@ class Tracer:
         self.graph.nodes.append(Node("event", [], [], dict(fn=fn, args=args), user_line()))
 
     # ------------------------------------------------------------ the result
-    def set_outputs(self, result):
+    def set_outputs(self, x):
         """Map the traced function's return value to graph values; returns its structure."""
-        def walk(x):
-            if isinstance(x, Tensor):
-                self.graph.outputs.append(self.value_of(x))
-                return ("t", len(self.graph.outputs) - 1)
-            if isinstance(x, (tuple, list)):
-                return (type(x), [walk(i) for i in x])
-            if isinstance(x, dict):
-                return (dict, [(k, walk(v)) for k, v in x.items()])
-            if x is None or isinstance(x, (bool, int, float, str)):
-                return ("c", x)
-            self.fail(f"returns a {type(x).__name__}; a compiled function returns tensors, "
-                      f"numbers, None, or tuples, lists and dicts of them")
-            return ("c", None)
-        return walk(result)
+        # A method, not a recursive closure: that would be a reference cycle holding the
+        # tracer, and every array it saw, until the garbage collector's next run.
+        if isinstance(x, Tensor):
+            self.graph.outputs.append(self.value_of(x))
+            return ("t", len(self.graph.outputs) - 1)
+        if isinstance(x, (tuple, list)):
+            return (type(x), [self.set_outputs(i) for i in x])
+        if isinstance(x, dict):
+            return (dict, [(k, self.set_outputs(v)) for k, v in x.items()])
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return ("c", x)
+        self.fail(f"returns a {type(x).__name__}; a compiled function returns tensors, "
+                  f"numbers, None, or tuples, lists and dicts of them")
+        return ("c", None)
 
 
 def rng_state():
