@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import operator
 import pathlib
+import weakref
 
 import numpy as np
 
@@ -59,10 +60,16 @@ def _in(x, where):
     return x
 
 
+# NumPy array (by id) -> its live wrapper, so that ``a.base`` is the very base object, as
+# in CuPy (a wrapper holds its array, so an id cannot be reused while the wrapper lives).
+_wrappers = weakref.WeakValueDictionary()
+
+
 def _out(y):
     """A NumPy result on its way out: arrays and NumPy scalars become stand-in arrays."""
     if isinstance(y, np.ndarray):
-        return StandInArray(y)
+        known = _wrappers.get(id(y))
+        return StandInArray(y) if known is None else known
     if isinstance(y, np.generic):  # CuPy reductions return 0-d arrays, never scalars
         return StandInArray(np.asarray(y))
     if type(y) is tuple or type(y) is list:
@@ -79,12 +86,18 @@ def _call(f, where, args, kwargs):
 class StandInArray:
     """A NumPy array that only the stand-in module and its own methods may touch."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "__weakref__")
     __array_ufunc__ = None  # numpy.exp(a) and ndarray + a raise (NumPy defers, then refuses)
 
     def __init__(self, array):
         assert isinstance(array, np.ndarray)
         self._a = array
+        _wrappers[id(array)] = self
+
+    @property
+    def base(self):  # CuPy's: the array this one is a view of (the same object), or None
+        base = self._a.base
+        return None if base is None else _out(base)
 
     def __array_function__(self, func, types, args, kwargs):
         raise TypeError(f"numpy.{func.__name__} was called on a '{NAME}' device array: "
@@ -243,7 +256,8 @@ def _from_numpy(array, index):
     return StandInArray(np.array(array))
 
 
-KIND = backend.DeviceType(NAME, module, StandInArray, _to_numpy, _from_numpy)
+KIND = backend.DeviceType(NAME, module, StandInArray, _to_numpy, _from_numpy,
+                          pointer_of=lambda a: a._a.__array_interface__["data"][0])
 
 
 def register():

@@ -55,13 +55,15 @@ class DeviceType:
         use: ``use(index)``, a context manager that makes device ``index`` the current one.
         from_numpy_pinned: ``from_numpy`` through page-locked host memory (the data
             loader's ``pin_memory=True``); default ``from_numpy``.
+        pointer_of: ``pointer_of(array)``, the address of its first element (an int).
     """
 
     def __init__(self, name, module, array_type, to_numpy, from_numpy, index_of=None,
-                 count=None, use=None, from_numpy_pinned=None):
+                 count=None, use=None, from_numpy_pinned=None, pointer_of=None):
         self.name, self.module, self.array_type = name, module, array_type
         self.to_numpy, self.from_numpy = to_numpy, from_numpy
         self.from_numpy_pinned = from_numpy_pinned or from_numpy
+        self.pointer_of = pointer_of
         self.index_of = index_of or (lambda array: None)
         self.count = count or (lambda: 1)
         self.use = use or (lambda index: _nullcontext)
@@ -80,7 +82,8 @@ class _NullContext:
 
 _nullcontext = _NullContext()
 
-_CPU = DeviceType("cpu", numpy, ndarray, numpy.asarray, lambda a, index: a)
+_CPU = DeviceType("cpu", numpy, ndarray, numpy.asarray, lambda a, index: a,
+                  pointer_of=lambda a: a.__array_interface__["data"][0])
 _device_types = {"cpu": _CPU}
 _type_of_array = {ndarray: _CPU}  # array class -> DeviceType: one dict lookup per call
 
@@ -138,6 +141,11 @@ def get_array_module(x, *more):
             if kind is not _CPU:
                 break
     return kind.module
+
+
+def data_pointer(x) -> int:
+    """The address of an array's first element, on whatever device it lives."""
+    return _type_of_array.get(type(x), _CPU).pointer_of(x)
 
 
 def is_array(x) -> bool:
@@ -219,7 +227,7 @@ if cupy is not None:  # pragma: no cover - needs CuPy
         "cuda", cupy, cupy.ndarray, cupy.asnumpy, _cupy_from_numpy,
         index_of=lambda a: a.device.id, count=_cupy_count,
         use=lambda index: cupy.cuda.Device(0 if index is None else index),
-        from_numpy_pinned=_cupy_from_numpy_pinned))
+        from_numpy_pinned=_cupy_from_numpy_pinned, pointer_of=lambda a: a.data.ptr))
 
 
 def get_default_dtype():

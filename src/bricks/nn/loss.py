@@ -483,7 +483,6 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
     ``active`` is None when no target equals ``ignore_index``.
     """
     shape, t = input.shape, target.data
-    xp = get_array_module(t)
     expected = (shape[0],) + tuple(shape[2:])
     if t.dtype.kind not in "iu":
         raise RuntimeError(
@@ -502,11 +501,15 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
     if not _autograd.decide(_any_ignored, t, tuple(shape), ignore_index, op):
         return t, None
     return (_autograd.array_op(_zero_ignored, t, ignore_index),
-            _autograd.array_op(xp.not_equal, t, ignore_index))
+            _autograd.array_op(_not_ignored, t, ignore_index))
 
 
 def _zero_ignored(t, ignore_index: int):
-    return xp.where(t == ignore_index, 0, t)
+    return get_array_module(t).where(t == ignore_index, 0, t)
+
+
+def _not_ignored(t, ignore_index: int):
+    return t != ignore_index  # on t's own device
 
 
 def _pick(w, index):

@@ -19,8 +19,8 @@ Passes, in order (each one is a function of the graph, and tests count what it d
 
 from __future__ import annotations
 
-from bricks import autograd
-from bricks.backend import xp
+from bricks import autograd, backend
+from bricks.backend import get_array_module, xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.nn import loss as _loss
 from bricks.optim.optimizer import Optimizer
@@ -340,7 +340,8 @@ def fold_constants(graph: Graph) -> Graph:
             for v in node.outs:
                 if v is not None:
                     value = graph.values[v]
-                    value.kind, value.payload = "const", xp.array(arrays[v])  # own memory
+                    a = arrays[v]
+                    value.kind, value.payload = "const", get_array_module(a).array(a)  # own
             graph.folded = getattr(graph, "folded", 0) + 1
             continue
         kept.append(node)
@@ -519,6 +520,7 @@ def _ufunc_call(op, args, out):
 
 def _emit(graph, node, v, o, lines, ns, k):
     """Append the code of one step; ``o`` is its output buffer name (None: allocate)."""
+    xp = ns["_np"]  # the plan's array module: its inputs' (NumPy, CuPy)
     ins = [v(i) for i in node.ins]
     out = node.outs[0] if node.outs else None
     res = f"v{out}" if out is not None else "_"
@@ -637,7 +639,7 @@ def _emit(graph, node, v, o, lines, ns, k):
         rows = f"_rows{k}"
         ns[rows] = xp.arange(n)
         logp = f"v{node.outs[1]}" if node.outs[1] is not None else f"_logp{k}"
-        lines.append("with _np.errstate(divide='ignore', invalid='ignore'):")
+        lines.append("with _errstate(divide='ignore', invalid='ignore'):")
         lines.append(f"    _m = {x}.max(axis=1, keepdims=True)")
         lines.append("    _m = _np.where(_np.isfinite(_m), _m, 0)")
         lines.append(f"    _s = {x} - _m")
@@ -791,6 +793,7 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
     momentum buffers, settings still plain) guards it; the learning rate and momentum are
     read on each call (schedulers change them).  False: not plain SGD now, nothing written.
     """
+    xp = ns["_np"]
     conds = [_same_groups(opt, k, ns)]
     updates, scratches = [], []
     for i, group in enumerate(opt.param_groups):
@@ -865,6 +868,7 @@ def _sgd(opt, scratch) -> bool:
                 g = buf
             key = (g.shape, g.dtype.str)
             tmp = scratch.get(key)
+            xp = get_array_module(g)  # the parameters' device
             if tmp is None:
                 tmp = scratch[key] = xp.empty(g.shape, g.dtype)
             xp.multiply(lr, g, out=tmp)
@@ -873,15 +877,18 @@ def _sgd(opt, scratch) -> bool:
     return True
 
 
-def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
+def _base_namespace(module=None):
+    module = module or xp  # the plan's array module (NumPy by default)
+    return dict(_np=module, _asarray=module.asarray,
+                _errstate=lambda **kw: backend.errstate(module, **kw),
+                _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
                 _NONE={},
                 _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
 
 
 def run_nodes(graph, nodes, arrays):
     """Run ``nodes`` on the given {vid: array}; returns {vid: array} of their outputs."""
-    ns = _base_namespace()
+    ns = _base_namespace(get_array_module(*arrays.values()) if arrays else None)
     lines = []
     for vid, a in arrays.items():
         ns[f"c{vid}"] = a
@@ -909,11 +916,13 @@ class Plan:
         return sum(b.nbytes for b in self.buffers)
 
 
-def generate(graph: Graph, reuse: bool = True) -> Plan:
-    """Python source for the graph, with preallocated buffers reused by liveness."""
+def generate(graph: Graph, reuse: bool = True, xp=None) -> Plan:
+    """Python source for the graph, with preallocated buffers reused by liveness; ``xp``:
+    the array module of its inputs, which allocates the buffers (default NumPy)."""
     hoist_guards(graph)
     values = graph.values
-    ns = _base_namespace()
+    ns = _base_namespace(xp)
+    xp = ns["_np"]
     outputs = set(graph.outputs)
 
     def reads(node):
