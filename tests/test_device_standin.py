@@ -41,9 +41,10 @@ class _StandIn(table._Lib):
         return bricks.tensor(array, requires_grad=True, device=DEV)
 
 
+# The table's bricks namespace (its overrides too), with leaves and constants on the device.
 SI = _StandIn("bricks", bricks, lambda a: bricks.tensor(np.array(a), device=DEV),
-              linear=bricks.nn.functional.linear, mse_loss=bricks.nn.functional.mse_loss,
-              cross_entropy=bricks.nn.functional.cross_entropy)
+              **{k: v for k, v in vars(table.BR).items()
+                 if k not in ("name", "_module", "const")})
 
 
 # Ops whose device path is a different algorithm, not the same NumPy kernel: erf has no

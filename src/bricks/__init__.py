@@ -4,6 +4,7 @@ The public surface, re-exported with an explicit list.  Reading order for learne
 ``tensor.py`` -> ``autograd.py`` -> ``functions/arithmetic.py`` (then the other op files).
 """
 
+from bricks import _version
 from bricks.autograd import (
     Function,
     enable_grad,
@@ -151,8 +152,7 @@ from bricks.symbolic import compile  # noqa: E402  isort: skip
 from bricks.tensor import Tensor, tensor
 
 clip = clamp
-
-__version__ = "0.1.0"
+__version__ = _version.__version__
 
 __all__ = [
     # subpackages

@@ -71,8 +71,9 @@ from collections.abc import Mapping
 
 from bricks import backend
 from bricks import devices as _devices
+from bricks._version import __version__
 from bricks.backend import xp
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 try:  # optional extra; without it files are written as .npz (see the module docstring)
     import safetensors.numpy as _safetensors
@@ -609,7 +610,7 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
     """
     arrays = OrderedDict()
     document = {"format": _CHECKPOINT, "version": FORMAT_VERSION,
-                "bricks_version": _bricks_version(), "model": None}
+                "bricks_version": __version__, "model": None}
     if model is not None:
         names = []
         for name, value in _state_of("model", model).items():
@@ -764,7 +765,8 @@ def _is_array(value) -> bool:
 
 
 def _as_tensor(array, device=None) -> Tensor:
-    return Tensor._make(_devices.move(array, device, "load"), False, None, 0)
+    """A loaded array as a tensor on ``device`` (None: the CPU, where files are read)."""
+    return const(_devices.move(array, device, "load"))
 
 
 class _Packer:
@@ -852,7 +854,7 @@ class _Unpacker:
             raise self._bad(where, f"a tagged value has extra keys {sorted(obj)}")
         (tag, arg), = obj.items()
         if tag == "__tensor__":
-            return _as_tensor(self._array(arg, where, tag))
+            return const(self._array(arg, where, tag))
         if tag == "__array__":
             return self._array(arg, where, tag)
         if tag == "__scalar__":
@@ -912,12 +914,6 @@ def _set_generator_state(path, name, gen, state):
             gen.state = state
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(path, f"invalid state for generator {name!r}: {e}") from None
-
-
-def _bricks_version():
-    import bricks  # the package is fully imported by the time anything is saved
-
-    return getattr(bricks, "__version__", None)
 
 
 # ---------------------------------------------------------------- containers

@@ -19,7 +19,7 @@ from bricks import backend
 from bricks import devices as _device
 from bricks.backend import as_dtype, is_floating, xp
 
-__all__ = ["Tensor", "tensor", "tensor_from"]
+__all__ = ["Tensor", "tensor", "tensor_from", "const"]
 
 
 class Tensor:
@@ -237,7 +237,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph (``requires_grad=False``)."""
-        t = Tensor._make(self.data, False, None, 0)
+        t = const(self.data)
         t._vc = self._vc
         return t
 
@@ -827,7 +827,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
             raise TypeError("tensor: complex numbers are not supported")
     if device is not None:
         arr = _device.move(arr, device, "tensor")
-    t = Tensor._make(arr, False, None, 0)
+    t = const(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -838,6 +838,19 @@ def tensor_from(value, dtype=None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     return tensor(value, dtype=dtype)
+
+
+def const(array) -> Tensor:
+    """``array`` as a Tensor that is a constant to autograd: no copy, no graph,
+    ``requires_grad=False``.  What ops use for masks, indices and other arrays they hand
+    to Tensor code; the user-facing way to make a tensor is :func:`tensor` (which copies).
+
+    Example:
+        >>> from bricks.tensor import const
+        >>> const(bricks.ones(2).data).requires_grad
+        False
+    """
+    return Tensor._make(array, False, None, 0)
 
 
 # Operators call the ops, which in turn build on Tensor: import them once Tensor exists.

@@ -17,13 +17,9 @@ from bricks import devices as _devices
 from bricks.backend import xp
 from bricks.data.dataset import Subset, TensorDataset, _generator
 from bricks.data.transforms import Transform
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["DataLoader", "default_collate"]
-
-
-def _wrap(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 def _stack(arrays, what: str):
@@ -34,7 +30,7 @@ def _stack(arrays, what: str):
                                f"item 0 has shape {tuple(shapes[0])}, item {i} has shape "
                                f"{tuple(shape)}")
     mod = backend.get_array_module(arrays[0])
-    return _wrap(mod.stack(arrays))
+    return const(mod.stack(arrays))
 
 
 def default_collate(batch):
@@ -68,13 +64,13 @@ def default_collate(batch):
                             "objects)")
         return _stack(arrays, "tensors")
     if isinstance(elem, backend.generic):
-        return _wrap(xp.array(batch))
+        return const(xp.array(batch))
     if isinstance(elem, bool):
-        return _wrap(xp.array(batch, dtype=backend.bool_))
+        return const(xp.array(batch, dtype=backend.bool_))
     if isinstance(elem, int):
-        return _wrap(xp.array(batch, dtype=backend.int64))
+        return const(xp.array(batch, dtype=backend.int64))
     if isinstance(elem, float):
-        return _wrap(xp.array(batch, dtype=backend.float64))
+        return const(xp.array(batch, dtype=backend.float64))
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):
@@ -207,7 +203,7 @@ class DataLoader:
                 arrays, mapping = fast
                 if mapping is not None:
                     idx = mapping[idx]
-                batch = tuple(_wrap(a[idx]) for a in arrays)
+                batch = tuple(const(a[idx]) for a in arrays)
             else:
                 batch = collate([self.dataset[int(i)] for i in idx])
             batch = self._transform(batch)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bricks import backend
 from bricks.autograd import Function
 from bricks.backend import get_array_module, is_floating
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "floor_divide", "remainder", "sum_to",
@@ -70,7 +70,7 @@ def as_tensor_like(x, raw, dtype, like=None):
     (on the device of the array ``like``, when given)."""
     if isinstance(x, Tensor):
         return x if x.data.dtype == dtype else to_dtype(x, dtype)
-    return Tensor._make(backend.asarray_like(raw, like, dtype), False, None, 0)
+    return const(backend.asarray_like(raw, like, dtype))
 
 
 def _broadcast_error(op, a, b):
@@ -365,7 +365,7 @@ class Pow(Function):
             # d(a^b)/db = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's choice).
             # Shifting those a to 1 makes log a = 0 there, and keeps the rest differentiable.
             zero = ((a.data == 0) & (b.data >= 0)).astype(a.data.dtype)
-            gb = sum_to(grad * y * _elem.log(a + Tensor._make(zero, False, None, 0)), sb)
+            gb = sum_to(grad * y * _elem.log(a + const(zero)), sb)
         return ga, gb
 
 

@@ -6,7 +6,7 @@ from bricks.autograd import Function
 from bricks.backend import get_array_module
 from bricks.functions.arithmetic import binary_operands
 from bricks.functions.dims import normalize_dims
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
@@ -15,7 +15,7 @@ __all__ = [
 
 
 def _bool(xp, array) -> Tensor:
-    return Tensor._make(xp.asarray(array), False, None, 0)  # NumPy gives scalars for dim=None
+    return const(xp.asarray(array))  # NumPy gives scalars for dim=None
 
 
 class Elementwise(Function):

@@ -10,7 +10,7 @@ from bricks import backend
 from bricks import devices as _devices
 from bricks.backend import as_dtype
 from bricks.functions.dims import shape_args
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "zeros_like",
            "ones_like", "full_like", "empty_like", "leaf", "from_numpy"]
@@ -20,7 +20,7 @@ _NUMPY_KINDS = "fiub"  # float, int, unsigned, bool: the dtypes bricks computes 
 
 def leaf(array, requires_grad=False) -> Tensor:
     """Wrap ``array`` as a leaf tensor (no copy)."""
-    t = Tensor._make(array, False, None, 0)
+    t = const(array)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -45,7 +45,7 @@ def from_numpy(array) -> Tensor:
     if array.dtype.kind not in _NUMPY_KINDS:
         raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}; "
                         f"supported: floating, integer and bool arrays")
-    return Tensor._make(array, False, None, 0)
+    return const(array)
 
 
 def _shape(size, op):

@@ -17,7 +17,7 @@ from bricks.autograd import Function
 from bricks.backend import get_array_module
 from bricks.functions.arithmetic import broadcast_to, sum_to, sum_to_array
 from bricks.functions.shape import Permute, reshape, unsqueeze
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = ["matmul", "mm", "dot", "outer", "einsum", "linear", "Linear"]
 
@@ -309,7 +309,7 @@ def _einsum_grad(k, grad, operands, subs, out, sizes):
         if c in seen:
             fresh = next(spare)
             extra_subs.append(c + fresh)
-            extra_ops.append(Tensor._make(xp.eye(sizes[c], dtype=dtype), False, None, 0))
+            extra_ops.append(const(xp.eye(sizes[c], dtype=dtype)))
             result.append(fresh)
         else:
             seen.add(c)
@@ -317,7 +317,7 @@ def _einsum_grad(k, grad, operands, subs, out, sizes):
     for c in seen:
         if c not in elsewhere:
             extra_subs.append(c)
-            extra_ops.append(Tensor._make(xp.ones(sizes[c], dtype=dtype), False, None, 0))
+            extra_ops.append(const(xp.ones(sizes[c], dtype=dtype)))
     others = [t for j, t in enumerate(operands) if j != k]
     other_subs = [s for j, s in enumerate(subs) if j != k]
     eq = ",".join([out] + other_subs + extra_subs) + "->" + "".join(result)

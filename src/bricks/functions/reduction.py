@@ -18,7 +18,7 @@ from bricks.functions import elementwise as E
 from bricks.functions import shape as S
 from bricks.functions.arithmetic import broadcast_to, to_dtype
 from bricks.functions.dims import normalize_dim, normalize_dims
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = [
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "prod",
@@ -126,7 +126,7 @@ def var(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
         # rounding noise divided by rounding noise; a large common offset loses no digits.
         first = tuple(slice(0, 1) if axes is None or i in axes else slice(None)
                       for i in range(x.ndim))
-        x = x - Tensor._make(xp.asarray(x.data[first]), False, None, 0)
+        x = x - const(xp.asarray(x.data[first]))
     d = x - mean(x, dim=axes, keepdim=True)
     denom = n - correction
     total = Sum.apply(d * d, axes=axes, keepdim=keepdim)
@@ -143,7 +143,7 @@ def std(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
     _require_float(x, "std")
     dim = normalize_dims(dim, x.ndim, "std")  # a bad dim names std, not var
     v = var(x, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
-    zero = Tensor._make(v.data == 0, False, None, 0)
+    zero = const(v.data == 0)
     return E.where(zero, 0.0, E.sqrt(E.where(zero, 1.0, v)))
 
 
@@ -165,7 +165,7 @@ class AMax(Function):
     def backward(self, grad):
         shape = self.input_meta[0][0]
         g = broadcast_to(_unreduce(grad, shape, self.axes, self.keepdim), shape)
-        return g * Tensor._make(self.weights, False, None, 0)
+        return g * const(self.weights)
 
 
 def _check_nonempty(x: Tensor, axes, op: str):
@@ -215,7 +215,7 @@ def _max_min(x: Tensor, dim, keepdim, largest, op):
     d = normalize_dim(dim, x.ndim, op)
     _check_nonempty(x, (d,) if x.ndim else None, op)
     if x.ndim == 0:
-        return values_indices(x, Tensor._make(xp.zeros((), backend.int64), False, None, 0))
+        return values_indices(x, const(xp.zeros((), backend.int64)))
     return values_indices(*MaxDim.apply(x, dim=d, keepdim=keepdim, largest=largest))
 
 
@@ -244,7 +244,7 @@ def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
     else:
         d = normalize_dim(dim, x.ndim, "argmax")
         idx = xp.argmax(x.data, axis=d, keepdims=keepdim) if x.ndim else xp.zeros((), int)
-    return Tensor._make(xp.asarray(idx, dtype=backend.int64), False, None, 0)
+    return const(xp.asarray(idx, dtype=backend.int64))
 
 
 def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
@@ -258,7 +258,7 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
     else:
         d = normalize_dim(dim, x.ndim, "argmin")
         idx = xp.argmin(x.data, axis=d, keepdims=keepdim) if x.ndim else xp.zeros((), int)
-    return Tensor._make(xp.asarray(idx, dtype=backend.int64), False, None, 0)
+    return const(xp.asarray(idx, dtype=backend.int64))
 
 
 class Prod(Function):
@@ -283,7 +283,7 @@ class Prod(Function):
         n = x.shape[self.dim]
         xl = S.movedim_last(x, self.dim)  # (..., n)
         rows = xl.unsqueeze(-2).expand(*xl.shape[:-1], n, n)
-        eye = Tensor._make(xp.eye(n, dtype=bool), False, None, 0)
+        eye = const(xp.eye(n, dtype=bool))
         others = prod(E.where(eye, 1.0, rows), dim=-1)  # (..., n)
         return grad * S.movedim_back(others, self.dim)
 
@@ -348,9 +348,9 @@ class Norm(Function):
         g = _unreduce(grad, shape, self.axes, self.keepdim)
         y = _unreduce(y, shape, self.axes, self.keepdim)
         if p == 1:
-            return broadcast_to(g, shape) * Tensor._make(xp.sign(x.data), False, None, 0)
+            return broadcast_to(g, shape) * const(xp.sign(x.data))
         # d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1); 0 where the norm is 0 (PyTorch).
-        zero = Tensor._make(y.data == 0, False, None, 0)
+        zero = const(y.data == 0)
         safe_y = E.where(zero, 1.0, y)
         scale = E.where(zero, 0.0, g / (safe_y if p == 2 else safe_y ** (p - 1)))
         if p == 2:
@@ -411,7 +411,7 @@ def _max_shift(x: Tensor, axes) -> Tensor:
     """
     xp = get_array_module(x.data)
     if x.data.size == 0:
-        return Tensor._make(xp.zeros(_kept_shape(x.shape, axes), x.dtype), False, None, 0)
+        return const(xp.zeros(_kept_shape(x.shape, axes), x.dtype))
     return _MaxShift.apply(x.detach(), axes=axes)
 
 

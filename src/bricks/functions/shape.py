@@ -16,7 +16,7 @@ from bricks.backend import get_array_module
 from bricks.functions import elementwise as E
 from bricks.functions.arithmetic import broadcast_to, to_dtype
 from bricks.functions.dims import normalize_dim, normalize_dims, shape_args
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "reshape", "view", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "expand",
@@ -25,9 +25,6 @@ __all__ = [
     "getitem", "movedim_last", "movedim_back", "normalize_dim", "normalize_dims", "shape_args",
 ]
 
-
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 # ---------------------------------------------------------------- reshape
@@ -557,7 +554,7 @@ def _tri_mask(x: Tensor, diagonal: int, lower: bool) -> Tensor:
     mask = xp.tri(r, c, k=diagonal, dtype=bool)
     if not lower:
         mask = ~xp.tri(r, c, k=diagonal - 1, dtype=bool)
-    return _const(mask)
+    return const(mask)
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -590,4 +587,4 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
         raise ValueError(f"one_hot: class index {top - 1} is out of range for "
                          f"num_classes={num_classes}")
     out = (x.data[..., None] == xp.arange(num_classes)).astype(backend.int64)
-    return _const(out)
+    return const(out)

@@ -15,18 +15,15 @@ import numbers
 from bricks import backend
 from bricks.autograd import no_grad
 from bricks.backend import get_array_module
+from bricks.functions.creation import empty
 from bricks.functions.elementwise import where
 from bricks.functions.shape import cat
 from bricks.nn import init
-from bricks.nn.layers import _empty, _factory_dtype
-from bricks.nn.module import Module, Parameter
-from bricks.tensor import Tensor
+from bricks.nn.module import Module, Parameter, parameter_dtype
+from bricks.tensor import Tensor, const
 
 __all__ = ["Embedding", "EmbeddingBag", "embedding", "embedding_bag"]
 
-
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 def _indices(op, input, num):
@@ -95,7 +92,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
         _renorm_(weight, idx, max_norm, norm_type)
     out = weight[idx]
     if padding_idx is not None and out.requires_grad:
-        keep = _const((idx != padding_idx)[..., None])
+        keep = const((idx != padding_idx)[..., None])
         out = where(keep, out, out.detach())
     return out
 
@@ -132,20 +129,20 @@ class Embedding(Module):
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
-        dtype = _factory_dtype(dtype, device, "Embedding")
+        dtype = parameter_dtype(dtype, device, "Embedding")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _padding_idx("Embedding", padding_idx, self.num_embeddings)
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(_empty((self.num_embeddings, self.embedding_dim), dtype))
+            self.weight = Parameter(empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not "
                                  f"match ({self.num_embeddings}, {self.embedding_dim})")
             data = _weight.data if isinstance(_weight, Tensor) else backend.to_numpy(_weight)
-            self.weight = Parameter(_const(data.copy()), requires_grad=not _freeze)
+            self.weight = Parameter(const(data.copy()), requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
         """weight ~ N(0, 1), the padding row zeros."""
@@ -260,7 +257,7 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     rows = weight[idx[keep]]  # (kept tokens, dim)
     bag_of = bag_of[keep]
     if per_sample_weights is not None:
-        psw = per_sample_weights.reshape(-1)[_const(xp.nonzero(keep)[0])]
+        psw = per_sample_weights.reshape(-1)[const(xp.nonzero(keep)[0])]
         rows = rows * psw.unsqueeze(1)
     counts = xp.bincount(bag_of, minlength=bags)
     if mode == "max":
@@ -270,14 +267,14 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
         pos = xp.arange(bag_of.size) - start[bag_of]
         slot = xp.full((bags, builtin_max(longest, 1)), bag_of.size, dtype=backend.int64)
         slot[bag_of, pos] = xp.arange(bag_of.size)
-        pad_row = _const(xp.full((1, weight.shape[1]), -xp.inf, dtype=weight.data.dtype))
-        table = cat([rows, pad_row], 0)[_const(slot)]  # (B, longest, dim)
+        pad_row = const(xp.full((1, weight.shape[1]), -xp.inf, dtype=weight.data.dtype))
+        table = cat([rows, pad_row], 0)[const(slot)]  # (B, longest, dim)
         out = table.max(dim=1)[0]
-        return where(_const((counts > 0)[:, None]), out, 0.0)
+        return where(const((counts > 0)[:, None]), out, 0.0)
     member = (bag_of[None, :] == xp.arange(bags)[:, None]).astype(weight.data.dtype)
     if mode == "mean":
         member = member / xp.maximum(counts, 1)[:, None].astype(weight.data.dtype)
-    return _const(member) @ rows
+    return const(member) @ rows
 
 
 builtin_max = max
@@ -307,18 +304,18 @@ class EmbeddingBag(Module):
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got "
                              f"{mode!r}")
-        dtype = _factory_dtype(dtype, device, "EmbeddingBag")
+        dtype = parameter_dtype(dtype, device, "EmbeddingBag")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.max_norm, self.norm_type, self.mode = max_norm, norm_type, mode
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.include_last_offset = include_last_offset
         self.padding_idx = _padding_idx("EmbeddingBag", padding_idx, self.num_embeddings)
         if _weight is None:
-            self.weight = Parameter(_empty((self.num_embeddings, self.embedding_dim), dtype))
+            self.weight = Parameter(empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
             self.reset_parameters()
         else:
             data = _weight.data if isinstance(_weight, Tensor) else backend.to_numpy(_weight)
-            self.weight = Parameter(_const(data.copy()))
+            self.weight = Parameter(const(data.copy()))
 
     def reset_parameters(self) -> None:
         """weight ~ N(0, 1), the padding row zeros."""

@@ -29,9 +29,9 @@ from bricks import autograd as _autograd
 from bricks import backend
 from bricks import devices as _devices
 from bricks.autograd import Deferred, no_grad
-from bricks.backend import get_array_module
+from bricks.backend import as_dtype, get_array_module, is_floating
 from bricks.functions.creation import zeros
-from bricks.tensor import Tensor, _to_args, tensor
+from bricks.tensor import Tensor, _to_args, const, tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Buffer"]
 
@@ -65,6 +65,20 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def parameter_dtype(dtype, device, layer: str):
+    """The dtype for a layer's parameters (the default float dtype when None), checked for
+    ``layer``'s errors; ``device`` exists only for PyTorch's signature."""
+    if device not in (None, "cpu") and not (isinstance(device, _devices.device)
+                                             and device.type == "cpu"):
+        raise ValueError(f"{layer}: device={device!r} is not supported here: layers are made "
+                         f"on the CPU; move them with .to(device) (e.g. "
+                         f"model = {layer}(...).to('cuda'))")
+    dtype = as_dtype(dtype) or backend.get_default_dtype()
+    if not is_floating(dtype):
+        raise TypeError(f"{layer}: parameters must have a floating dtype, got {dtype}")
+    return dtype
 
 
 class Buffer(Tensor):
@@ -160,7 +174,7 @@ class Module:
             modules[name] = value
         elif isinstance(value, Buffer):
             self._forget(name, keep=buffers)
-            self.register_buffer(name, Tensor._make(value.data, False, None, 0),
+            self.register_buffer(name, const(value.data),
                                  value.persistent)
         elif name in params:
             if value is not None:
@@ -392,8 +406,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._make(get_array_module(p.grad.data).zeros_like(p.grad.data),
-                                      False, None, 0)
+                p.grad = const(get_array_module(p.grad.data).zeros_like(p.grad.data))
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
@@ -430,7 +443,7 @@ class Module:
                     if dtype is not None and backend.is_floating(t.data.dtype):
                         t.data = t.data.astype(dtype)
                         if t.grad is not None:
-                            t.grad = Tensor._make(t.grad.data.astype(dtype), False, None, 0)
+                            t.grad = const(t.grad.data.astype(dtype))
         return self
 
     def cuda(self, device=None) -> Module:

@@ -21,7 +21,7 @@ from bricks.functions.conv import Im2col, pair
 from bricks.functions.shape import gather
 from bricks.functions.shape import pad as _pad
 from bricks.nn.module import Module
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = [
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -30,9 +30,6 @@ __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxUnpool2d",
 ]
 
-
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 class WindowMax(Function):
@@ -58,7 +55,7 @@ class WindowMax(Function):
         return values, idx
 
     def backward(self, grad, _grad_idx):
-        return grad.unsqueeze(self.dim) * _const(self.mask)
+        return grad.unsqueeze(self.dim) * const(self.mask)
 
 
 class TiledMax(Function):
@@ -87,7 +84,7 @@ class TiledMax(Function):
         return values, idx
 
     def backward(self, grad, _grad_idx):
-        g = grad.reshape(self.shape) * _const(self.mask)
+        g = grad.reshape(self.shape) * const(self.mask)
         return g.reshape(self.input_meta[0][0])
 
 
@@ -189,7 +186,7 @@ def _max_pool(op, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     row = oi * stride_[0] - pad[0] + (a // kernel[1]) * dilation_[0]
     col = oj * stride_[1] - pad[1] + (a % kernel[1]) * dilation_[1]
     flat = (row * size[1] + col).astype(backend.int64)
-    return values, _from_2d(_const(flat), n, unbatched)
+    return values, _from_2d(const(flat), n, unbatched)
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -267,7 +264,7 @@ def _avg_pool(op, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
     else:
         div = _avg_divisor(x.shape[2:], kernel, stride_, pad, out, count_include_pad,
                            get_array_module(x.data))
-        y = sums / _const(div.astype(x.data.dtype))
+        y = sums / const(div.astype(x.data.dtype))
     return _from_2d(y.reshape(x.shape[:2] + out), n, unbatched)
 
 
@@ -332,7 +329,7 @@ def _averaging_matrix(size, out, dtype, xp):
     start, end = _bins(size, out, xp)
     pos = xp.arange(size)
     inside = (pos >= start[:, None]) & (pos < end[:, None])
-    return _const((inside / (end - start)[:, None]).astype(dtype))
+    return const((inside / (end - start)[:, None]).astype(dtype))
 
 
 def _adaptive_avg(op, n, input, output_size):
@@ -405,7 +402,7 @@ def _adaptive_max(op, n, input, output_size, return_indices):
     rows = ih[oi, a // kw]
     cols = iw[oj, a % kw]
     flat = (rows * w + cols).astype(backend.int64)
-    return values, _from_2d(_const(flat), n, unbatched)
+    return values, _from_2d(const(flat), n, unbatched)
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
