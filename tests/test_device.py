@@ -236,6 +236,12 @@ def test_dataloader_moves_batches(standin):
         assert [y.tolist() for _, y in batches] == [[0, 1, 2, 3], [4, 5]]
     dicts = bricks.data.DataLoader([{"a": np.ones(2)}] * 3, batch_size=2, device=DEV)
     assert next(iter(dicts))["a"].device == DEV
+    # A dataset kept on the device: batches are gathered there.
+    on_dev = bricks.data.TensorDataset(bricks.arange(12.0, device=DEV).reshape(6, 2),
+                                       bricks.arange(6, device=DEV))
+    batches = list(bricks.data.DataLoader(on_dev, batch_size=4, shuffle=True))
+    assert all(x.device == DEV and y.device == DEV for x, y in batches)
+    assert sorted(v for _, y in batches for v in y.tolist()) == list(range(6))
 
 
 def test_get_array_module_and_backend_helpers(standin):

@@ -23,6 +23,7 @@ from bricks import autograd, backend
 from bricks.backend import get_array_module, xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.nn import loss as _loss
+from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
 from bricks.symbolic.graph import Graph, Node
@@ -750,6 +751,9 @@ def _emit(graph, node, v, o, lines, ns, k):
             if not _emit_sgd(fn.__self__, k, ns, lines):
                 lines.append(f"if not _sgd(O{k}, SC{k}):")
                 lines.append(f"    E{k}(*A{k})")
+        elif func is Adam.step and not node.attrs["args"]:
+            if not _emit_adam(fn.__self__, k, ns, lines):
+                lines.append(f"E{k}(*A{k})")
         elif func is Optimizer.zero_grad and node.attrs["args"] in ((), (True,)):
             # p.grad = None for each parameter, written out; those whose gradient this
             # plan delivers next are left alone (the delivery replaces it).
@@ -793,7 +797,6 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
     momentum buffers, settings still plain) guards it; the learning rate and momentum are
     read on each call (schedulers change them).  False: not plain SGD now, nothing written.
     """
-    xp = ns["_np"]
     conds = [_same_groups(opt, k, ns)]
     updates, scratches = [], []
     for i, group in enumerate(opt.param_groups):
@@ -825,18 +828,74 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
             updates.append(f"    _p = {name}.data; _p -= {scratch}; {name}._vc[0] += 1")
     if not scratches:
         return False
-    # Every parameter's lr * v goes through one buffer per dtype, of the largest's size.
+    _share_scratch(scratches, ns)
+    lines.append(f"if {' and '.join(conds)}:")
+    lines.extend("    " + line for line in updates)
+    lines.append("else:")
+    lines.append(f"    if not _sgd(O{k}, SC{k}):")
+    lines.append(f"        E{k}(*A{k})")
+    return True
+
+
+def _share_scratch(scratches, ns):
+    """Every parameter's temporary of an update goes through one buffer per dtype, of the
+    largest's size (the parameters are updated one after the other)."""
+    xp = ns["_np"]  # the plan's array module
     size = {}
     for _, a in scratches:
         size[a.dtype.str] = max(size.get(a.dtype.str, 0), a.size)
     flat = {dt: xp.empty(n, xp.dtype(dt)) for dt, n in size.items()}
     for name, a in scratches:
         ns[name] = flat[a.dtype.str][:a.size].reshape(a.shape)
+
+
+def _emit_adam(opt, k, ns, lines) -> bool:
+    """Adam's step written out, parameter by parameter, with the arithmetic of Adam.step
+    (so the same bits), its temporary in one shared scratch buffer.  Guarded on each call
+    like :func:`_emit_sgd` (the same groups and state, no weight decay, maximize or
+    amsgrad); lr, betas and eps are read on each call.  False: not written."""
+    conds = [_same_groups(opt, k, ns)]
+    updates, scratches = [], []
+    for i, group in enumerate(opt.param_groups):
+        if group["weight_decay"] != 0 or group["maximize"] or group["amsgrad"]:
+            return False
+        g = f"PG{k}[{i}]"
+        conds += [f"{g}['weight_decay'] == 0", f"not {g}['maximize']", f"not {g}['amsgrad']"]
+        updates += [f"_lr, _eps = {g}['lr'], {g}['eps']; _b1, _b2 = {g}['betas']",
+                    "_w = 1 - _b1"]
+        for j, p in enumerate(group["params"]):
+            name = _param(opt, i, j, k, ns)
+            state = opt.state.get(p)
+            if not state or "exp_avg" not in state or "exp_avg_sq" not in state:
+                return False
+            st, tmp = f"ST{k}_{i}_{j}", f"T{k}_{i}_{j}"
+            ns[st], ns[f"EA{k}_{i}_{j}"], ns[f"ES{k}_{i}_{j}"] = (
+                state, state["exp_avg"], state["exp_avg_sq"])
+            conds += [f"O{k}.state.get({name}) is {st}",
+                      f"{st}.get('exp_avg') is EA{k}_{i}_{j}",
+                      f"{st}.get('exp_avg_sq') is ES{k}_{i}_{j}"]
+            scratches.append((tmp, p.data))
+            updates += [
+                f"_g = {name}.grad",
+                "if _g is not None:",
+                f"    _g = _g.data; {st}['step'] += 1; _t = {st}['step']",
+                f"    _ea, _es, _s = EA{k}_{i}_{j}.data, ES{k}_{i}_{j}.data, {tmp}",
+                "    _np.subtract(_g, _ea, out=_s)",  # _lerp_(exp_avg, g, 1 - beta1, _s)
+                "    if abs(_w) < 0.5:",
+                "        _s *= _w; _ea += _s",
+                "    else:",
+                "        _s *= 1 - _w; _np.subtract(_g, _s, out=_ea)",
+                "    _np.multiply(_g, 1 - _b2, out=_s); _s *= _g; _es *= _b2; _es += _s",
+                "    _np.sqrt(_es, out=_s); _s /= (1 - _b2 ** _t) ** 0.5; _s += _eps",
+                "    _np.divide(_ea, _s, out=_s); _s *= _lr / (1 - _b1 ** _t)",
+                f"    _p = {name}.data; _p -= _s; {name}._vc[0] += 1"]
+    if not scratches:
+        return False
+    _share_scratch(scratches, ns)
     lines.append(f"if {' and '.join(conds)}:")
     lines.extend("    " + line for line in updates)
     lines.append("else:")
-    lines.append(f"    if not _sgd(O{k}, SC{k}):")
-    lines.append(f"        E{k}(*A{k})")
+    lines.append(f"    E{k}(*A{k})")
     return True
 
 
