@@ -280,7 +280,7 @@ class Function:
     def apply(cls, *inputs, **options):
         fn = cls.__new__(cls)
         record = False
-        values = None
+        values = []
         elsewhere = False  # some input is not a NumPy array: check they share one device
         for t in inputs:
             if not isinstance(t, Tensor):
@@ -291,9 +291,11 @@ class Function:
                 record = any(t._requires_grad for t in inputs)
                 elsewhere = True
                 break
+            data = t.data
+            values.append(data)
             if t._requires_grad:
                 record = True
-            if type(t.data) is not ndarray:
+            if type(data) is not ndarray:
                 elsewhere = True
         if elsewhere:
             _check_devices(cls, inputs)
@@ -306,8 +308,6 @@ class Function:
                     _gc_pause.count_node()
             else:
                 record = False
-        if values is None:
-            values = [t.data for t in inputs]
         raw = fn.forward(*values, **options)
         single = type(raw) is not tuple
         outputs = fn._outputs(inputs, (raw,) if single else raw, record)
