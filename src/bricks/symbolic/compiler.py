@@ -27,7 +27,7 @@ from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
 from bricks.symbolic.graph import Graph, Node
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["optimize", "lower", "fold_constants", "eliminate_common", "eliminate_dead", "fuse",
            "hoist_guards", "generate", "Plan", "StalePlan"]
@@ -729,7 +729,7 @@ def _emit(graph, node, v, o, lines, ns, k):
             ns[f"D{k}"] = xp.empty(value.shape, value.dtype)
             lines.append(f"_np.copyto(D{k}, {src})")
             src = f"D{k}"
-        ns[gname] = Tensor._make(None, False, None, 0)
+        ns[gname] = const(None)
         if node.attrs.get("fresh"):  # just after zero_grad(): p.grad is None
             lines.append(f"{gname}.data = {src}; {t}.grad = {gname}")
             return
@@ -942,7 +942,7 @@ def _base_namespace(module=None):
                 _errstate=lambda **kw: backend.errstate(module, **kw),
                 _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
                 _NONE={},
-                _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
+                _T=const, _ng=autograd.no_grad())
 
 
 def run_nodes(graph, nodes, arrays):
