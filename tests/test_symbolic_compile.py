@@ -277,6 +277,34 @@ def test_sigmoid_and_bce_with_logits_become_kernels():
     assert not [n for n in g.nodes if n.op in ("call", "call_bwd")]
 
 
+@pytest.mark.parametrize("change", ["none", "lr", "betas", "amsgrad", "state"])
+def test_adam_step_written_into_the_plan(change):
+    xs, ys = _data()
+    (m1, o1), (m2, o2) = _pair(lambda: nn.Sequential(nn.Linear(3, 8), nn.Tanh(),
+                                                     nn.Linear(8, 3)),
+                               lambda p: optim.Adam(p, lr=0.01))
+    eager = _step(m1, o1, F.cross_entropy)
+    compiled = bricks.compile(_step(m2, o2, F.cross_entropy), fallback=False)
+    for i in range(7):
+        if i == 4:
+            for opt in (o1, o2):
+                group = opt.param_groups[0]
+                if change == "lr":
+                    group["lr"] = 0.1
+                elif change == "betas":
+                    group["betas"] = (0.3, 0.5)  # 1 - beta1 >= 0.5: lerp's other form
+                elif change == "amsgrad":
+                    group["amsgrad"] = True
+                elif change == "state":
+                    opt.load_state_dict(opt.state_dict())
+        x, y = bricks.tensor(xs[i % 3]), bricks.tensor(ys[i % 3])
+        assert eager(x, y).item() == compiled(x, y).item()
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            np.testing.assert_array_equal(p.data, q.data)
+    assert "_np.sqrt(_es, out=_s)" in compiled.plan.source
+    assert [o2.state[p]["step"] for p in m2.parameters()] == [7.0] * 4
+
+
 @pytest.mark.parametrize("change", ["weight_decay", "nesterov", "momentum", "lr", "state",
                                     "group"])
 def test_written_out_sgd_follows_changes_to_the_optimizer(change):

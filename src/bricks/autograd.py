@@ -279,7 +279,7 @@ class Function:
     def apply(cls, *inputs, **options):
         fn = cls.__new__(cls)
         record = False
-        values = None
+        values = []
         for t in inputs:
             if not isinstance(t, Tensor):
                 symbol = _deferred(inputs, options)
@@ -288,6 +288,7 @@ class Function:
                 values, inputs = _constant_inputs(cls, inputs)
                 record = any(t._requires_grad for t in inputs)
                 break
+            values.append(t.data)
             if t._requires_grad:
                 record = True
         if record:
@@ -299,8 +300,6 @@ class Function:
                     _gc_pause.count_node()
             else:
                 record = False
-        if values is None:
-            values = [t.data for t in inputs]
         raw = fn.forward(*values, **options)
         single = type(raw) is not tuple
         outputs = fn._outputs(inputs, (raw,) if single else raw, record)

@@ -164,6 +164,17 @@ def default_generator():
     return _generator
 
 
+def set_default_generator(generator):
+    """Make ``generator`` the global one and return the one it replaces.
+
+    ``bricks.distributed`` puts in, for one forward pass, a generator on the same stream
+    that draws each random number of the whole global batch and keeps this process's rows.
+    """
+    global _generator
+    previous, _generator = _generator, generator
+    return previous
+
+
 def get_rng_state() -> dict:
     """The global generator's state as a plain dict (JSON-friendly, no pickle)."""
     return _generator.bit_generator.state

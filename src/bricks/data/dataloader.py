@@ -135,6 +135,8 @@ class DataLoader:
         drop_last: drop the last batch when it has fewer than B samples.
         generator: numpy Generator or int seed for shuffling (default: the global generator
             seeded by ``bricks.manual_seed``, looked up at each epoch).
+        sampler: yields the indices of each epoch in order, instead of ``shuffle``; e.g. a
+            ``bricks.distributed.DistributedSampler`` (each process its own share).
         collate_fn: merges a list of samples into a batch (default ``default_collate``).
         transform: callable applied to each batch's inputs.
         target_transform: callable applied to each batch's targets.
@@ -148,7 +150,7 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, generator=None, collate_fn=None, transform=None,
-                 target_transform=None):
+                 target_transform=None, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, xp.integer)) or (
                 batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int, got "
@@ -161,7 +163,15 @@ class DataLoader:
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader: dataset must define __getitem__ and __len__, got "
                             f"{type(dataset).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the "
+                             "sampler chooses the order)")
+        if sampler is not None and not (hasattr(sampler, "__iter__")
+                                        and hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be an iterable of indices with a "
+                            f"length, got {type(sampler).__name__}")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -173,10 +183,12 @@ class DataLoader:
         self.target_transform = target_transform
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _order(self):
+        if self.sampler is not None:
+            return xp.asarray(list(self.sampler), dtype=backend.int64)
         n = len(self.dataset)
         if self.shuffle:
             gen = self.generator if self.generator is not None else backend.default_generator()

@@ -23,10 +23,11 @@ from bricks import autograd
 from bricks.backend import xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.nn import loss as _loss
+from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
 from bricks.symbolic.graph import Graph, Node
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["optimize", "lower", "fold_constants", "eliminate_common", "eliminate_dead", "fuse",
            "hoist_guards", "generate", "Plan", "StalePlan"]
@@ -726,7 +727,7 @@ def _emit(graph, node, v, o, lines, ns, k):
             ns[f"D{k}"] = xp.empty(value.shape, value.dtype)
             lines.append(f"_np.copyto(D{k}, {src})")
             src = f"D{k}"
-        ns[gname] = Tensor._make(None, False, None, 0)
+        ns[gname] = const(None)
         if node.attrs.get("fresh"):  # just after zero_grad(): p.grad is None
             lines.append(f"{gname}.data = {src}; {t}.grad = {gname}")
             return
@@ -748,6 +749,9 @@ def _emit(graph, node, v, o, lines, ns, k):
             if not _emit_sgd(fn.__self__, k, ns, lines):
                 lines.append(f"if not _sgd(O{k}, SC{k}):")
                 lines.append(f"    E{k}(*A{k})")
+        elif func is Adam.step and not node.attrs["args"]:
+            if not _emit_adam(fn.__self__, k, ns, lines):
+                lines.append(f"E{k}(*A{k})")
         elif func is Optimizer.zero_grad and node.attrs["args"] in ((), (True,)):
             # p.grad = None for each parameter, written out; those whose gradient this
             # plan delivers next are left alone (the delivery replaces it).
@@ -822,18 +826,73 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
             updates.append(f"    _p = {name}.data; _p -= {scratch}; {name}._vc[0] += 1")
     if not scratches:
         return False
-    # Every parameter's lr * v goes through one buffer per dtype, of the largest's size.
+    _share_scratch(scratches, ns)
+    lines.append(f"if {' and '.join(conds)}:")
+    lines.extend("    " + line for line in updates)
+    lines.append("else:")
+    lines.append(f"    if not _sgd(O{k}, SC{k}):")
+    lines.append(f"        E{k}(*A{k})")
+    return True
+
+
+def _share_scratch(scratches, ns):
+    """Every parameter's temporary of an update goes through one buffer per dtype, of the
+    largest's size (the parameters are updated one after the other)."""
     size = {}
     for _, a in scratches:
         size[a.dtype.str] = max(size.get(a.dtype.str, 0), a.size)
     flat = {dt: xp.empty(n, xp.dtype(dt)) for dt, n in size.items()}
     for name, a in scratches:
         ns[name] = flat[a.dtype.str][:a.size].reshape(a.shape)
+
+
+def _emit_adam(opt, k, ns, lines) -> bool:
+    """Adam's step written out, parameter by parameter, with the arithmetic of Adam.step
+    (so the same bits), its temporary in one shared scratch buffer.  Guarded on each call
+    like :func:`_emit_sgd` (the same groups and state, no weight decay, maximize or
+    amsgrad); lr, betas and eps are read on each call.  False: not written."""
+    conds = [_same_groups(opt, k, ns)]
+    updates, scratches = [], []
+    for i, group in enumerate(opt.param_groups):
+        if group["weight_decay"] != 0 or group["maximize"] or group["amsgrad"]:
+            return False
+        g = f"PG{k}[{i}]"
+        conds += [f"{g}['weight_decay'] == 0", f"not {g}['maximize']", f"not {g}['amsgrad']"]
+        updates += [f"_lr, _eps = {g}['lr'], {g}['eps']; _b1, _b2 = {g}['betas']",
+                    "_w = 1 - _b1"]
+        for j, p in enumerate(group["params"]):
+            name = _param(opt, i, j, k, ns)
+            state = opt.state.get(p)
+            if not state or "exp_avg" not in state or "exp_avg_sq" not in state:
+                return False
+            st, tmp = f"ST{k}_{i}_{j}", f"T{k}_{i}_{j}"
+            ns[st], ns[f"EA{k}_{i}_{j}"], ns[f"ES{k}_{i}_{j}"] = (
+                state, state["exp_avg"], state["exp_avg_sq"])
+            conds += [f"O{k}.state.get({name}) is {st}",
+                      f"{st}.get('exp_avg') is EA{k}_{i}_{j}",
+                      f"{st}.get('exp_avg_sq') is ES{k}_{i}_{j}"]
+            scratches.append((tmp, p.data))
+            updates += [
+                f"_g = {name}.grad",
+                "if _g is not None:",
+                f"    _g = _g.data; {st}['step'] += 1; _t = {st}['step']",
+                f"    _ea, _es, _s = EA{k}_{i}_{j}.data, ES{k}_{i}_{j}.data, {tmp}",
+                "    _np.subtract(_g, _ea, out=_s)",  # _lerp_(exp_avg, g, 1 - beta1, _s)
+                "    if abs(_w) < 0.5:",
+                "        _s *= _w; _ea += _s",
+                "    else:",
+                "        _s *= 1 - _w; _np.subtract(_g, _s, out=_ea)",
+                "    _np.multiply(_g, 1 - _b2, out=_s); _s *= _g; _es *= _b2; _es += _s",
+                "    _np.sqrt(_es, out=_s); _s /= (1 - _b2 ** _t) ** 0.5; _s += _eps",
+                "    _np.divide(_ea, _s, out=_s); _s *= _lr / (1 - _b1 ** _t)",
+                f"    _p = {name}.data; _p -= _s; {name}._vc[0] += 1"]
+    if not scratches:
+        return False
+    _share_scratch(scratches, ns)
     lines.append(f"if {' and '.join(conds)}:")
     lines.extend("    " + line for line in updates)
     lines.append("else:")
-    lines.append(f"    if not _sgd(O{k}, SC{k}):")
-    lines.append(f"        E{k}(*A{k})")
+    lines.append(f"    E{k}(*A{k})")
     return True
 
 
@@ -876,7 +935,7 @@ def _sgd(opt, scratch) -> bool:
 def _base_namespace():
     return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
                 _NONE={},
-                _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
+                _T=const, _ng=autograd.no_grad())
 
 
 def run_nodes(graph, nodes, arrays):

@@ -18,7 +18,7 @@ from bricks import autograd
 from bricks.backend import ndarray
 from bricks.symbolic import compiler
 from bricks.symbolic.trace import TraceError, Tracer, rng_state, same_array, tracing
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["CompiledFunction", "compile_function"]
 
@@ -175,7 +175,7 @@ def compile_function(fn=None, *, cache_size: int = 8, fallback: bool = True):
 def _rebuild(structure, arrays):
     kind, payload = structure
     if kind == "t":
-        return Tensor._make(arrays[payload], False, None, 0)
+        return const(arrays[payload])
     if kind == "c":
         return payload
     if kind is dict:
