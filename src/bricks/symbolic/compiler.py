@@ -19,8 +19,8 @@ Passes, in order (each one is a function of the graph, and tests count what it d
 
 from __future__ import annotations
 
-from bricks import autograd
-from bricks.backend import xp
+from bricks import autograd, backend
+from bricks.backend import get_array_module, xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.nn import loss as _loss
 from bricks.optim.adam import Adam
@@ -341,7 +341,8 @@ def fold_constants(graph: Graph) -> Graph:
             for v in node.outs:
                 if v is not None:
                     value = graph.values[v]
-                    value.kind, value.payload = "const", xp.array(arrays[v])  # own memory
+                    a = arrays[v]
+                    value.kind, value.payload = "const", get_array_module(a).array(a)  # own
             graph.folded = getattr(graph, "folded", 0) + 1
             continue
         kept.append(node)
@@ -520,6 +521,7 @@ def _ufunc_call(op, args, out):
 
 def _emit(graph, node, v, o, lines, ns, k):
     """Append the code of one step; ``o`` is its output buffer name (None: allocate)."""
+    xp = ns["_np"]  # the plan's array module: its inputs' (NumPy, CuPy)
     ins = [v(i) for i in node.ins]
     out = node.outs[0] if node.outs else None
     res = f"v{out}" if out is not None else "_"
@@ -638,7 +640,7 @@ def _emit(graph, node, v, o, lines, ns, k):
         rows = f"_rows{k}"
         ns[rows] = xp.arange(n)
         logp = f"v{node.outs[1]}" if node.outs[1] is not None else f"_logp{k}"
-        lines.append("with _np.errstate(divide='ignore', invalid='ignore'):")
+        lines.append("with _errstate(divide='ignore', invalid='ignore'):")
         lines.append(f"    _m = {x}.max(axis=1, keepdims=True)")
         lines.append("    _m = _np.where(_np.isfinite(_m), _m, 0)")
         lines.append(f"    _s = {x} - _m")
@@ -838,6 +840,7 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
 def _share_scratch(scratches, ns):
     """Every parameter's temporary of an update goes through one buffer per dtype, of the
     largest's size (the parameters are updated one after the other)."""
+    xp = ns["_np"]  # the plan's array module
     size = {}
     for _, a in scratches:
         size[a.dtype.str] = max(size.get(a.dtype.str, 0), a.size)
@@ -924,6 +927,7 @@ def _sgd(opt, scratch) -> bool:
                 g = buf
             key = (g.shape, g.dtype.str)
             tmp = scratch.get(key)
+            xp = get_array_module(g)  # the parameters' device
             if tmp is None:
                 tmp = scratch[key] = xp.empty(g.shape, g.dtype)
             xp.multiply(lr, g, out=tmp)
@@ -932,15 +936,18 @@ def _sgd(opt, scratch) -> bool:
     return True
 
 
-def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
+def _base_namespace(module=None):
+    module = module or xp  # the plan's array module (NumPy by default)
+    return dict(_np=module, _asarray=module.asarray,
+                _errstate=lambda **kw: backend.errstate(module, **kw),
+                _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
                 _NONE={},
                 _T=const, _ng=autograd.no_grad())
 
 
 def run_nodes(graph, nodes, arrays):
     """Run ``nodes`` on the given {vid: array}; returns {vid: array} of their outputs."""
-    ns = _base_namespace()
+    ns = _base_namespace(get_array_module(*arrays.values()) if arrays else None)
     lines = []
     for vid, a in arrays.items():
         ns[f"c{vid}"] = a
@@ -968,11 +975,13 @@ class Plan:
         return sum(b.nbytes for b in self.buffers)
 
 
-def generate(graph: Graph, reuse: bool = True) -> Plan:
-    """Python source for the graph, with preallocated buffers reused by liveness."""
+def generate(graph: Graph, reuse: bool = True, xp=None) -> Plan:
+    """Python source for the graph, with preallocated buffers reused by liveness; ``xp``:
+    the array module of its inputs, which allocates the buffers (default NumPy)."""
     hoist_guards(graph)
     values = graph.values
-    ns = _base_namespace()
+    ns = _base_namespace(xp)
+    xp = ns["_np"]
     outputs = set(graph.outputs)
 
     def reads(node):

@@ -159,11 +159,14 @@ class Trainer:
 
     # -- one batch
     def _to_input(self, a):
-        """A Tensor; floating data converted to the model's dtype (NumPy gives float64)."""
+        """A Tensor on the model's device; floating data converted to the model's dtype
+        (NumPy gives float64)."""
         t = a if isinstance(a, Tensor) else Tensor(xp.asarray(a))
         param = next(iter(self.model.parameters()), None)
         if param is not None and is_floating(t.dtype) and t.dtype != param.dtype:
             t = t.to(param.dtype)
+        if param is not None and type(t.data) is not type(param.data):
+            t = t.to(param.device)  # a batch from the host for a model on a GPU
         return t
 
     def _update(self, x, y):
