@@ -22,7 +22,7 @@ from __future__ import annotations
 from bricks import autograd
 from bricks.backend import xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
-from bricks.nn import loss as _loss
+from bricks.functions import loss as _loss
 from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
