@@ -129,6 +129,12 @@ def _add_train_options(p):
                    help="continue a run from its last checkpoint up to --epochs")
     p.add_argument("--quiet", action="store_true", default=S,
                    help="no progress output, only the result lines")
+    p.add_argument("--nproc", type=_positive_int, default=S, metavar="N",
+                   help="train data-parallel on N processes (mpiexec), each on its share of "
+                        "every batch: the same training as one process, in less time "
+                        "(see docs/distributed.md)")
+    p.add_argument("--hostfile", default=S, metavar="FILE",
+                   help="with --nproc: the machines to run on (an MPI hostfile)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,15 +246,28 @@ def _config_for(args: argparse.Namespace) -> tuple[dict, dict]:
 
 # ---------------------------------------------------------------- train, evaluate, predict
 def cmd_train(args) -> int:
+    from bricks.distributed import launched_by_mpi, rank
     from bricks.train import TrainingDiverged
     from bricks.train.run import result_line, train_run
 
+    argv, nproc = vars(args).pop("argv"), vars(args).pop("nproc", 1)
+    hostfile = vars(args).pop("hostfile", None)
     cfg, explicit = _config_for(args)
+    if (nproc > 1 or hostfile) and not launched_by_mpi():  # start N copies of this command
+        from bricks.distributed.launch import launch
+
+        full_batch = OPTIMIZERS[cfg["optimizer"]].full_batch and "batch_size" not in explicit
+        if cfg["batch_size"] % nproc and "resume" not in explicit and not full_batch:
+            raise CLIError(f"--batch-size {cfg['batch_size']} (the global batch) does not "
+                           f"split evenly over --nproc {nproc}; choose a multiple of {nproc}")
+        return launch(nproc, [sys.executable, "-m", "bricks", *argv], hostfile)
     try:
         done = train_run(cfg, explicit)
     except TrainingDiverged as err:
         print(f"bricks: error: training diverged: {err}", file=sys.stderr)
         return 1
+    if rank() != 0:  # data-parallel: rank 0 speaks for all
+        return 0
     print(result_line(done.result, done.task, done.n_test) + f" ({done.elapsed:.1f} s)")
     if not done.config["quiet"]:
         print(f"run folder: {done.run}")
@@ -409,6 +428,7 @@ def main(argv=None) -> int:
     args = None
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # for train --nproc
         if args.command is None:
             parser.print_help()
             return 2

@@ -11,7 +11,7 @@ import math
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import is_floating, xp
+from bricks.backend import get_array_module, is_floating
 from bricks.functions.arithmetic import binary_operands, sum_to, to_dtype
 from bricks.tensor import Tensor, const, tensor
 
@@ -43,6 +43,7 @@ def float_input(x, op: str, name: str = "input") -> Tensor:
 
 def _masked(grad: Tensor, mask) -> Tensor:
     """``grad`` where the bool array ``mask`` holds, exact 0 elsewhere (even for inf grads)."""
+    xp = get_array_module(grad.data)
     return where(const(mask), grad, const(xp.zeros((), dtype=grad.data.dtype)))
 
 
@@ -50,6 +51,7 @@ class Exp(Function):
     fresh_grads = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.exp(x)
         self.save_for_backward(y)
         return y
@@ -70,6 +72,7 @@ def exp(x) -> Tensor:
 
 class Log(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.log(x)
 
@@ -89,6 +92,7 @@ def log(x) -> Tensor:
 
 class Log1p(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.log1p(x)
 
@@ -104,6 +108,7 @@ def log1p(x) -> Tensor:
 
 class Expm1(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.expm1(x)
         self.save_for_backward(y)
         return y
@@ -120,6 +125,7 @@ def expm1(x) -> Tensor:
 
 class Sqrt(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.sqrt(x)
         self.save_for_backward(y)
         return y
@@ -140,6 +146,7 @@ def sqrt(x) -> Tensor:
 
 class Rsqrt(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = 1.0 / xp.sqrt(x)
         self.save_for_backward(y)
         return y
@@ -156,6 +163,7 @@ def rsqrt(x) -> Tensor:
 
 class Sin(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.sin(x)
 
@@ -171,6 +179,7 @@ def sin(x) -> Tensor:
 
 class Cos(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.cos(x)
 
@@ -186,6 +195,7 @@ def cos(x) -> Tensor:
 
 class Tan(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.tan(x)
         self.save_for_backward(y)
         return y
@@ -204,6 +214,7 @@ class Tanh(Function):
     fresh_grads = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.tanh(x)
         self.save_for_backward(y)
         return y
@@ -227,6 +238,7 @@ class Sigmoid(Function):
 
     def forward(self, x):
         # exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) for x < 0.
+        xp = get_array_module(x)
         e = xp.exp(-xp.abs(x))
         y = xp.where(x >= 0, 1.0, e) / (1.0 + e)
         y = y.astype(x.dtype, copy=False)
@@ -277,11 +289,12 @@ class Softplus(Function):
 
     def backward_arrays(self, grad):
         (x,) = self.saved_arrays
-        return grad * xp.exp(-softplus_array(-x))
+        return grad * get_array_module(x).exp(-softplus_array(-x))
 
 
 def softplus_array(x):
     """log(1 + e^x) on an array, computed without overflow (what ``Softplus`` computes)."""
+    xp = get_array_module(x)
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
@@ -302,6 +315,7 @@ class Relu(Function):
     piecewise = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.maximum(x, 0)
         self.save_for_backward(y)
         return y
@@ -311,6 +325,7 @@ class Relu(Function):
         return _masked(grad, y.data > 0)
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         (y,) = self.saved_arrays
         mask = y > 0
         out = grad * mask  # 4x faster than where ...
@@ -332,10 +347,12 @@ class Abs(Function):
     piecewise = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.abs(x)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (x,) = self.saved_tensors
         return grad * const(xp.sign(x.data))
 
@@ -355,11 +372,13 @@ class _ZeroGrad(Function):
     def backward(self, grad):
         # Exact zeros, not grad * 0 (an inf or nan upstream gradient must not leak through),
         # still connected to grad so that a create_graph result stays differentiable.
+        xp = get_array_module(grad.data)
         return _masked(grad, xp.zeros(grad.data.shape, dtype=bool))
 
 
 class Sign(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.sign(x)
 
 
@@ -370,6 +389,7 @@ def sign(x) -> Tensor:
 
 class Floor(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.floor(x)
 
 
@@ -380,6 +400,7 @@ def floor(x) -> Tensor:
 
 class Ceil(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.ceil(x)
 
 
@@ -390,6 +411,7 @@ def ceil(x) -> Tensor:
 
 class Round(_ZeroGrad):
     def forward(self, x, decimals):
+        xp = get_array_module(x)
         return xp.round(x, decimals)
 
 
@@ -433,11 +455,13 @@ class Clamp(Function):
     piecewise = True
 
     def forward(self, x, lo, hi):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         self.lo, self.hi = lo, hi
         return xp.clip(x, lo, hi)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (x,) = self.saved_tensors
         inside = xp.ones(x.data.shape, dtype=bool)
         if self.lo is not None:
@@ -472,6 +496,7 @@ class Maximum(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.maximum(a, b)
 
@@ -486,6 +511,7 @@ class Minimum(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.minimum(a, b)
 
@@ -517,7 +543,7 @@ def minimum(a, b) -> Tensor:
 
 def _broadcasting(cls, op, *tensors):
     try:
-        xp.broadcast_shapes(*(t.data.shape for t in tensors))
+        backend.broadcast_shapes(*(t.data.shape for t in tensors))
     except ValueError:
         shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
         raise RuntimeError(f"{op}: shapes {shapes} cannot be broadcast together") from None
@@ -528,10 +554,12 @@ class Where(Function):
     piecewise = True
 
     def forward(self, cond, a, b):
+        xp = get_array_module(cond)
         self.save_for_backward(cond)
         return xp.where(cond, a, b)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (cond,) = self.saved_tensors
         _, (sa, _), (sb, _) = self.input_meta
         # A constant zero, not grad * 0: inf or nan upstream must give exact zeros (PyTorch).

@@ -36,7 +36,7 @@ import math
 from bricks.backend import get_array_module
 from bricks.optim import _flat
 from bricks.optim.optimizer import Optimizer
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["cubic_interpolate", "strong_wolfe", "backtracking", "ClosureOptimizer"]
 
@@ -243,7 +243,7 @@ def _as_tensors(state):
         if isinstance(v, list):
             return [wrap(a) for a in v]
         if hasattr(v, "dtype") and getattr(v, "ndim", 0) > 0 and not isinstance(v, Tensor):
-            return Tensor._make(v, False, None, 0)
+            return const(v)
         return v
     for k in state:
         state[k] = wrap(state[k])

@@ -19,15 +19,15 @@ Passes, in order (each one is a function of the graph, and tests count what it d
 
 from __future__ import annotations
 
-from bricks import autograd
-from bricks.backend import xp
+from bricks import autograd, backend
+from bricks.backend import get_array_module, xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.functions import loss as _loss
 from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
 from bricks.symbolic.graph import Graph, Node
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["optimize", "lower", "fold_constants", "eliminate_common", "eliminate_dead", "fuse",
            "hoist_guards", "generate", "Plan", "StalePlan"]
@@ -352,7 +352,8 @@ def fold_constants(graph: Graph) -> Graph:
             for v in node.outs:
                 if v is not None:
                     value = graph.values[v]
-                    value.kind, value.payload = "const", xp.array(arrays[v])  # own memory
+                    a = arrays[v]
+                    value.kind, value.payload = "const", get_array_module(a).array(a)  # own
             graph.folded = getattr(graph, "folded", 0) + 1
             continue
         kept.append(node)
@@ -531,6 +532,7 @@ def _ufunc_call(op, args, out):
 
 def _emit(graph, node, v, o, lines, ns, k):
     """Append the code of one step; ``o`` is its output buffer name (None: allocate)."""
+    xp = ns["_np"]  # the plan's array module: its inputs' (NumPy, CuPy)
     ins = [v(i) for i in node.ins]
     out = node.outs[0] if node.outs else None
     res = f"v{out}" if out is not None else "_"
@@ -664,7 +666,7 @@ def _emit(graph, node, v, o, lines, ns, k):
         rows = f"_rows{k}"
         ns[rows] = xp.arange(n)
         logp = f"v{node.outs[1]}" if node.outs[1] is not None else f"_logp{k}"
-        lines.append("with _np.errstate(divide='ignore', invalid='ignore'):")
+        lines.append("with _errstate(divide='ignore', invalid='ignore'):")
         lines.append(f"    _m = {x}.max(axis=1, keepdims=True)")
         lines.append("    _m = _np.where(_np.isfinite(_m), _m, 0)")
         lines.append(f"    _s = {x} - _m")
@@ -753,7 +755,7 @@ def _emit(graph, node, v, o, lines, ns, k):
             ns[f"D{k}"] = xp.empty(value.shape, value.dtype)
             lines.append(f"_np.copyto(D{k}, {src})")
             src = f"D{k}"
-        ns[gname] = Tensor._make(None, False, None, 0)
+        ns[gname] = const(None)
         if node.attrs.get("fresh"):  # just after zero_grad(): p.grad is None
             lines.append(f"{gname}.data = {src}; {t}.grad = {gname}")
             return
@@ -864,6 +866,7 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
 def _share_scratch(scratches, ns):
     """Every parameter's temporary of an update goes through one buffer per dtype, of the
     largest's size (the parameters are updated one after the other)."""
+    xp = ns["_np"]  # the plan's array module
     size = {}
     for _, a in scratches:
         size[a.dtype.str] = max(size.get(a.dtype.str, 0), a.size)
@@ -950,6 +953,7 @@ def _sgd(opt, scratch) -> bool:
                 g = buf
             key = (g.shape, g.dtype.str)
             tmp = scratch.get(key)
+            xp = get_array_module(g)  # the parameters' device
             if tmp is None:
                 tmp = scratch[key] = xp.empty(g.shape, g.dtype)
             xp.multiply(lr, g, out=tmp)
@@ -958,16 +962,19 @@ def _sgd(opt, scratch) -> bool:
     return True
 
 
-def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
+def _base_namespace(module=None):
+    module = module or xp  # the plan's array module (NumPy by default)
+    return dict(_np=module, _asarray=module.asarray,
+                _errstate=lambda **kw: backend.errstate(module, **kw),
+                _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
                 _NONE={}, _pow_grad=arithmetic._pow_grad, _BasicIndex=shape.BasicIndex,
                 _IndexBackward=shape.IndexBackward,
-                _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
+                _T=const, _ng=autograd.no_grad())
 
 
 def run_nodes(graph, nodes, arrays):
     """Run ``nodes`` on the given {vid: array}; returns {vid: array} of their outputs."""
-    ns = _base_namespace()
+    ns = _base_namespace(get_array_module(*arrays.values()) if arrays else None)
     lines = []
     for vid, a in arrays.items():
         ns[f"c{vid}"] = a
@@ -995,11 +1002,13 @@ class Plan:
         return sum(b.nbytes for b in self.buffers)
 
 
-def generate(graph: Graph, reuse: bool = True) -> Plan:
-    """Python source for the graph, with preallocated buffers reused by liveness."""
+def generate(graph: Graph, reuse: bool = True, xp=None) -> Plan:
+    """Python source for the graph, with preallocated buffers reused by liveness; ``xp``:
+    the array module of its inputs, which allocates the buffers (default NumPy)."""
     hoist_guards(graph)
     values = graph.values
-    ns = _base_namespace()
+    ns = _base_namespace(xp)
+    xp = ns["_np"]
     outputs = set(graph.outputs)
 
     def reads(node):

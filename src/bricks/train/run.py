@@ -22,7 +22,9 @@ import sys
 import time
 from dataclasses import dataclass
 
+import bricks.distributed as dist
 from bricks.backend import manual_seed, xp
+from bricks.distributed.fit import local_batch_size
 from bricks.train.run_config import (
     CHECKPOINT,
     DEFAULTS,
@@ -193,7 +195,7 @@ def blas_threads(n: int):
 
 
 def _say(cfg, *lines):
-    if not cfg["quiet"]:
+    if not cfg["quiet"] and dist.rank() == 0:
         for line in lines:
             print(line, flush=True)
 
@@ -231,10 +233,10 @@ def _train(cfg, explicit, run, ckpt_in, t0):
         raise RunError(f"--augment {augment_kind} needs image data; {cfg['data']} has "
                        f"samples of shape {tuple(d['sample_shape'])}")
     check_model(cfg, d)
-    if run is None:
-        run = new_run_folder(cfg["out"])
+    if run is None:  # data-parallel (bricks.distributed): rank 0's folder for every rank
+        run = dist.broadcast(new_run_folder(cfg["out"]) if dist.rank() == 0 else None)
     check_run_folder(run)
-    with RunLock(run):
+    with RunLock(run) if dist.rank() == 0 else contextlib.nullcontext():
         if ckpt_in is None and os.path.lexists(os.path.join(run, CHECKPOINT)):
             new_run_folder(run)  # another run finished there since we looked: refuse
         try:
@@ -308,7 +310,9 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
 
     # Shuffling, augmentation and dropout all draw from the global generator, which the
     # checkpoint saves: a resumed run repeats the uninterrupted one exactly.
-    loader = DataLoader(TensorDataset(X_train, y_train_fit), batch_size=cfg["batch_size"],
+    # (several processes, --nproc: each takes its share of every batch; bricks.distributed)
+    batch_size = local_batch_size(cfg["batch_size"], len(X_train))
+    loader = DataLoader(TensorDataset(X_train, y_train_fit), batch_size=batch_size,
                         shuffle=True, transform=Pipeline(scaler, augmentation(augment_kind)))
     # The held-out split, scored after every epoch in batches of 512 (as `evaluate`).
     val_data = DataLoader(TensorDataset(X_test_in.data, y_test_fit), batch_size=512)
@@ -321,11 +325,13 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     callbacks = [NaNGuard(raise_error=True, check_val_loss=True),
                  CSVLogger(os.path.join(run, "history.csv")),
                  JSONLogger(os.path.join(run, "history.json")), checkpoint]
-    trainer = Trainer(model, loss_fn, optimizer, metrics_for(d["task"]), callbacks, scheduler,
-                      verbose=not cfg["quiet"], compile=cfg["compile"])
+    # data_parallel: on several processes (--nproc), wrapped in DistributedDataParallel
+    trainer = Trainer(dist.data_parallel(model), loss_fn, optimizer, metrics_for(d["task"]),
+                      callbacks, scheduler, verbose=not cfg["quiet"], compile=cfg["compile"])
     trainer.history = history
-    with atomic_write(os.path.join(run, "config.toml"), "w") as f:
-        f.write(toml_text(cfg, run))
+    if dist.rank() == 0:
+        with atomic_write(os.path.join(run, "config.toml"), "w") as f:
+            f.write(toml_text(cfg, run))
     source = cfg["data"] if "name" not in d["info"] else d["info"]["name"]
     kind = cfg["model"].strip().lower().partition(":")[0]
     # the activation matters for an MLP with hidden layers and for a CNN, not for a GRU
@@ -355,7 +361,8 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
 
     result = evaluate(unscaled(model, y_scaler), (X_test_in, y_test), loss_fn,
                       metrics_for(d["task"]), 512)
-    _plots(run, trainer.history, model, scaler, d, X_test, X_test_in, y_test)
+    if dist.rank() == 0:
+        _plots(run, trainer.history, model, scaler, d, X_test, X_test_in, y_test)
     return RunResult(run, cfg, trainer.history, result, d["task"], len(X_test), elapsed)
 
 
