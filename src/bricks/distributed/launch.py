@@ -14,10 +14,9 @@ import subprocess
 import sys
 import tempfile
 
-__all__ = ["find_mpiexec", "mpiexec_command", "launch"]
+from bricks.distributed.comm import PID_FOLDER_VARIABLE
 
-# The folder where each rank started by launch() notes "host pid" in RANK.pid at init().
-PID_FOLDER_VARIABLE = "BRICKS_DISTRIBUTED_PID_FOLDER"
+__all__ = ["find_mpiexec", "mpiexec_command", "launch"]
 
 
 def find_mpiexec() -> str | None:
