@@ -250,6 +250,7 @@ def test_a_rank_that_dies_stops_all_and_launch_names_it(tmp_path, monkeypatch, c
 
 
 @needs_mpi
+@pytest.mark.slow
 def test_a_rank_that_leaves_early_makes_the_others_time_out(tmp_path):
     rc, out, seconds = run_ranks(2, "fail", tmp_path, "exit",
                                  env={"BRICKS_DISTRIBUTED_TIMEOUT": "3"})
