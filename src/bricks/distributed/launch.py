@@ -60,6 +60,8 @@ def mpiexec_command(nproc: int, command: list[str], hostfile: str | None = None,
         line += ["--hostfile" if _flavor(mpiexec) == "openmpi" else "-f", hostfile]
     elif _flavor(mpiexec) == "openmpi":
         line += ["--oversubscribe"]  # N may exceed the cores (as MPICH allows by default)
+    if _flavor(mpiexec) == "openmpi" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        line += ["--allow-run-as-root"]  # containers and CI machines often run as root
     return line + list(command)
 
 
