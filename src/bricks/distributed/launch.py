@@ -53,14 +53,14 @@ def mpiexec_command(nproc: int, command: list[str], hostfile: str | None = None,
     if mpiexec is None:
         raise FileNotFoundError("bricks.distributed: no mpiexec found; pip install "
                                 "'bricks[distributed]' (mpi4py and the MPICH wheel)")
-    line = [mpiexec, "-n", str(nproc)]
+    if hostfile is not None and not os.path.isfile(hostfile):
+        raise FileNotFoundError(f"--hostfile: no such file: {hostfile}")
+    line, flavor = [mpiexec, "-n", str(nproc)], _flavor(mpiexec)
     if hostfile is not None:
-        if not os.path.isfile(hostfile):
-            raise FileNotFoundError(f"--hostfile: no such file: {hostfile}")
-        line += ["--hostfile" if _flavor(mpiexec) == "openmpi" else "-f", hostfile]
-    elif _flavor(mpiexec) == "openmpi":
+        line += ["--hostfile" if flavor == "openmpi" else "-f", hostfile]
+    elif flavor == "openmpi":
         line += ["--oversubscribe"]  # N may exceed the cores (as MPICH allows by default)
-    if _flavor(mpiexec) == "openmpi" and hasattr(os, "geteuid") and os.geteuid() == 0:
+    if flavor == "openmpi" and hasattr(os, "geteuid") and os.geteuid() == 0:
         line += ["--allow-run-as-root"]  # containers and CI machines often run as root
     return line + list(command)
 
