@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
+from bricks.optim.optimizer import (
+    Optimizer,
+    _gradient,
+    _leaky_square_,
+    _scalars,
+    _work,
+    _zero_state,
+)
 
 __all__ = ["Adadelta"]
 
@@ -65,33 +72,32 @@ class Adadelta(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, rho, eps = group["lr"], group["rho"], group["eps"]
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            dtype = None
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 xp = get_array_module(p.data)
+                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
+                    dtype = p.data.dtype
+                    lr_, eps_ = _scalars(dtype, lr, eps)
                 state = self.state[p]
                 if not state:
-                    state["step"] = 0.0
-                    state["square_avg"] = _buffer(xp.zeros_like(p.data))
-                    state["acc_delta"] = _buffer(xp.zeros_like(p.data))
+                    _zero_state(state, p, ("square_avg", "acc_delta"))
                 state["step"] += 1
-                g = _gradient(p, group["weight_decay"], group["maximize"])
+                work = _work(self, p, 3 if maximize or weight_decay != 0 else 2)
+                g = _gradient(p, weight_decay, maximize, work[0])
+                tmp, delta = work[1:3] if g is work[0] else work[0:2]
                 square_avg, acc_delta = state["square_avg"].data, state["acc_delta"].data
-                tmp = xp.multiply(g, 1 - rho)
-                tmp *= g
-                square_avg *= rho
-                square_avg += tmp
-                xp.add(square_avg, eps, out=tmp)
+                _leaky_square_(square_avg, g, rho, tmp)
+                xp.add(square_avg, eps_, out=tmp)
                 xp.sqrt(tmp, out=tmp)                   # std
-                delta = xp.add(acc_delta, eps)
+                xp.add(acc_delta, eps_, out=delta)
                 xp.sqrt(delta, out=delta)
                 delta /= tmp
                 delta *= g
-                xp.multiply(delta, 1 - rho, out=tmp)
-                tmp *= delta
-                acc_delta *= rho
-                acc_delta += tmp
-                xp.multiply(delta, lr, out=tmp)
+                _leaky_square_(acc_delta, delta, rho, tmp)
+                xp.multiply(delta, lr_, out=tmp)
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss

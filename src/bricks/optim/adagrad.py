@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
+from bricks.optim.optimizer import Optimizer, _buffer, _gradient, _scalars, _work
 
 __all__ = ["Adagrad"]
 
@@ -78,23 +78,30 @@ class Adagrad(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            dtype = None
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
+                    dtype = p.data.dtype
+                    (eps_,) = _scalars(dtype, eps)
                 state = self.state[p]
                 if not state:  # a group added after construction
                     state = self._init_state(p, group)
                 state["step"] += 1
-                g = _gradient(p, group["weight_decay"], group["maximize"])
-                clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 xp = get_array_module(p.data)
+                work = _work(self, p, 2 if maximize or weight_decay != 0 else 1)
+                g = _gradient(p, weight_decay, maximize, work[0])
+                tmp = work[1] if g is work[0] else work[0]
+                clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 total = state["sum"].data
-                tmp = xp.multiply(g, g)
+                xp.multiply(g, g, out=tmp)
                 total += tmp
                 xp.sqrt(total, out=tmp)
-                tmp += eps
+                tmp += eps_
                 xp.divide(g, tmp, out=tmp)
                 tmp *= clr
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss

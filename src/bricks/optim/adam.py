@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient, _lerp_
+from bricks.optim.optimizer import (
+    Optimizer,
+    _buffer,
+    _gradient,
+    _leaky_square_,
+    _lerp_,
+    _scalars,
+    _work,
+    _zero_state,
+)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -85,33 +94,34 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
             beta1, beta2 = group["betas"]
-            weight_decay = group["weight_decay"]
-            decoupled = group["decoupled_weight_decay"]
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            decoupled = weight_decay != 0 and group["decoupled_weight_decay"]
+            dtype = None
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 xp = get_array_module(p.data)
+                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
+                    dtype = p.data.dtype
+                    (eps_,) = _scalars(dtype, eps)
                 state = self.state[p]
                 if not state:
-                    state["step"] = 0.0
-                    state["exp_avg"] = _buffer(xp.zeros_like(p.data))
-                    state["exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
+                    _zero_state(state, p, ("exp_avg", "exp_avg_sq"))
                 if amsgrad and "max_exp_avg_sq" not in state:
                     state["max_exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
                 state["step"] += 1
                 t = state["step"]
-                if weight_decay != 0 and decoupled:
+                if decoupled:
                     p.data *= 1 - lr * weight_decay
-                    g = _gradient(p, 0.0, group["maximize"])
+                    work = _work(self, p, 2 if maximize else 1)
+                    g = _gradient(p, 0.0, maximize, work[0])
                 else:
-                    g = _gradient(p, weight_decay, group["maximize"])
+                    work = _work(self, p, 2 if maximize or weight_decay != 0 else 1)
+                    g = _gradient(p, weight_decay, maximize, work[0])
+                tmp = work[1] if g is work[0] else work[0]
                 exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-                tmp = xp.empty_like(p.data)
                 _lerp_(exp_avg, g, 1 - beta1, tmp)
-                xp.multiply(g, 1 - beta2, out=tmp)
-                tmp *= g
-                exp_avg_sq *= beta2
-                exp_avg_sq += tmp
+                _leaky_square_(exp_avg_sq, g, beta2, tmp)
 
                 step_size = lr / (1 - beta1 ** t)
                 bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
@@ -122,11 +132,11 @@ class Adam(Optimizer):
                 else:
                     xp.sqrt(exp_avg_sq, out=tmp)
                 tmp /= bias_correction2_sqrt
-                tmp += eps
+                tmp += eps_
                 xp.divide(exp_avg, tmp, out=tmp)
                 tmp *= step_size
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss
 
 

@@ -77,6 +77,8 @@ class Optimizer:
             raise TypeError(_SET_MESSAGE)
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
+        self._work_of: dict = {}  # parameter -> its scratch arrays (see _work)
+        self._work_pool: dict = {}  # (shape, dtype, array type) -> scratch arrays
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -333,26 +335,67 @@ def _cast_value(param, key, value, index):
 
 
 # ---------------------------------------------------------------- helpers for the updates
+# The first-order steps run once per batch, so they are written for speed: in-place ufuncs
+# with ``out=`` on the raw arrays, into scratch arrays that live as long as the optimizer
+# (Optimizer._work), never a temporary or a Tensor per step.  Each keeps the order of the
+# operations of PyTorch's single-tensor code, which the tests compare against.
 
 
-def _gradient(p, weight_decay=0.0, maximize=False):
+def _work(opt, p, n=1):
+    """``n`` scratch arrays shaped like ``p.data`` (a list, at least ``n`` long).
+
+    They are made on first use and kept (not in the state: ``state_dict`` is unchanged),
+    shared by all parameters of one shape and dtype, since a step updates one parameter
+    at a time; callers must not expect their contents to survive a step.
+    """
+    d = p.data
+    entry = opt._work_of.get(p)
+    if entry is not None and entry[0] is d and len(entry[1]) >= n:  # the usual case
+        return entry[1]
+    arrays = opt._work_pool.setdefault((d.shape, d.dtype.str, type(d)), [])
+    while len(arrays) < n:
+        arrays.append(get_array_module(d).empty(d.shape, d.dtype))
+    opt._work_of[p] = (d, arrays)  # valid while p.data is this array
+    return arrays
+
+
+def _scalars(dtype, *values) -> list:
+    """The hyperparameters as NumPy scalars of the parameters' ``dtype``.
+
+    A Python float in a ufunc with a float32 array is cast to float32 anyway (NumPy's
+    promotion rules, NEP 50), so the results are the same bits; but the cast then happens
+    in every call, which costs more than the arithmetic on a small array.
+    """
+    cast = dtype.type
+    return [cast(v) for v in values]
+
+
+def _gradient(p, weight_decay, maximize, out):
     """The gradient an update uses: ``p.grad`` (negated when maximizing) plus
     ``weight_decay * p`` (L2 regularization folded into the gradient).
 
-    ``p.grad`` itself is never changed; a new array is made only when the result differs
-    from it, so callers must treat the result as read-only.
+    ``p.grad`` itself is never changed: when the result differs from it, it is written
+    into ``out`` (returned); otherwise ``p.grad``'s own array comes back, read-only.
     """
     g = p.grad.data
     if weight_decay != 0:
-        out = p.data * weight_decay
+        get_array_module(g).multiply(p.data, weight_decay, out=out)
         if maximize:
             out -= g
         else:
             out += g
         return out
     if maximize:
-        return -g
+        return get_array_module(g).negative(g, out=out)
     return g
+
+
+def _zero_state(state, p, names) -> None:
+    """Start the state of ``p``: ``step = 0.0`` and a zero buffer for each of ``names``."""
+    xp = get_array_module(p.data)
+    state["step"] = 0.0
+    for name in names:
+        state[name] = _buffer(xp.zeros_like(p.data))
 
 
 def _lerp_(a, b, weight, tmp):
@@ -367,7 +410,10 @@ def _lerp_(a, b, weight, tmp):
         get_array_module(a).subtract(b, tmp, out=a)
 
 
-def _changed(p) -> None:
-    """Count an in-place change of ``p.data`` in its version counter, as the Tensor in-place
-    methods do, so a graph that saved the old values raises at backward time."""
-    p._vc[0] += 1
+def _leaky_square_(avg, g, decay, tmp):
+    """``avg = decay * avg + (1 - decay) * g * g`` in place (the second moment of Adam,
+    RMSprop and Adadelta), in PyTorch's order of operations; ``tmp`` is scratch."""
+    get_array_module(g).multiply(g, 1 - decay, out=tmp)
+    tmp *= g
+    avg *= decay
+    avg += tmp

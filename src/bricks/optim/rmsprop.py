@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient, _lerp_
+from bricks.optim.optimizer import (
+    Optimizer,
+    _buffer,
+    _gradient,
+    _leaky_square_,
+    _lerp_,
+    _scalars,
+    _work,
+    _zero_state,
+)
 
 __all__ = ["RMSprop"]
 
@@ -68,25 +77,28 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             momentum, centered = group["momentum"], group["centered"]
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            dtype = None
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 xp = get_array_module(p.data)
+                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
+                    dtype = p.data.dtype
+                    lr_, eps_, momentum_ = _scalars(dtype, lr, eps, momentum)
                 state = self.state[p]
                 if not state:
-                    state["step"] = 0.0
-                    state["square_avg"] = _buffer(xp.zeros_like(p.data))
+                    _zero_state(state, p, ("square_avg",))
                 if momentum > 0 and "momentum_buffer" not in state:
                     state["momentum_buffer"] = _buffer(xp.zeros_like(p.data))
                 if centered and "grad_avg" not in state:
                     state["grad_avg"] = _buffer(xp.zeros_like(p.data))
                 state["step"] += 1
-                g = _gradient(p, group["weight_decay"], group["maximize"])
+                work = _work(self, p, 2 if maximize or weight_decay != 0 else 1)
+                g = _gradient(p, weight_decay, maximize, work[0])
+                tmp = work[1] if g is work[0] else work[0]
                 square_avg = state["square_avg"].data
-                tmp = xp.multiply(g, 1 - alpha)
-                tmp *= g
-                square_avg *= alpha
-                square_avg += tmp
+                _leaky_square_(square_avg, g, alpha, tmp)
                 if centered:
                     grad_avg = state["grad_avg"].data
                     _lerp_(grad_avg, g, 1 - alpha, tmp)
@@ -95,15 +107,15 @@ class RMSprop(Optimizer):
                     xp.sqrt(tmp, out=tmp)
                 else:
                     xp.sqrt(square_avg, out=tmp)
-                tmp += eps
+                tmp += eps_
                 xp.divide(g, tmp, out=tmp)
                 if momentum > 0:
                     buf = state["momentum_buffer"].data
-                    buf *= momentum
+                    buf *= momentum_
                     buf += tmp
-                    xp.multiply(buf, lr, out=tmp)
+                    xp.multiply(buf, lr_, out=tmp)
                 else:
-                    tmp *= lr
+                    tmp *= lr_
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss
