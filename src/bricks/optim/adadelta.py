@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from bricks.backend import get_array_module
-from bricks.optim.optimizer import (
-    Optimizer,
-    _gradient,
-    _leaky_square_,
-    _scalars,
-    _work,
-    _zero_state,
-)
+from bricks.optim.optimizer import Optimizer, _leaky_square_
 
 __all__ = ["Adadelta"]
 
@@ -71,33 +63,20 @@ class Adadelta(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, rho, eps = group["lr"], group["rho"], group["eps"]
-            weight_decay, maximize = group["weight_decay"], group["maximize"]
-            dtype = None
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = get_array_module(p.data)
-                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
-                    dtype = p.data.dtype
-                    lr_, eps_ = _scalars(dtype, lr, eps)
-                state = self.state[p]
-                if not state:
-                    _zero_state(state, p, ("square_avg", "acc_delta"))
-                state["step"] += 1
-                work = _work(self, p, 3 if maximize or weight_decay != 0 else 2)
-                g = _gradient(p, weight_decay, maximize, work[0])
-                tmp, delta = work[1:3] if g is work[0] else work[0:2]
+            rho, weight_decay, maximize = group["rho"], group["weight_decay"], group["maximize"]
+            for p, xp, (lr, eps) in self._params_with_grad(group, "lr", "eps"):
+                state, g, (tmp, delta) = self._start_update(
+                    p, ("square_avg", "acc_delta"), weight_decay, maximize, 2)
                 square_avg, acc_delta = state["square_avg"].data, state["acc_delta"].data
                 _leaky_square_(square_avg, g, rho, tmp)
-                xp.add(square_avg, eps_, out=tmp)
+                xp.add(square_avg, eps, out=tmp)
                 xp.sqrt(tmp, out=tmp)                   # std
-                xp.add(acc_delta, eps_, out=delta)
+                xp.add(acc_delta, eps, out=delta)
                 xp.sqrt(delta, out=delta)
                 delta /= tmp
                 delta *= g
                 _leaky_square_(acc_delta, delta, rho, tmp)
-                xp.multiply(delta, lr_, out=tmp)
+                xp.multiply(delta, lr, out=tmp)
                 p.data -= tmp
                 p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss

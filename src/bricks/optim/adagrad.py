@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _gradient, _scalars, _work
+from bricks.optim.optimizer import Optimizer, _buffer
 
 __all__ = ["Adagrad"]
 
@@ -77,29 +77,18 @@ class Adagrad(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+            lr, lr_decay = group["lr"], group["lr_decay"]
             weight_decay, maximize = group["weight_decay"], group["maximize"]
-            dtype = None
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
-                    dtype = p.data.dtype
-                    (eps_,) = _scalars(dtype, eps)
-                state = self.state[p]
-                if not state:  # a group added after construction
-                    state = self._init_state(p, group)
-                state["step"] += 1
-                xp = get_array_module(p.data)
-                work = _work(self, p, 2 if maximize or weight_decay != 0 else 1)
-                g = _gradient(p, weight_decay, maximize, work[0])
-                tmp = work[1] if g is work[0] else work[0]
+            for p, xp, (eps,) in self._params_with_grad(group, "eps"):
+                if not self.state[p]:  # a group added after construction
+                    self._init_state(p, group)
+                state, g, (tmp,) = self._start_update(p, (), weight_decay, maximize, 1)
                 clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 total = state["sum"].data
                 xp.multiply(g, g, out=tmp)
                 total += tmp
                 xp.sqrt(total, out=tmp)
-                tmp += eps_
+                tmp += eps
                 xp.divide(g, tmp, out=tmp)
                 tmp *= clr
                 p.data -= tmp

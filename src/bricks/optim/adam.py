@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from bricks.backend import get_array_module
-from bricks.optim.optimizer import (
-    Optimizer,
-    _buffer,
-    _gradient,
-    _leaky_square_,
-    _lerp_,
-    _scalars,
-    _work,
-    _zero_state,
-)
+from bricks.optim.optimizer import Optimizer, _buffer, _leaky_square_, _lerp_
 
 __all__ = ["Adam", "AdamW"]
 
@@ -92,33 +82,18 @@ class Adam(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
+            lr, amsgrad = group["lr"], group["amsgrad"]
             beta1, beta2 = group["betas"]
             weight_decay, maximize = group["weight_decay"], group["maximize"]
             decoupled = weight_decay != 0 and group["decoupled_weight_decay"]
-            dtype = None
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = get_array_module(p.data)
-                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
-                    dtype = p.data.dtype
-                    (eps_,) = _scalars(dtype, eps)
-                state = self.state[p]
-                if not state:
-                    _zero_state(state, p, ("exp_avg", "exp_avg_sq"))
-                if amsgrad and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
-                state["step"] += 1
-                t = state["step"]
+            for p, xp, (eps,) in self._params_with_grad(group, "eps"):
                 if decoupled:
                     p.data *= 1 - lr * weight_decay
-                    work = _work(self, p, 2 if maximize else 1)
-                    g = _gradient(p, 0.0, maximize, work[0])
-                else:
-                    work = _work(self, p, 2 if maximize or weight_decay != 0 else 1)
-                    g = _gradient(p, weight_decay, maximize, work[0])
-                tmp = work[1] if g is work[0] else work[0]
+                state, g, (tmp,) = self._start_update(
+                    p, ("exp_avg", "exp_avg_sq"), 0.0 if decoupled else weight_decay, maximize, 1)
+                if amsgrad and "max_exp_avg_sq" not in state:
+                    state["max_exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
+                t = state["step"]
                 exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
                 _lerp_(exp_avg, g, 1 - beta1, tmp)
                 _leaky_square_(exp_avg_sq, g, beta2, tmp)
@@ -132,7 +107,7 @@ class Adam(Optimizer):
                 else:
                     xp.sqrt(exp_avg_sq, out=tmp)
                 tmp /= bias_correction2_sqrt
-                tmp += eps_
+                tmp += eps
                 xp.divide(exp_avg, tmp, out=tmp)
                 tmp *= step_size
                 p.data -= tmp

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from bricks.backend import get_array_module
-from bricks.optim.optimizer import (
-    Optimizer,
-    _buffer,
-    _gradient,
-    _leaky_square_,
-    _lerp_,
-    _scalars,
-    _work,
-    _zero_state,
-)
+from bricks.optim.optimizer import Optimizer, _buffer, _leaky_square_, _lerp_
 
 __all__ = ["RMSprop"]
 
@@ -75,28 +65,16 @@ class RMSprop(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            momentum, centered = group["momentum"], group["centered"]
+            alpha, centered = group["alpha"], group["centered"]
             weight_decay, maximize = group["weight_decay"], group["maximize"]
-            dtype = None
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = get_array_module(p.data)
-                if p.data.dtype is not dtype:  # once per group, unless the dtypes differ
-                    dtype = p.data.dtype
-                    lr_, eps_, momentum_ = _scalars(dtype, lr, eps, momentum)
-                state = self.state[p]
-                if not state:
-                    _zero_state(state, p, ("square_avg",))
+            constants = ("lr", "eps", "momentum")
+            for p, xp, (lr, eps, momentum) in self._params_with_grad(group, *constants):
+                state, g, (tmp,) = self._start_update(p, ("square_avg",), weight_decay,
+                                                      maximize, 1)
                 if momentum > 0 and "momentum_buffer" not in state:
                     state["momentum_buffer"] = _buffer(xp.zeros_like(p.data))
                 if centered and "grad_avg" not in state:
                     state["grad_avg"] = _buffer(xp.zeros_like(p.data))
-                state["step"] += 1
-                work = _work(self, p, 2 if maximize or weight_decay != 0 else 1)
-                g = _gradient(p, weight_decay, maximize, work[0])
-                tmp = work[1] if g is work[0] else work[0]
                 square_avg = state["square_avg"].data
                 _leaky_square_(square_avg, g, alpha, tmp)
                 if centered:
@@ -107,15 +85,15 @@ class RMSprop(Optimizer):
                     xp.sqrt(tmp, out=tmp)
                 else:
                     xp.sqrt(square_avg, out=tmp)
-                tmp += eps_
+                tmp += eps
                 xp.divide(g, tmp, out=tmp)
                 if momentum > 0:
                     buf = state["momentum_buffer"].data
-                    buf *= momentum_
+                    buf *= momentum
                     buf += tmp
-                    xp.multiply(buf, lr_, out=tmp)
+                    xp.multiply(buf, lr, out=tmp)
                 else:
-                    tmp *= lr_
+                    tmp *= lr
                 p.data -= tmp
                 p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss

@@ -8,8 +8,7 @@ estimate of the full gradient that costs a fraction of it.
 
 from __future__ import annotations
 
-from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _gradient, _scalars, _work
+from bricks.optim.optimizer import Optimizer, _buffer, _gradient
 
 __all__ = ["SGD"]
 
@@ -83,22 +82,13 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
-        # In place, in the optimizer's scratch arrays (work): no array is made per step.
+        # In place, in the optimizer's scratch arrays (_work): no array is made per step.
         for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            dampening, nesterov = group["dampening"], group["nesterov"]
             weight_decay, maximize = group["weight_decay"], group["maximize"]
-            nesterov = group["nesterov"]
             n_work = 2 if nesterov and (weight_decay != 0 or maximize) else 1
-            dtype = None
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p.data
-                if d.dtype is not dtype:  # once per group, unless the dtypes differ
-                    dtype = d.dtype
-                    lr_, momentum_ = _scalars(dtype, lr, momentum)
-                xp = get_array_module(d)
-                work = _work(self, p, n_work)
+            for p, xp, (lr, momentum) in self._params_with_grad(group, "lr", "momentum"):
+                work = self._work(p, n_work)
                 g = _gradient(p, weight_decay, maximize, work[0])
                 if momentum != 0:
                     state = self.state[p]
@@ -108,17 +98,17 @@ class SGD(Optimizer):
                         state["momentum_buffer"] = _buffer(buf)
                     else:
                         buf = buf.data
-                        buf *= momentum_
+                        buf *= momentum
                         if dampening != 0:
                             g = xp.multiply(g, 1 - dampening, out=work[0])
                         buf += g
                     if nesterov:  # g + momentum * buf
                         tmp = work[1] if g is work[0] else work[0]
-                        xp.multiply(buf, momentum_, out=tmp)
+                        xp.multiply(buf, momentum, out=tmp)
                         tmp += g
                         g = tmp
                     else:
                         g = buf
-                d -= xp.multiply(g, lr_, out=work[0])
+                p.data -= xp.multiply(g, lr, out=work[0])
                 p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss
