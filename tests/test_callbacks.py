@@ -251,3 +251,41 @@ def test_model_checkpoint_best_and_every_epoch(tmp_path):
     assert len(last["history"]["epoch"]) == 5
     np.testing.assert_array_equal(fresh.state_dict()["0.weight"].data,
                                   snaps.weights[4]["0.weight"])
+
+
+def test_model_checkpoint_saves_scaler_extra_metadata_and_random_state(tmp_path):
+    """What `bricks train` saves (issue 17.1): the input scaler, extra and metadata go into
+    every file, with the global random state; ``saved_epoch`` names the last file's epoch."""
+    import bricks.io as bio
+    from bricks.data import StandardScaler
+
+    X, y = data()
+    scaler = StandardScaler().fit(X)
+    model, opt = model_and_opt()
+    path = tmp_path / "ckpt.safetensors"
+    ckpt = ModelCheckpoint(path, save_best_only=False, scaler=scaler, extra={"note": [1, 2]},
+                           metadata={"config": {"epochs": 3}})
+    fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=3, callbacks=[ckpt], verbose=False)
+    assert ckpt.saved_epoch == 2
+    after = bricks.rand(3).numpy()  # the draw that follows the last save
+    restored = StandardScaler()
+    state = bio.load_checkpoint(path, scaler=restored)  # restores the global random state
+    np.testing.assert_array_equal(bricks.rand(3).numpy(), after)
+    np.testing.assert_array_equal(restored.mean_, scaler.mean_)
+    assert state["extra"] == {"note": [1, 2]} and state["metadata"] == {"config": {"epochs": 3}}
+
+
+@QUIET
+def test_nan_guard_can_check_the_validation_loss():
+    """Finite weights whose outputs overflow on the validation data: only
+    ``check_val_loss=True`` calls it diverged."""
+    X, y = data()
+    model, opt = model_and_opt(lr=0.0)
+    huge = (X * 1e300, y)
+    h = fit(model, nn.CrossEntropyLoss(), opt, (X, y), val_data=huge, epochs=2,
+            callbacks=[NaNGuard()], verbose=False)
+    assert len(h) == 2 and not np.isfinite(h.history["val_loss"][0])
+    with pytest.raises(TrainingDiverged, match="validation loss became (nan|inf) after "
+                                               "epoch 1"):
+        fit(model, nn.CrossEntropyLoss(), opt, (X, y), val_data=huge, epochs=2,
+            callbacks=[NaNGuard(raise_error=True, check_val_loss=True)], verbose=False)

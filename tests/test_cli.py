@@ -157,6 +157,41 @@ def test_config_train_table(tmp_path):
     assert keys == ["model.0.weight", "model.0.bias"]  # 'linear': no hidden layer
 
 
+# ---------------------------------------------------------------- one training loop
+def test_train_runs_the_trainers_loop_on_epoch_begin(tmp_path, monkeypatch):
+    """Issue 17.1: `bricks train` runs Trainer.fit, so every callback hears
+    on_epoch_begin (the CLI's own copy of the loop never called it)."""
+    from bricks.train import CSVLogger
+
+    begun = []
+    monkeypatch.setattr(CSVLogger, "on_epoch_begin",
+                        lambda self, epoch, logs: begun.append(epoch), raising=False)
+    assert main(["train", *SMALL, "--out", str(tmp_path / "r")]) == 0
+    assert begun == [0, 1, 2]
+
+
+def test_train_steps_the_schedule_before_the_other_callbacks(tmp_path, monkeypatch):
+    """Issue 17.1: as in Trainer, the schedule steps first at an epoch's end, so the
+    callbacks after it (loggers, the checkpoint) see the next epoch's rate; the CLI's copy
+    of the loop stepped it after them."""
+    from bricks.train import CSVLogger
+
+    seen, original = [], CSVLogger.on_epoch_end
+
+    def spy(self, epoch, logs):
+        seen.append((logs["lr"], self.trainer.optimizer.param_groups[0]["lr"]))
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(CSVLogger, "on_epoch_end", spy)
+    out = str(tmp_path / "r")
+    assert main(["train", *SMALL, "--schedule", "step", "--out", out]) == 0
+    # step_size = epochs // 3 = 1, gamma 0.1: the rate after epoch e is lr * 0.1**(e+1)
+    assert [now for _, now in seen] == pytest.approx([used * 0.1 for used, _ in seen])
+    assert len(seen) == 3
+    ckpt = load_checkpoint(os.path.join(out, "checkpoint.safetensors"), restore_rng=False)
+    assert ckpt["scheduler"]["last_epoch"] == 3
+
+
 # ---------------------------------------------------------------- resume
 def _weights(folder):
     return load(os.path.join(folder, "checkpoint.safetensors"))

@@ -56,6 +56,11 @@ def test_page_health_options(client):
                                                      "plane", "multi_gauss", "custom"}
     assert {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
             "lbfgs"} <= {o["name"] for o in opts["optimizers"]}
+    menu = {o["name"]: o for o in opts["optimizers"]}  # from bricks.optim.OPTIMIZERS
+    assert menu["lbfgs"] == {"name": "lbfgs", "label": "L-BFGS (full batch)",
+                             "full_batch": True, "momentum": False}
+    assert menu["nesterov"]["label"] == "SGD with Nesterov momentum"
+    assert [o["name"] for o in opts["optimizers"] if o["momentum"]] == ["momentum", "nesterov"]
     assert "relu" in opts["activations"] and "xavier_uniform" in opts["initializers"]
     assert opts["defaults"]["hidden"] == [4, 2] and opts["limits"]["max_layers_cap"] == 10
     assert [f["name"] for f in opts["features"]] == ["x1", "x2", "x1sq", "x2sq", "x1x2",
@@ -93,8 +98,8 @@ def test_create_get_list_delete(client):
     (b'{"config": {"hidden": [65]}}', 400, ["hidden[0]", "64"]),
     (b'{"config": {"hidden": [9]}}', 400, ["hidden[0]", "at most 8", "max_neurons"]),
     (b'{"config": {"max_layers": 11}}', 400, ["max_layers", "10"]),
-    (b'{"config": {"learning_rate": 0}}', 400, ["learning_rate", "(0, 10"]),
-    (b'{"config": {"learning_rate": "fast"}}', 400, ["learning_rate", "number", "string"]),
+    (b'{"config": {"lr": 0}}', 400, ["lr", "(0, 10"]),
+    (b'{"config": {"lr": "fast"}}', 400, ["lr", "number", "string"]),
     (b'{"config": {"n_points": 2001}}', 400, ["n_points", "2000"]),
     (b'{"config": {"batch_size": 0}}', 400, ["batch_size"]),
     (b'{"config": {"batch_size": 600}}', 400, ["batch_size", "500"]),
@@ -106,11 +111,16 @@ def test_create_get_list_delete(client):
     (b'{"config": {"dropout": 0.95}}', 400, ["dropout", "0.9"]),
     (b'{"config": {"noise": -1}}', 400, ["noise"]),
     (b'{"config": {"seed": 1.5}}', 400, ["seed", "integer"]),
-    (b'{"config": {"lr": 0.1}}', 400, ["unknown key 'lr'"]),
+    (b'{"config": {"rate": 0.1}}', 400, ["unknown key 'rate'"]),
+    (b'{"config": {"lr": 0.1, "learning_rate": 0.3}}', 400, ["'learning_rate' is the old name "
+                                                             "of 'lr'", "0.1", "0.3"]),
+    (b'{"config": {"optimizer": "nesterov", "momentum": 0}}', 400, ["momentum: must be > 0",
+                                                                    "nesterov"]),
+    (b'{"config": {"optimizer": "bfgs"}}', 400, ["optimizer: must be one of"]),
     (b'{"config": {"dataset": "plane", "loss": "cross_entropy"}}', 400, ["cross_entropy"]),
     (b'{"nonsense": 1}', 400, ["unknown key"]),
     (b'{"compare_with": "nope"}', 404, ["not found"]),
-    (b'{"config": {"learning_rate": NaN}}', 400, ["learning_rate"]),
+    (b'{"config": {"lr": NaN}}', 400, ["lr"]),
 ])
 def test_create_rejects_bad_input(client, body, status, words):
     msg = error_of(client.post("/api/sessions", content=body), status)
@@ -136,8 +146,11 @@ def test_user_limits_raise_the_bounds(client):
 def test_patch_config(client):
     sid = new(client)
     client.post(f"/api/sessions/{sid}/step", json={"epochs": 2})
-    r = client.patch(f"/api/sessions/{sid}/config", json={"learning_rate": 0.3})
-    assert r.json()["reset"] == "none" and r.json()["config"]["learning_rate"] == 0.3
+    r = client.patch(f"/api/sessions/{sid}/config", json={"lr": 0.3})
+    assert r.json()["reset"] == "none" and r.json()["config"]["lr"] == 0.3
+    # The old name still works (links and scripts from before), the reply uses the new one.
+    r = client.patch(f"/api/sessions/{sid}/config", json={"learning_rate": 0.1})
+    assert r.json()["config"]["lr"] == 0.1 and "learning_rate" not in r.json()["config"]
     assert client.get(f"/api/sessions/{sid}").json()["epoch"] == 2
     r = client.patch(f"/api/sessions/{sid}/config", json={"hidden": [5]})
     assert r.json()["reset"] == "model" and r.json()["config"]["hidden"] == [5]
@@ -156,7 +169,8 @@ def test_patch_config(client):
 def test_play_pause_step_reset(client):
     sid = new(client)
     r = client.post(f"/api/sessions/{sid}/step")
-    assert r.json() == {"status": "paused", "epoch": 1, "epochs_done": 1, "truncated": False}
+    assert r.json() == {"status": "paused", "epoch": 1, "stop_reason": None, "epochs_done": 1,
+                        "truncated": False}
     assert client.post(f"/api/sessions/{sid}/step", json={"epochs": 3}).json()["epoch"] == 4
     assert "epochs" in error_of(client.post(f"/api/sessions/{sid}/step",
                                             json={"epochs": 1001}), 400)
@@ -167,7 +181,8 @@ def test_play_pause_step_reset(client):
     r = client.post(f"/api/sessions/{sid}/pause").json()
     assert r["status"] == "paused" and r["epoch"] > 4
     assert client.post(f"/api/sessions/{sid}/reset").json() == {"status": "paused",
-                                                                "epoch": 0}
+                                                                "epoch": 0,
+                                                                "stop_reason": None}
     error_of(client.get(f"/api/sessions/{sid}/play"), 405)
     assert "Not Found" in error_of(client.post(f"/api/sessions/{sid}/jump"), 404)
 
@@ -178,7 +193,7 @@ def test_state_and_data(client):
     f = client.get(f"/api/sessions/{sid}/state").json()
     for key in ("epoch", "status", "train_loss", "test_loss", "train_accuracy",
                 "test_accuracy", "confusion", "history", "layers", "heatmap", "neurons",
-                "formulas", "weights", "grad_norms", "data_version", "learning_rate"):
+                "formulas", "weights", "grad_norms", "data_version", "lr"):
         assert key in f
     assert f["type"] == "state" and f["epoch"] == 1 and f["layers"] == [2, 4, 2, 3]
     assert len(f["heatmap"]["values"]) == 50 * 50 and len(f["heatmap"]["labels"]) == 2500
@@ -266,7 +281,8 @@ def test_exports(client, tmp_path):
     r = client.get(f"/api/sessions/{sid}/export/script")
     assert r.headers["content-type"].startswith("text/x-python")
     compile(r.text, "script.py", "exec")
-    assert "nn.Linear(2, 3)" in r.text and "optim.SGD" in r.text
+    assert "nn.Linear(2, 3)" in r.text
+    assert "optimizer = optim.create('sgd', model.parameters(), lr=LR)" in r.text
     r = client.get(f"/api/sessions/{sid}/export/weights")
     assert r.headers["content-type"] == "application/octet-stream"
     (tmp_path / "w.safetensors").write_bytes(r.content)
@@ -285,9 +301,9 @@ def test_exports(client, tmp_path):
 def test_sessions_are_independent(client):
     a, b = new(client), new(client, {"dataset": "xor"})
     client.post(f"/api/sessions/{a}/step", json={"epochs": 3})
-    client.patch(f"/api/sessions/{a}/config", json={"learning_rate": 0.5})
+    client.patch(f"/api/sessions/{a}/config", json={"lr": 0.5})
     assert client.get(f"/api/sessions/{b}").json()["epoch"] == 0
-    assert client.get(f"/api/sessions/{b}/config").json()["learning_rate"] == 0.03
+    assert client.get(f"/api/sessions/{b}/config").json()["lr"] == 0.03
     assert client.get(f"/api/sessions/{a}/config").json()["dataset"] == "circle"
 
 
@@ -337,8 +353,8 @@ def test_websocket_messages(client):
             if frame["status"] == "paused" and frame["epoch"] == 2:
                 break
         assert (frame["status"], frame["epoch"]) == ("paused", 2)
-        ws.send_json({"type": "config", "config": {"learning_rate": 0.1}})
-        assert ws.receive_json()["learning_rate"] == 0.1
+        ws.send_json({"type": "config", "config": {"lr": 0.1}})
+        assert ws.receive_json()["lr"] == 0.1
         for bad, word in [("{oops", "malformed JSON"), ('{"type": "fly"}', "unknown type"),
                           ('"play"', "type"),
                           ('{"type": "config", "config": {"hidden": [99]}}', "hidden[0]"),

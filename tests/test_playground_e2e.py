@@ -177,8 +177,11 @@ def test_spiral_trains_live_learning_rate_and_shared_link(open_page, server, scr
             page.click(f'[data-testid="add-neuron-{layer}"]')
             wait_config(page, f"c.hidden[{layer}] === {n}")
     page.select_option('[data-testid="activation"]', "tanh")
-    page.select_option('[data-testid="optimizer"]', "adam")
-    wait_config(page, "c.optimizer === 'adam'")
+    # The momentum control is live only for the optimizers that use it (the options say).
+    for name, dim in (("momentum", False), ("rmsprop", True), ("adam", True)):
+        page.select_option('[data-testid="optimizer"]', name)
+        wait_config(page, f"c.optimizer === '{name}'")
+        assert ("dim" in page.get_attribute("#momentum-box", "class")) == dim, name
     page.select_option('[data-testid="learning-rate"]', "0.03")
     page.check('[data-testid="show-test"]')
     sid = session_id(page)
@@ -194,7 +197,7 @@ def test_spiral_trains_live_learning_rate_and_shared_link(open_page, server, scr
 
     # Change the learning rate while it trains: the server takes it, training goes on.
     page.select_option('[data-testid="learning-rate"]', "0.01")
-    wait_until(lambda: get_json(server, f"/api/sessions/{sid}/config")["learning_rate"] == 0.01,
+    wait_until(lambda: get_json(server, f"/api/sessions/{sid}/config")["lr"] == 0.01,
                10, "the server to take the new learning rate")
     epoch_at_change = number(page, "#epoch")
     wait_until(lambda: number(page, "#epoch") >= epoch_at_change + 10, 30,
@@ -216,7 +219,7 @@ def test_spiral_trains_live_learning_rate_and_shared_link(open_page, server, scr
     # The URL hash is a shareable link: a fresh tab opened on it gets the same configuration.
     shown = controls(page)
     link = page.input_value('[data-testid="share-link"]')
-    assert link == page.url and "dataset=spiral" in link
+    assert link == page.url and "dataset=spiral" in link and "lr=0.01" in link
     page2 = open_page(link.split("#", 1)[1])
     wait_config(page2, "c.hidden.length === 2")
     assert session_id(page2) != sid
@@ -293,9 +296,10 @@ def test_upload_csv_export_and_edit_weight(open_page, server, tmp_path):
 
 
 def open_compare(open_page, server):
+    # B's settings use the old name of lr, as links made before the rename do.
     b = quote("optimizer=sgd&learning_rate=0.1&activation=relu", safe="")
     page = open_page(f"dataset=xor&features=x1,x2&hidden=6,4&optimizer=adam&show_test=true"
-                     f"&learning_rate=0.03&compare={b}")
+                     f"&lr=0.03&compare={b}")
     page.wait_for_function("() => window.playground.b && window.playground.b.state")
     return page, session_id(page), page.evaluate("window.playground.b.id")
 
@@ -309,7 +313,7 @@ def test_compare_mode(open_page, server, screenshot_dir):
     assert a_id != b_id
     assert get_json(server, f"/api/sessions/{b_id}")["compare_with"] == a_id
     b_config = get_json(server, f"/api/sessions/{b_id}/config")
-    assert (b_config["optimizer"], b_config["learning_rate"], b_config["activation"]) == \
+    assert (b_config["optimizer"], b_config["lr"], b_config["activation"]) == \
         ("sgd", 0.1, ["relu", "relu"])
     assert b_config["hidden"] == [6, 4] and b_config["dataset"] == "xor"
     a_data = get_json(server, f"/api/sessions/{a_id}/data")
@@ -317,9 +321,9 @@ def test_compare_mode(open_page, server, screenshot_dir):
 
     # B's own settings change only B.
     page.select_option('[data-testid="b-learning-rate"]', "0.3")
-    wait_until(lambda: get_json(server, f"/api/sessions/{b_id}/config")["learning_rate"] == 0.3,
+    wait_until(lambda: get_json(server, f"/api/sessions/{b_id}/config")["lr"] == 0.3,
                10, "B's learning rate")
-    assert get_json(server, f"/api/sessions/{a_id}/config")["learning_rate"] == 0.03
+    assert get_json(server, f"/api/sessions/{a_id}/config")["lr"] == 0.03
     # Step drives both; then 150 epochs each (one session after the other) for the picture.
     page.click('[data-testid="step"]')
     wait_until(lambda: epochs_shown(page) == (1, 1), 10, "one step of A and of B")
@@ -362,7 +366,7 @@ def test_compare_mode_plays_both_at_once(open_page, server):
 
 
 def test_classroom_mode_hides_controls(open_page):
-    page = open_page("hide=learning_rate,optimizer,features")
+    page = open_page("hide=learning_rate,optimizer,features")  # lr by its old name
     assert not page.is_visible('[data-testid="learning-rate"]')
     assert not page.is_visible('[data-testid="optimizer"]')
     assert page.is_visible('[data-testid="activation"]')
@@ -373,7 +377,7 @@ def test_classroom_mode_hides_controls(open_page):
     page.check('[data-testid="hide-noise"]')
     assert not page.is_visible('[data-testid="noise"]')
     hidden = parse_qs(urlsplit(page.url).fragment)["hide"][0].split(",")
-    assert sorted(hidden) == ["features", "learning_rate", "noise"]
+    assert sorted(hidden) == ["features", "lr", "noise"]
     # Hidden features: the unused ones vanish and the used ones cannot be switched off.
     assert not page.is_visible('[data-testid="feature-x1sq"]')
     page.click('[data-testid="feature-x1"]')
@@ -665,6 +669,6 @@ def test_regression_points_have_an_outline(open_page):
 
 
 def test_classroom_switch_can_be_hidden_for_students(open_page):
-    page = open_page("hide=learning_rate,classroom")
+    page = open_page("hide=lr,classroom")
     assert not page.is_visible('[data-testid="learning-rate"]')
     assert not page.is_visible('[data-testid="classroom-toggle"]')

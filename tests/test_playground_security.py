@@ -165,9 +165,9 @@ def test_websocket_from_the_page_origin_works(srv):
     assert srv.handshake(f"/ws/{sid}", {"Origin": srv.origin}) == 101
     with srv.ws(sid) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "data"
-        ws.send(json.dumps({"type": "config", "config": {"learning_rate": 0.1}}))
+        ws.send(json.dumps({"type": "config", "config": {"lr": 0.1}}))
         deadline = time.monotonic() + 10
-        while json.loads(ws.recv(timeout=10)).get("learning_rate") != 0.1:
+        while json.loads(ws.recv(timeout=10)).get("lr") != 0.1:
             assert time.monotonic() < deadline
 
 
@@ -322,7 +322,7 @@ def test_websockets_are_capped_per_session_and_in_total():
 
 HUGE = "9" * 400
 NUMERIC_FIELDS = ["n_classes", "n_points", "noise", "train_ratio", "seed", "momentum",
-                  "learning_rate", "reg_rate", "batch_size", "target_loss", "max_epochs",
+                  "lr", "reg_rate", "batch_size", "target_loss", "max_epochs",
                   "max_layers", "max_neurons", "heatmap_size", "fps"]
 
 
@@ -426,8 +426,8 @@ def test_bench_playground_quick_runs_over_a_real_server():
 def test_hostile_websocket_messages_get_errors_naming_the_field(srv):
     sid = srv.new()
     with srv.ws(sid) as ws:
-        cases = [(f'{{"type": "config", "config": {{"learning_rate": {HUGE}}}}}',
-                  "learning_rate"),
+        cases = [(f'{{"type": "config", "config": {{"lr": {HUGE}}}}}',
+                  "lr"),
                  (f'{{"type": "step", "epochs": {HUGE}}}', "epochs"),
                  ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
                  ('{"type": "config", "config": ' + "[" * 5000 + "]" * 5000 + "}",

@@ -7,11 +7,14 @@ import time
 
 import pytest
 
+import bricks
 import bricks.io
 from bricks.backend import xp
-from bricks.playground import schema
+from bricks.playground import frames, schema
+from bricks.playground.data import feature_matrix, make_dataset
 from bricks.playground.schema import SchemaError
-from bricks.playground.session import Session, feature_matrix, make_dataset
+from bricks.playground.session import Session
+from bricks.train import Trainer
 
 ALL_FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]
 
@@ -19,7 +22,7 @@ ALL_FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]
 def test_defaults_are_tf_playground():
     s = Session()
     c = s.config
-    assert (c["dataset"], c["hidden"], c["activation"], c["learning_rate"], c["batch_size"],
+    assert (c["dataset"], c["hidden"], c["activation"], c["lr"], c["batch_size"],
             c["train_ratio"], c["noise"], c["features"]) == (
         "circle", [4, 2], ["tanh", "tanh"], 0.03, 10, 50, 0, ["x1", "x2"])
     assert len(s.y_train) == 250 and len(s.y_test) == 250
@@ -54,7 +57,7 @@ def test_same_seed_same_data_and_weights():
 
 def test_xor_reaches_90_percent():
     s = Session({"dataset": "xor", "hidden": [8], "optimizer": "adam",
-                 "learning_rate": 0.03})
+                 "lr": 0.03})
     s.step(40)
     frame = s.snapshot()
     assert frame["epoch"] == 40
@@ -63,7 +66,7 @@ def test_xor_reaches_90_percent():
 
 def test_spiral_reaches_90_percent():
     s = Session({"dataset": "spiral", "hidden": [8, 8], "features": ALL_FEATURES,
-                 "optimizer": "adam", "learning_rate": 0.03})
+                 "optimizer": "adam", "lr": 0.03})
     first = s.test_loss
     s.step(60)
     frame = s.snapshot()
@@ -74,7 +77,7 @@ def test_spiral_reaches_90_percent():
 
 def test_multiclass_spiral_with_softmax_cross_entropy():
     s = Session({"dataset": "spiral", "n_classes": 3, "loss": "cross_entropy",
-                 "hidden": [8], "optimizer": "adam", "learning_rate": 0.03,
+                 "hidden": [8], "optimizer": "adam", "lr": 0.03,
                  "features": ALL_FEATURES})
     assert s.linears[-1].weight.shape == (3, 8)
     s.step(30)
@@ -87,7 +90,7 @@ def test_multiclass_spiral_with_softmax_cross_entropy():
 
 
 def test_regression_plane():
-    s = Session({"dataset": "plane", "hidden": [4], "learning_rate": 0.01})
+    s = Session({"dataset": "plane", "hidden": [4], "lr": 0.01})
     s.step(10)
     f = s.snapshot()
     assert f["train_accuracy"] is None and f["confusion"] is None
@@ -99,12 +102,12 @@ def test_regression_plane():
 def test_learning_rate_change_takes_effect_mid_run():
     s = Session({"optimizer": "sgd"})
     s.step(2)
-    assert s.update_config({"learning_rate": 1e-9}) == "none"
+    assert s.update_config({"lr": 1e-9}) == "none"
     assert s.epoch == 2 and s.optimizer.param_groups[0]["lr"] == 1e-9
     before = [w.data.copy() for w in s.weights]
     s.step(1)
     assert max(float(abs(w.data - b).max()) for w, b in zip(s.weights, before)) < 1e-6
-    s.update_config({"learning_rate": 1.0})
+    s.update_config({"lr": 1.0})
     before = [w.data.copy() for w in s.weights]
     s.step(1)
     assert max(float(abs(w.data - b).max()) for w, b in zip(s.weights, before)) > 1e-3
@@ -115,7 +118,7 @@ def test_learning_rate_change_while_playing():
     s = Session()
     s.play()
     try:
-        s.update_config({"learning_rate": 0.5})
+        s.update_config({"lr": 0.5})
         assert s.is_running()
         assert s.optimizer.param_groups[0]["lr"] == 0.5
         deadline = time.monotonic() + 10
@@ -145,7 +148,7 @@ def test_stop_after_max_epochs_and_target_loss():
     s.play()
     s.wait(20)
     assert s.status == "stopped" and s.stop_reason == "max_epochs" and s.epoch == 5
-    t = Session({"dataset": "gauss", "target_loss": 0.2, "learning_rate": 0.1})
+    t = Session({"dataset": "gauss", "target_loss": 0.2, "lr": 0.1})
     t.play()
     t.wait(20)
     assert t.stop_reason == "target_loss" and t.test_loss <= 0.2
@@ -201,7 +204,7 @@ def test_snapshot_shapes_and_gradient_flow():
     assert [len(layer) for layer in f["formulas"]] == [2, 4, 3, 1]
     assert len(f["grad_norms"]) == 3 and all(g > 0 for g in f["grad_norms"])
     # The heatmap's top-left cell is the model at (x1, x2) = (-6, 6).
-    with_grid = s._grid(40)
+    with_grid = frames.grid(40)
     assert with_grid[0].tolist() == [-6.0, 6.0] and with_grid[-1].tolist() == [6.0, -6.0]
     # The first input's thumbnail is x1 itself: it grows left to right.
     row = thumbs[0][0][: f["neurons"]["size"]]
@@ -219,7 +222,7 @@ def test_zero_init_keeps_neurons_symmetric():
 @pytest.mark.parametrize("optimizer", list(schema.OPTIMIZERS))
 def test_every_optimizer_trains(optimizer):
     lr = 1.0 if optimizer in ("lbfgs", "adadelta") else 0.03
-    s = Session({"optimizer": optimizer, "learning_rate": lr, "dataset": "gauss"})
+    s = Session({"optimizer": optimizer, "lr": lr, "dataset": "gauss"})
     start = s.train_loss
     s.step(3)
     assert s.train_loss is not None and s.train_loss < start
@@ -239,7 +242,7 @@ def test_l1_and_l2_regularization_shrink_weights():
     norms = {}
     for reg in ("none", "l1", "l2"):
         s = Session({"regularization": reg, "reg_rate": 0.05, "hidden": [8],
-                     "learning_rate": 0.1})
+                     "lr": 0.1})
         s.step(10)
         norms[reg] = sum(float(abs(w.data).sum()) for w in s.weights)
     assert norms["l1"] < norms["none"] and norms["l2"] < norms["none"]
@@ -261,7 +264,7 @@ def test_export_weights_load_with_bricks_io(tmp_path):
 @pytest.mark.parametrize("config", [
     {"dataset": "spiral", "n_classes": 3, "loss": "cross_entropy", "optimizer": "adam",
      "features": ["x1", "x2", "sinx1"], "batch_norm": True, "dropout": 0.1},
-    {"dataset": "multi_gauss", "optimizer": "lbfgs", "learning_rate": 1.0,
+    {"dataset": "multi_gauss", "optimizer": "lbfgs", "lr": 1.0,
      "regularization": "l2", "reg_rate": 0.001},
     {"dataset": "circle", "loss": "cross_entropy", "zero_init": True, "optimizer": "nesterov"},
 ])
@@ -343,3 +346,104 @@ def test_two_sessions_train_at_once_in_threads():
     b.pause()
     assert a.epoch >= 20 and b.epoch >= 20
     assert a.status == "paused" and b.status == "paused"
+
+
+# ------------------------------------------------------- one training loop (issue 17)
+@pytest.mark.parametrize("config", [
+    {},
+    {"optimizer": "adam", "regularization": "l2", "reg_rate": 0.01, "n_points": 101,
+     "batch_size": 7},
+    {"optimizer": "momentum", "dataset": "spiral", "n_classes": 3, "loss": "cross_entropy"},
+    {"optimizer": "lbfgs", "lr": 1.0, "dataset": "gauss",
+     "regularization": "l1", "reg_rate": 0.001},
+])
+def test_training_is_the_lectures_loop_bit_for_bit(config):
+    # The session trains through bricks.train.Trainer; a hand-written lecture loop on an
+    # identical session (same seed: same data, weights and batch order) ends in the same bits.
+    a, b = Session(config), Session(config)
+    assert isinstance(a.trainer, Trainer) and a.trainer.optimizer is a.optimizer
+    a.step(3)
+    n, bs = len(b.F_train), b.config["batch_size"]
+    for _ in range(3):
+        b.model.train()
+        if b.config["optimizer"] == "lbfgs":
+            def closure():
+                b.optimizer.zero_grad()
+                loss = b._objective(b.model(bricks.tensor(b.F_train)),
+                                    bricks.tensor(b.T_train))
+                loss.backward()
+                return loss
+            b.optimizer.step(closure)
+            continue
+        order = b._batch_rng.permutation(n)
+        for s in range(0, n, bs):
+            idx = order[s:s + bs]
+            b.optimizer.zero_grad()
+            loss = b._objective(b.model(bricks.tensor(b.F_train[idx])),
+                                bricks.tensor(b.T_train[idx]))
+            loss.backward()
+            b.optimizer.step()
+    assert a.epoch == 3
+    for (key, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert xp.array_equal(p.data, q.data), key
+
+
+def test_grad_norms_are_shown_when_the_last_batch_is_a_skipped_single_row():
+    # 21 training points in batches of 5 end in one row, which batch norm cannot take; the
+    # page used to show zero gradients for every layer then.
+    s = Session({"batch_norm": [True, True], "n_points": 42, "batch_size": 5})
+    assert len(s.F_train) == 21
+    s.step(1)
+    assert all(g > 0 for g in s.snapshot()["grad_norms"])
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # NumPy's, on the way to inf
+def test_a_diverging_loss_stops_a_step_as_diverged():
+    # Trainer's NaNGuard: a NaN/inf batch loss ends the run at once (no epochs on NaN
+    # weights), in a step as in play, and the page is told why.
+    s = Session({"lr": 10.0, "dataset": "plane", "activation": "relu"})
+    done = s.step(5)
+    assert done < 5 and s.status == "stopped" and s.stop_reason == "diverged"
+    assert s.summary() == {"status": "stopped", "epoch": s.epoch, "stop_reason": "diverged"}
+    assert s.snapshot()["train_loss"] is None
+
+
+def test_dataset_constants_describe_the_data():
+    from bricks.playground import data
+    X, y, _, k = make_dataset("blobs", 2000, 0.0, 0, n_classes=4)
+    for c in range(k):
+        pts = X[y == c]
+        assert abs(float(xp.hypot(*pts.mean(0))) - data.BLOB_RADIUS) < 0.1
+        assert abs(float(pts.std(0).mean()) - data.BLOB_STD) < 0.05
+    # Each random stream of the seed is its own: a new split keeps the initial weights.
+    a, b = Session({"seed": 4}), Session({"seed": 4, "train_ratio": 70})
+    assert not xp.array_equal(a.is_test, b.is_test)
+    assert all(xp.array_equal(p.data, q.data) for p, q in zip(a.weights, b.weights))
+    assert xp.array_equal(a.is_test, data.split_mask(len(a.y), 50, 4))
+
+
+# ------------------------------------------------------- one optimizer factory (issue 17)
+@pytest.mark.parametrize("name", schema.OPTIMIZERS)
+def test_the_optimizer_is_bricks_optim_create_with_the_page_settings(name):
+    s = Session({"optimizer": name, "lr": 0.3, "momentum": 0.5})
+    spec = bricks.optim.OPTIMIZERS[name]
+    assert type(s.optimizer) is spec.cls
+    group = s.optimizer.param_groups[0]
+    assert group["lr"] == 0.3
+    assert group.get("momentum", 0) == (0.5 if name in ("momentum", "nesterov") else 0)
+    assert group.get("nesterov", False) == (name == "nesterov")
+
+
+def test_momentum_is_used_as_given_and_nesterov_without_momentum_is_refused():
+    s = Session({"optimizer": "momentum", "momentum": 0})
+    assert s.optimizer.param_groups[0]["momentum"] == 0  # plain SGD, as asked
+    s = Session({"optimizer": "nesterov", "momentum": 0.25})
+    assert s.optimizer.param_groups[0]["momentum"] == 0.25
+    s.update_config({"momentum": 0.001})
+    assert s.optimizer.param_groups[0]["momentum"] == 0.001  # live, not max(m, 1e-3)
+    # Nesterov needs a momentum: refused with the field's name, never silently raised.
+    with pytest.raises(SchemaError, match="momentum: must be > 0 for nesterov"):
+        s.update_config({"momentum": 0})
+    assert s.config["momentum"] == 0.001
+    with pytest.raises(SchemaError, match="momentum"):
+        Session({"optimizer": "nesterov", "momentum": 0})

@@ -8,7 +8,7 @@ import torch
 import bricks
 import bricks.nn.functional as F
 from bricks import nn
-from bricks.symbolic import Constant, Variable, call, compile, grad
+from bricks.symbolic import Constant, Symbol, Variable, call, compile, grad
 from bricks.symbolic.compiler import generate
 
 
@@ -229,3 +229,76 @@ def test_compiled_train_step_graph_before_and_after():
     # Every Function step became a NumPy kernel: no Function or Tensor made per call.
     assert not [n for n in after.nodes if n.op in ("call", "call_bwd")]
     assert "_new(" not in step.plan.source
+
+
+# ---------------------------------------------------------------- symbols everywhere
+
+
+def test_every_functional_takes_a_symbol_and_records_it():
+    x = Variable('x')
+    for name in F.__all__:
+        fn = getattr(F, name)
+        s = fn(x)  # records, runs nothing (no arguments are checked yet)
+        assert isinstance(s, Symbol), name
+        assert fn.__doc__ == fn.__wrapped__.__doc__ and fn.__name__ == name
+    t = bricks.tensor([-1.0, 2.0])
+    assert isinstance(F.relu(t), bricks.Tensor)  # eager as before
+
+
+def test_functional_on_symbols_compiles_equal_to_eager():
+    bricks.manual_seed(0)
+    w, b = bricks.randn(3, 4), bricks.randn(3)
+    x = Variable('x', shape=(None, 4))
+    y = Variable('y', dtype='int64')
+
+    def net(x, y):
+        logits = F.linear(F.tanh(x), w, b)
+        return [F.cross_entropy(logits, y), F.nll_loss(F.log_softmax(logits, dim=1), y),
+                F.softmax(logits, dim=1),
+                F.mse_loss(F.relu(x), x * 0.5), F.layer_norm(x, (4,))]
+
+    outs = net(x, y)
+    assert all(isinstance(o, Symbol) for o in outs)
+    f = compile(outs)
+    X = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    Y = np.array([0, 1, 2, 0, 1, 2])
+    got = f(x=X, y=Y)
+    want = net(bricks.tensor(X), bricks.tensor(Y))
+    for g, e in zip(got, want):
+        np.testing.assert_array_equal(g, e.data)
+    # The graph holds the ops the functions ran, not one opaque step per function.
+    assert f.graph_before.count("CrossEntropy") == 1 and f.graph_before.count("Tanh") == 1
+
+
+def test_custom_function_apply_takes_a_symbol():
+    class Cube(bricks.autograd.Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x ** 3
+
+        def backward(self, grad):
+            (x,) = self.saved_tensors
+            return grad * 3 * x * x
+
+    x = Variable('x', shape=(3,))
+    y = Cube.apply(x)
+    assert isinstance(y, Symbol)
+    f = compile([y.sum()] + grad(y.sum(), [x]))
+    value, gx = f(x=np.array([1.0, 2.0, -1.0], np.float32))
+    assert value == 8.0 and gx.tolist() == [3.0, 12.0, 3.0]
+
+
+def test_relu_backward_kernel_keeps_every_bit():
+    # where(y > 0, g, 0) exactly: +0 where the input was <= 0 even for g = -1, inf or nan;
+    # the plan computes it as integer bits times a mask, into a buffer.
+    x = Variable('x', shape=(2, 4))
+    w = Variable('w', shape=(2, 4))
+    loss = (x.relu() * w).sum()
+    f = compile(grad(loss, [x]))
+    assert f.graph.count("relu_grad") == 1 and "_np.where" not in f.source
+    X = np.array([[-1.0, 0.0, 2.0, -0.0], [3.0, -2.0, np.nan, 1.0]], np.float32)
+    W = np.array([[-1.0, np.inf, -0.0, np.nan], [np.nan, -np.inf, 5.0, -3.0]], np.float32)
+    (got,) = f(x=X, w=W)
+    xt = bricks.tensor(X, requires_grad=True)
+    (xt.relu() * bricks.tensor(W)).sum().backward()
+    np.testing.assert_array_equal(got.view(np.int32), xt.grad.data.view(np.int32))

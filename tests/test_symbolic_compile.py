@@ -124,16 +124,151 @@ def test_every_loss(loss, targets):
               lambda p: optim.SGD(p, lr=0.05), loss, xs, ys)
 
 
-def test_nll_loss_falls_back_to_eager_with_one_warning():
-    # gather() computes its index outside the ops (index % size): detected, not frozen.
+def test_nll_loss_and_gather_compile_without_fallback():
+    # gather() wraps its index (index % size) and checks its range with NumPy: both are
+    # steps of the plan (an array op, a guard), recomputed on every call, not constants.
     xs, ys = _data()
-    with pytest.warns(RuntimeWarning, match="gather|changes between calls"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         compiled, _ = _run_both(
             lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
             lambda p: optim.SGD(p, lr=0.05),
             lambda a, b: nn.NLLLoss()(a.log_softmax(dim=1), b), xs, ys, exact=True,
-            fallback=True)
-    assert compiled.fallback_reason is not None
+            calls=6)
+    g = compiled.graph
+    assert compiled.fallback_reason is None and compiled.eager_calls == 0
+    assert g.count("Gather") == 1 and g.count("array_op") == 1 and g.count("guard") == 2
+    # The guards come first: the plan checks its data before it changes anything.
+    assert [n.op for n in g.nodes[:3]] == ["guard", "reshape", "guard"]
+
+
+def _ce_pair(loss_fn):
+    return _pair(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
+                 lambda p: optim.SGD(p, lr=0.05))
+
+
+@pytest.mark.parametrize("loss_fn", [
+    F.cross_entropy, lambda a, b: F.nll_loss(a.log_softmax(dim=1), b),
+    lambda a, b: -a.log_softmax(dim=1).gather(1, b[:, None]).mean(),
+], ids=["cross_entropy", "nll_loss", "gather"])
+def test_a_guard_sends_other_data_to_eager(loss_fn):
+    # The plan was made for targets without ignore_index: a batch that has one (or an
+    # invalid one) is not run through it (with cross_entropy it used to be: NumPy's
+    # IndexError for -100 with 3 classes, a wrong loss with 100 classes or more).
+    xs, ys = _data()
+    (m1, o1), (m2, o2) = _ce_pair(loss_fn)
+    eager = _step(m1, o1, loss_fn)
+    compiled = bricks.compile(_step(m2, o2, loss_fn), fallback=False)
+    x = bricks.tensor(xs[0])
+    for i in range(4):
+        y = bricks.tensor(ys[i % 3])
+        assert eager(x, y).item() == compiled(x, y).item()
+    assert compiled.eager_calls == 0 and compiled.graph.count("guard") >= 1
+    odd = ys[0].copy()
+    if loss_fn is F.cross_entropy or "nll_loss" in loss_fn.__code__.co_names:
+        odd[2] = -100  # ignore_index
+    else:
+        odd[2] = -1  # a negative index: gather wraps it
+    le, lc = eager(x, bricks.tensor(odd)), compiled(x, bricks.tensor(odd))
+    assert le.item() == lc.item()
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    bad = ys[0].copy()
+    bad[0] = 7  # out of range: the same error as eager code, from the plan's guard
+    with pytest.raises((IndexError, RuntimeError), match="out of range"):
+        compiled(x, bricks.tensor(bad))
+    assert compiled(x, bricks.tensor(ys[1])).item() == eager(x, bricks.tensor(ys[1])).item()
+    assert compiled.fallback_reason is None
+
+
+def test_sgd_update_and_zero_grad_are_written_into_the_plan():
+    xs, ys = _data()
+    compiled, (m1, m2) = _run_both(
+        lambda: nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 3)),
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9), F.cross_entropy, xs, ys, calls=4)
+    src = compiled.plan.source
+    # One in-place update per parameter (momentum buffer, then the parameter), no loop
+    # over the parameter groups; zero_grad and the deliveries assign p.grad directly.
+    assert src.count("_v *= _mo; _v += _g.data") == 4 and src.count("_p -= T") == 4
+    assert "E1(*A1)" in src and src.index("if not _sgd(") > src.index("_v *= _mo")
+    assert ".grad is None" not in src and src.count(".grad = G") == 4
+    opt2 = [o for o in compiled.plan.fn.__globals__.values() if isinstance(o, optim.SGD)][0]
+    buffers = [opt2.state[p]["momentum_buffer"] for p in m2.parameters()]
+    compiled(bricks.tensor(xs[0]), bricks.tensor(ys[0]))
+    assert all(opt2.state[p]["momentum_buffer"] is b for p, b in zip(m2.parameters(), buffers))
+    for p in m2.parameters():
+        assert p.grad is not None and p.grad.shape == p.shape
+
+
+def test_few_row_linear_runs_transposed_with_the_same_bits():
+    # batch 8, 40 outputs: the plan computes x W^T as (W x^T)^T, as eager Linear does.
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((8, 30)).astype(np.float32) for _ in range(3)]
+    ys = [rng.integers(0, 5, 8) for _ in range(3)]
+    compiled, _ = _run_both(
+        lambda: nn.Sequential(nn.Linear(30, 40), nn.ReLU(), nn.Linear(40, 5)),
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9), F.cross_entropy, xs, ys, calls=5)
+    src = compiled.plan.source
+    assert src.count("_lt_40x8_float32") == 2  # the first layer only (5 < 2 * 8)
+    assert compiled.graph.count("linear") == 2
+
+
+def test_tracing_leaves_no_garbage_holding_arrays():
+    # The records of the first calls (and every array they kept) are freed when the plan
+    # is made, by reference counting: no cycle waits for the garbage collector.
+    import gc
+
+    from bricks.symbolic.trace import Tracer
+
+    xs, ys = _data()
+    bricks.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step = bricks.compile(_step(model, opt, F.cross_entropy), fallback=False)
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(3):
+            step(bricks.tensor(xs[i]), bricks.tensor(ys[i]))
+        assert step.graph is not None
+        assert not [o for o in gc.get_objects() if isinstance(o, Tracer)]
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("change", ["weight_decay", "nesterov", "momentum", "lr", "state",
+                                    "group"])
+def test_written_out_sgd_follows_changes_to_the_optimizer(change):
+    # The plan's update checks, on each call, that the optimizer is still the plain SGD it
+    # was written for; if not, SGD.step runs, and the result stays the eager one.
+    xs, ys = _data()
+    (m1, o1), (m2, o2) = _pair(lambda: nn.Sequential(nn.Linear(3, 8), nn.Tanh(),
+                                                     nn.Linear(8, 3)),
+                               lambda p: optim.SGD(p, lr=0.1, momentum=0.9))
+    extra = [bricks.zeros(2, requires_grad=True) for _ in range(2)]
+    eager = _step(m1, o1, F.cross_entropy)
+    compiled = bricks.compile(_step(m2, o2, F.cross_entropy), fallback=False)
+    for i in range(8):
+        if i == 4:
+            for opt, more in ((o1, extra[0]), (o2, extra[1])):
+                group = opt.param_groups[0]
+                if change == "weight_decay":
+                    group["weight_decay"] = 0.01
+                elif change == "nesterov":
+                    group["nesterov"] = True
+                elif change == "momentum":
+                    group["momentum"] = 0.5
+                elif change == "lr":
+                    group["lr"] = 0.01
+                elif change == "state":
+                    opt.load_state_dict(opt.state_dict())
+                else:
+                    opt.add_param_group({"params": [more]})
+        x, y = bricks.tensor(xs[i % 3]), bricks.tensor(ys[i % 3])
+        assert eager(x, y).item() == compiled(x, y).item()
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            np.testing.assert_array_equal(p.data, q.data)
+    assert compiled.traces == 2 and compiled.fallback_reason is None
 
 
 @pytest.mark.parametrize("make_opt", [

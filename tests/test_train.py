@@ -284,6 +284,49 @@ def test_progress_bar_on_a_terminal(monkeypatch, capsys):
     assert capsys.readouterr().out == ""  # the bar replaces the summary lines
 
 
+def test_progress_bar_ends_its_line_when_an_epoch_fails(monkeypatch):
+    """A diverged batch or Ctrl-C mid-epoch closes the bar (a clean line for the error
+    message that follows), and no summary for the unfinished epoch is shown."""
+    from bricks.train import TrainingDiverged
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    X, y = gaussians(40)
+    model = mlp()
+    y_bad = np.stack([y, y], 1).astype(np.float64) * np.inf
+    try:
+        with np.errstate(all="ignore"):
+            fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (X, y_bad),
+                epochs=2, batch_size=8, callbacks=[bricks.train.NaNGuard(raise_error=True)])
+    except TrainingDiverged:
+        text = term.getvalue()  # read here: the bar is closed before the error arrives
+    else:
+        pytest.fail("NaNGuard did not raise")
+    assert "epoch 1/2" in text and text.endswith("\n") and "epoch 2/2" not in text
+
+
+def test_trainer_fit_from_an_initial_epoch():
+    """``initial_epoch``: the caller restored the state itself (bricks train --resume); the
+    loop runs the remaining epochs with their own numbers."""
+    X, y = gaussians(40)
+    model = mlp()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                      verbose=False)
+    seen = []
+
+    class Epochs(bricks.train.Callback):
+        def on_epoch_begin(self, epoch, logs):
+            seen.append(epoch)
+
+    trainer.callbacks.append(Epochs())
+    history = trainer.fit((X, y), epochs=4, batch_size=8, initial_epoch=2)
+    assert seen == [2, 3] and history.epoch == [2, 3]
+
+
 def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
     from bricks.train.callbacks import ModelCheckpoint
 

@@ -69,6 +69,32 @@ def _escape(what: str) -> None:
         _state.tracer.escape(what)
 
 
+def array_op(fn, *args):
+    """``fn(*args)``: an array computed with NumPy outside the ops (an index, a mask).
+
+    A running tracer (``bricks.compile``) records it as a step of its plan, recomputed on
+    every call from the arrays in ``args``, instead of a constant frozen at the first call.
+    ``fn`` must be a module-level function or ufunc (the same object on every call).
+    """
+    out = fn(*args)
+    if _state.tracer is not None:
+        _state.tracer.array_op(fn, args, out)
+    return out
+
+
+def decide(fn, *args):
+    """``fn(*args)``: a Python decision on array values (a check that raises, a branch).
+
+    A running tracer records it as a guard: the compiled plan recomputes it on every call
+    (so the check still raises) and runs the function eagerly when the decision differs
+    from the traced one, instead of a plan that took the other branch.
+    """
+    result = fn(*args)
+    if _state.tracer is not None:
+        _state.tracer.decide(fn, args, result)
+    return result
+
+
 class _ClosureRun:
     """Context in which an optimizer evaluates its closure (see ``bricks.optim._flat``).
 
@@ -212,6 +238,9 @@ class Function:
         values = None
         for t in inputs:
             if not isinstance(t, Tensor):
+                symbol = _deferred(inputs, options)
+                if symbol is not None:  # bricks.symbolic: record the op, run nothing
+                    return symbol._defer(cls.apply, inputs, options)
                 values, inputs = _constant_inputs(cls, inputs)
                 record = any(t._requires_grad for t in inputs)
                 break
@@ -390,6 +419,30 @@ class Function:
         else:
             hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+
+class Deferred:
+    """Base of values whose computation is deferred (``bricks.symbolic``'s symbols).
+
+    An op, module or ``nn.functional`` function given one records the call instead of
+    running it: ``f(value, ...)`` returns ``value._defer(f, args, kwargs)``.
+    """
+
+    __slots__ = ()
+
+    def _defer(self, fn, args, kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _deferred(inputs, options):
+    """The first Deferred among an op's inputs and options, or None."""
+    for x in inputs:
+        if isinstance(x, Deferred):
+            return x
+    for x in options.values():
+        if isinstance(x, Deferred):
+            return x
+    return None
 
 
 def _constant_inputs(cls, inputs):

@@ -829,18 +829,17 @@ def _train(cfg, explicit, run, ckpt_in) -> int:
 
 def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test, t0):
     from bricks.data import DataLoader, TensorDataset
-    from bricks.io import atomic_write, save_checkpoint
+    from bricks.io import atomic_write
     from bricks.train import (
         CSVLogger,
         History,
         JSONLogger,
+        ModelCheckpoint,
         NaNGuard,
         Trainer,
         TrainingDiverged,
         evaluate,
     )
-    from bricks.train.callbacks import nonfinite_parameters
-    from bricks.train.progress import EpochProgress
 
     start = 0
     if d["task"] == "classification" and cfg["optimizer"] == "lbfgs" and "batch_size" not in \
@@ -890,10 +889,18 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     # checkpoint saves: a resumed run repeats the uninterrupted one exactly.
     loader = DataLoader(TensorDataset(X_train, y_train_fit), batch_size=cfg["batch_size"],
                         shuffle=True, transform=_Pipeline(scaler, _augmentation(augment_kind)))
+    # The held-out split, scored after every epoch in batches of 512 (as `evaluate`).
+    val_data = DataLoader(TensorDataset(X_test_in.data, y_test_fit), batch_size=512)
+    checkpoint = ModelCheckpoint(os.path.join(run, CHECKPOINT), save_best_only=False,
+                                 scaler=scaler,
+                                 metadata={"config": _saved_config(cfg), "data": meta},
+                                 extra=None if y_scaler is None else
+                                 {"target_scaler": y_scaler.state_dict()})
     # NaNGuard first, raising: a diverged epoch is neither logged nor saved.
-    callbacks = [NaNGuard(raise_error=True), CSVLogger(os.path.join(run, "history.csv")),
-                 JSONLogger(os.path.join(run, "history.json"))]
-    trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks,
+    callbacks = [NaNGuard(raise_error=True, check_val_loss=True),
+                 CSVLogger(os.path.join(run, "history.csv")),
+                 JSONLogger(os.path.join(run, "history.json")), checkpoint]
+    trainer = Trainer(model, loss_fn, optimizer, _metrics(d["task"]), callbacks, scheduler,
                       verbose=not cfg["quiet"], compile=bool(cfg.get("compile")))
     trainer.history = history
     with atomic_write(os.path.join(run, "config.toml"), "w") as f:
@@ -913,52 +920,18 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
     if start >= cfg["epochs"]:
         _say(cfg, f"the checkpoint already has {start} epochs; nothing to train")
     ckpt_path = os.path.join(run, CHECKPOINT)
-    saved = start - 1 if ckpt_in is not None else None  # the last epoch on disk
-    for cb in trainer.callbacks:
-        cb.on_train_begin({})
     # Overflow is expected when training diverges; it is reported once, below, instead of
     # as NumPy warnings.
-    with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for epoch in range(start, cfg["epochs"]):
-            lr = optimizer.param_groups[0]["lr"]
-            progress = EpochProgress(epoch, cfg["epochs"], len(loader), not cfg["quiet"])
-            try:
-                logs = trainer.train_epoch(loader, epoch, progress)
-                bad = nonfinite_parameters(model)
-                if bad:
-                    raise TrainingDiverged(f"after epoch {epoch + 1} the weights "
-                                           f"{', '.join(bad[:3])} hold NaN or infinite "
-                                           f"values. Try a smaller learning rate.")
-                val = evaluate(model, (X_test_in, y_test_fit), loss_fn, _metrics(d["task"]),
-                               512)
-                if not math.isfinite(val["loss"]):
-                    raise TrainingDiverged(f"the held-out loss became {val['loss']} after "
-                                           f"epoch {epoch + 1}. Try a smaller learning rate.")
-                logs.update({"val_" + k: v for k, v in val.items()})
-                logs["lr"] = float(lr)
-                trainer.history.append(epoch, logs)
-                progress.close(logs)
-                for cb in trainer.callbacks:
-                    cb.on_epoch_end(epoch, logs)
-            except TrainingDiverged as err:
-                if progress.bar is not None:
-                    progress.bar.close()
-                kept = ("nothing was saved" if saved is None else
-                        f"{ckpt_path} keeps epoch {saved + 1}, the last finite one")
-                print(f"bricks: error: training diverged: {err} ({kept})", file=sys.stderr)
-                return 1
-            if scheduler is not None:
-                scheduler.step()
-            save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, epoch=epoch,
-                            history=trainer.history.to_dict(),
-                            extra=None if y_scaler is None else
-                            {"target_scaler": y_scaler.state_dict()},
-                            metadata={"config": _saved_config(cfg), "data": meta})
-            saved = epoch
-            if trainer.stop_training:
-                break
-    for cb in trainer.callbacks:
-        cb.on_train_end({})
+    try:
+        with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            trainer.fit(loader, val_data, cfg["epochs"], initial_epoch=start)
+    except TrainingDiverged as err:
+        saved = checkpoint.saved_epoch if checkpoint.saved_epoch is not None else (
+            start - 1 if ckpt_in is not None else None)
+        kept = ("nothing was saved" if saved is None else
+                f"{ckpt_path} keeps epoch {saved + 1}, the last finite one")
+        print(f"bricks: error: training diverged: {err} ({kept})", file=sys.stderr)
+        return 1
     if trainer.history.stopped_reason:
         print(f"bricks: training stopped: {trainer.history.stopped_reason}", file=sys.stderr)
     elapsed = time.perf_counter() - t0

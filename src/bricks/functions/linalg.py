@@ -72,6 +72,18 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         self.save_for_backward(x, w)
+        rows, n_out = (x.shape[0] if x.ndim == 2 else 0), w.shape[0]
+        if 0 < rows <= 128 and n_out >= 2 * rows:
+            # Few rows, many outputs (an MLP's small batches): OpenBLAS is up to 1.5x faster
+            # on (W x^T)^T than on x W^T (the same products, the same bits); copying the
+            # transposed result into the row-major output costs one pass, shared with + b.
+            t = xp.matmul(w, x.T).T
+            y = xp.empty(t.shape, dtype=t.dtype)
+            if b is None:
+                xp.copyto(y, t)
+            else:
+                xp.add(t, b, out=y)
+            return y
         y = xp.matmul(x, w.T)
         if b is not None:
             y += b  # y is new: adding in place saves a temporary as large as the output

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 
 from bricks import backend
-from bricks.autograd import Function
+from bricks.autograd import Function, array_op, decide
 from bricks.backend import xp
 from bricks.functions import elementwise as E
 from bricks.functions.arithmetic import broadcast_to, to_dtype
@@ -429,9 +429,15 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
         if i != d and a > b:
             raise RuntimeError(f"gather: index {tuple(idx.shape)} is larger than the input "
                                f"{tuple(x.shape)} in dimension {i}")
-    if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
-        raise RuntimeError(f"gather: index out of range for dimension {d} of size {x.shape[d]}")
-    return Gather.apply(x, dim=d, index=idx % builtins.max(x.shape[d], 1))
+    # The range check and the wrapped index are computed from the index's values: steps
+    # that bricks.compile repeats on every call (a guard, an array op), not constants.
+    decide(_check_index, idx, x.shape[d], d)
+    return Gather.apply(x, dim=d, index=array_op(xp.remainder, idx, builtins.max(x.shape[d], 1)))
+
+
+def _check_index(idx, n: int, d: int) -> None:
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise RuntimeError(f"gather: index out of range for dimension {d} of size {n}")
 
 
 def masked_fill(x: Tensor, mask, value) -> Tensor:

@@ -493,6 +493,15 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
             f"{expected} (or probability targets of shape {tuple(shape)}), got target of "
             f"shape {tuple(t.shape)}"
         )
+    # A decision on the targets' values: bricks.compile checks it again on every call.
+    if not _autograd.decide(_any_ignored, t, tuple(shape), ignore_index, op):
+        return t, None
+    ignored = t == ignore_index
+    return xp.where(ignored, 0, t), ~ignored
+
+
+def _any_ignored(t, shape, ignore_index: int, op: str) -> bool:
+    """Whether a target equals ``ignore_index``; raises if one is out of range."""
     classes = shape[1]
     ignored = t == ignore_index
     bad = ~ignored & ((t < 0) | (t >= classes))
@@ -502,9 +511,7 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
             f"of shape {tuple(shape)} with {classes} classes (valid: 0 to {classes - 1}, "
             f"or ignore_index={ignore_index})"
         )
-    if not ignored.any():
-        return t, None
-    return xp.where(ignored, 0, t), ~ignored
+    return bool(ignored.any())
 
 
 def _batched(input: Tensor, target: Tensor, op: str, probs: bool):

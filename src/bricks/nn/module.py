@@ -26,7 +26,7 @@ from collections import OrderedDict, namedtuple
 
 from bricks import autograd as _autograd
 from bricks import backend
-from bricks.autograd import no_grad
+from bricks.autograd import Deferred, no_grad
 from bricks.backend import xp
 from bricks.tensor import Tensor, tensor
 
@@ -101,19 +101,6 @@ class _RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
-
-
-class Deferred:
-    """Base of values whose computation is deferred (``bricks.symbolic``'s symbols).
-
-    Calling a module on one records the call instead of running it:
-    ``module(value, ...)`` returns ``value._defer(module, args, kwargs)``.
-    """
-
-    __slots__ = ()
-
-    def _defer(self, fn, args, kwargs):  # pragma: no cover - abstract
-        raise NotImplementedError
 
 
 class Module:

@@ -1,7 +1,7 @@
 """Validation of every playground request: types, bounds, and clear messages.
 
 Each check raises :class:`SchemaError` with a message that names the field and the bound
-(``"learning_rate: must be in (0, 10], got 50"``); the server turns it into a 4xx JSON
+(``"lr: must be in (0, 10], got 50"``); the server turns it into a 4xx JSON
 ``{"error": message}``. Config updates are all or nothing: :func:`validate_config` returns
 a new dict and never touches the one it was given. The bounds are the module constants
 below; docs/playground-protocol.md lists them for the page.
@@ -14,12 +14,15 @@ import io
 import json
 import math
 
+from bricks.playground.model import ACTIVATION_MODULES
+from bricks.playground.model import INITIALIZERS as _INITIALIZERS
+
 __all__ = [
     "SchemaError", "DATASETS", "CLASSIFICATION_DATASETS", "MULTICLASS_DATASETS",
     "REGRESSION_DATASETS", "DATA_KEYS", "MODEL_KEYS", "LIVE_KEYS", "FEATURES", "ACTIVATIONS",
-    "INITIALIZERS", "OPTIMIZERS", "LOSSES", "REGULARIZATIONS", "LIMITS", "DEFAULT_CONFIG",
-    "DOMAIN", "default_config", "validate_config", "parse_json", "validate_points",
-    "validate_weight_edit", "validate_step", "parse_csv",
+    "INITIALIZERS", "OPTIMIZERS", "RENAMED_KEYS", "LOSSES", "REGULARIZATIONS", "LIMITS",
+    "DEFAULT_CONFIG", "DOMAIN", "default_config", "validate_config", "parse_json",
+    "validate_points", "validate_weight_edit", "validate_step", "parse_csv",
 ]
 
 DOMAIN = 6.0
@@ -33,16 +36,14 @@ FEATURES = {
     "x1": "X1", "x2": "X2", "x1sq": "X1²", "x2sq": "X2²", "x1x2": "X1·X2",
     "sinx1": "sin(X1)", "sinx2": "sin(X2)",
 }
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "prelu", "elu", "selu",
-               "gelu", "silu", "mish", "softplus", "softsign", "hardtanh", "step")
-INITIALIZERS = ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
-                "orthogonal", "uniform", "normal", "trunc_normal")
-OPTIMIZERS = {
-    "sgd": "SGD", "momentum": "SGD with momentum", "nesterov": "SGD with Nesterov momentum",
-    "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adadelta": "Adadelta", "adam": "Adam",
-    "adamw": "AdamW", "lbfgs": "L-BFGS (full batch)",
-}
-FULL_BATCH_OPTIMIZERS = ("lbfgs",)
+ACTIVATIONS = tuple(ACTIVATION_MODULES)
+INITIALIZERS = tuple(_INITIALIZERS)
+# The names of bricks.optim.OPTIMIZERS the page offers (their classes, titles, options and
+# full-batch flags come from that table, through bricks.optim.create).  Left out: BFGS and
+# Newton keep an n x n matrix (1.6e9 numbers for the largest network here), and every
+# full-batch step holds the session's lock.
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
+              "adamw", "lbfgs")
 LOSSES = ("mse", "cross_entropy")
 REGULARIZATIONS = ("none", "l1", "l2")
 
@@ -50,7 +51,7 @@ LIMITS = {
     "max_layers_cap": 10, "max_neurons_cap": 64, "max_points": 2000, "max_classes": 8,
     "max_upload_bytes": 1_000_000, "max_upload_rows": 5000, "max_points_per_request": 2000,
     "max_total_points": 5000, "max_step_epochs": 1000, "max_sessions": 16,
-    "max_learning_rate": 10.0, "max_weight": 100.0, "max_body_bytes": 1_000_000,
+    "max_lr": 10.0, "max_weight": 100.0, "max_body_bytes": 1_000_000,
 }
 
 DEFAULT_CONFIG = {
@@ -58,7 +59,7 @@ DEFAULT_CONFIG = {
     "seed": 0, "features": ["x1", "x2"], "hidden": [4, 2], "activation": ["tanh", "tanh"],
     "dropout": [0.0, 0.0], "batch_norm": [False, False], "init": "xavier_uniform",
     "zero_init": False, "loss": "mse", "optimizer": "sgd", "momentum": 0.9,
-    "learning_rate": 0.03, "regularization": "none", "reg_rate": 0, "batch_size": 10,
+    "lr": 0.03, "regularization": "none", "reg_rate": 0, "batch_size": 10,
     "target_loss": None, "max_epochs": None, "max_layers": 6, "max_neurons": 8,
     "heatmap_size": 50, "fps": 15,
 }
@@ -66,9 +67,12 @@ DEFAULT_CONFIG = {
 DATA_KEYS = ("dataset", "n_classes", "n_points", "noise", "train_ratio", "seed")
 MODEL_KEYS = ("features", "hidden", "activation", "dropout", "batch_norm", "init",
               "zero_init", "loss", "optimizer")
-LIVE_KEYS = ("learning_rate", "reg_rate", "regularization", "batch_size", "momentum",
+LIVE_KEYS = ("lr", "reg_rate", "regularization", "batch_size", "momentum",
              "target_loss", "max_epochs", "max_layers", "max_neurons", "heatmap_size", "fps")
 PER_LAYER_KEYS = ("activation", "dropout", "batch_norm")
+# Old names still accepted in a config (shared links and scripts from before the rename);
+# the config that comes back always uses the new name.
+RENAMED_KEYS = {"learning_rate": "lr"}
 
 
 class SchemaError(ValueError):
@@ -155,6 +159,7 @@ def validate_config(update, base: dict | None = None) -> dict:
         update = {}
     if not isinstance(update, dict):
         raise SchemaError(f"config: expected an object, got {_type_name(update)}")
+    update = _renamed(update)
     unknown = [k for k in update if k not in DEFAULT_CONFIG]
     if unknown:
         raise SchemaError(f"config: unknown key {unknown[0]!r} (known: "
@@ -208,10 +213,13 @@ def validate_config(update, base: dict | None = None) -> dict:
     if out["loss"] == "cross_entropy" and out["dataset"] in REGRESSION_DATASETS:
         raise SchemaError(f"loss: cross_entropy needs a classification data set, "
                           f"{out['dataset']!r} is regression (use mse)")
-    out["optimizer"] = _choice("optimizer", cfg["optimizer"], tuple(OPTIMIZERS))
+    out["optimizer"] = _choice("optimizer", cfg["optimizer"], OPTIMIZERS)
     out["momentum"] = _number("momentum", cfg["momentum"], 0, 0.999)
-    out["learning_rate"] = _number("learning_rate", cfg["learning_rate"], 0,
-                                   LIMITS["max_learning_rate"], lo_open=True)
+    if out["optimizer"] == "nesterov" and out["momentum"] == 0:
+        # Nesterov's look-ahead is along the velocity: without momentum there is none.
+        raise SchemaError("momentum: must be > 0 for nesterov (SGD with Nesterov momentum; "
+                          "use sgd for none), got 0")
+    out["lr"] = _number("lr", cfg["lr"], 0, LIMITS["max_lr"], lo_open=True)
     out["regularization"] = _choice("regularization", cfg["regularization"], REGULARIZATIONS)
     out["reg_rate"] = _number("reg_rate", cfg["reg_rate"], 0, 10)
     out["batch_size"] = _number("batch_size", cfg["batch_size"], 1, LIMITS["max_points"],
@@ -227,6 +235,20 @@ def validate_config(update, base: dict | None = None) -> dict:
     out["heatmap_size"] = _number("heatmap_size", cfg["heatmap_size"], 10, 100, integer=True)
     out["fps"] = _number("fps", cfg["fps"], 1, 20, integer=True)
     return {k: out[k] for k in DEFAULT_CONFIG}
+
+
+def _renamed(update: dict) -> dict:
+    """``update`` with old key names (:data:`RENAMED_KEYS`) under their new ones."""
+    if not any(old in update for old in RENAMED_KEYS):
+        return update
+    out = {}
+    for key, value in update.items():
+        new = RENAMED_KEYS.get(key, key)
+        if new in out and out[new] != value:
+            raise SchemaError(f"config: {key!r} is the old name of {new!r}; give one of them, "
+                              f"got {out[new]!r} and {value!r}")
+        out[new] = value
+    return out
 
 
 def parse_json(body: bytes, *, allow_empty: bool = True):

@@ -32,7 +32,9 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bricks.optim import OPTIMIZERS
 from bricks.playground import schema
+from bricks.playground.model import uses_momentum
 from bricks.playground.schema import SchemaError
 from bricks.playground.session import Session
 
@@ -291,6 +293,13 @@ async def _json(request: Request, allow_empty: bool = True):
     return schema.parse_json(body, allow_empty=allow_empty)
 
 
+def _optimizer_option(name: str) -> dict:
+    """An optimizer of the menu, from its entry in bricks.optim.OPTIMIZERS."""
+    spec = OPTIMIZERS[name]
+    return {"name": name, "label": spec.title + (" (full batch)" if spec.full_batch else ""),
+            "full_batch": spec.full_batch, "momentum": uses_momentum(name)}
+
+
 def _options() -> dict:
     datasets = [{"name": name,
                  "task": "regression" if name in schema.REGRESSION_DATASETS
@@ -302,8 +311,7 @@ def _options() -> dict:
         "features": [{"name": k, "label": v} for k, v in schema.FEATURES.items()],
         "activations": list(schema.ACTIVATIONS),
         "initializers": list(schema.INITIALIZERS),
-        "optimizers": [{"name": k, "label": v, "full_batch": k in schema.FULL_BATCH_OPTIMIZERS}
-                       for k, v in schema.OPTIMIZERS.items()],
+        "optimizers": [_optimizer_option(name) for name in schema.OPTIMIZERS],
         "losses": list(schema.LOSSES),
         "regularizations": list(schema.REGULARIZATIONS),
         "limits": dict(schema.LIMITS),

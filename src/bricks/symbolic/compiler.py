@@ -2,6 +2,7 @@
 
 Passes, in order (each one is a function of the graph, and tests count what it did):
 
+* :func:`hoist_guards`: the checks of the data (``guard``) and what they read run first.
 * :func:`lower`: forward and backward steps of the common Functions become NumPy kernels
   (``matmul``, ``add``, ``relu_grad``, ...) that compute exactly what the Function does, in
   the same order, so results stay bit-identical; the rest stays a ``call``.
@@ -22,18 +23,25 @@ from bricks import autograd
 from bricks.backend import xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
 from bricks.nn import loss as _loss
+from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
 from bricks.symbolic.graph import Graph, Node
 from bricks.tensor import Tensor
 
 __all__ = ["optimize", "lower", "fold_constants", "eliminate_common", "eliminate_dead", "fuse",
-           "generate", "Plan"]
+           "hoist_guards", "generate", "Plan", "StalePlan"]
+
+
+class StalePlan(Exception):
+    """Raised by a plan's guard: this call's data takes another branch than the traced one
+    (the caller then runs the function eagerly; the plan has done nothing yet)."""
 
 # Kernels whose output element i depends only on the inputs' element i (after broadcasting).
 ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "relu", "tanh", "exp"}
 VIEWS = {"transpose", "reshape", "broadcast_to"}
 # Kernels that write into a buffer given to them (out=).
-_BUFFERED = ELEMENTWISE | {"fused", "matmul", "linear", "sum_to", "tanh_grad", "ce_grad"}
+_BUFFERED = ELEMENTWISE | {"fused", "matmul", "linear", "sum_to", "tanh_grad", "ce_grad",
+                           "relu_grad"}
 _BINARY = {arithmetic.Add: "add", arithmetic.Sub: "sub", arithmetic.Mul: "mul",
            arithmetic.Div: "div"}
 _UNARY = {arithmetic.Neg: "neg", elementwise.Relu: "relu", elementwise.Tanh: "tanh",
@@ -42,6 +50,7 @@ _UNARY = {arithmetic.Neg: "neg", elementwise.Relu: "relu", elementwise.Tanh: "ta
 
 def optimize(graph: Graph) -> Graph:
     """All passes, in order; returns the same (changed) graph."""
+    hoist_guards(graph)
     lower(graph)
     fold_constants(graph)
     eliminate_common(graph)
@@ -450,6 +459,24 @@ def fuse(graph: Graph) -> Graph:
     return graph
 
 
+def hoist_guards(graph: Graph) -> Graph:
+    """Move the guards, and the steps computing what they read, to the front: a plan checks
+    its data before it changes anything.  The tracer admits only guards on the inputs and
+    on steps without effects of them, so the moved steps depend on nothing left behind."""
+    producer = {o: n for n in graph.nodes for o in n.outs if o is not None}
+    front = set()
+    todo = [n for n in graph.nodes if n.op == "guard"]
+    while todo:
+        node = todo.pop()
+        if id(node) in front:
+            continue
+        front.add(id(node))
+        todo.extend(producer[v] for v in node.ins if v is not None and v in producer)
+    graph.nodes = ([n for n in graph.nodes if id(n) in front]
+                   + [n for n in graph.nodes if id(n) not in front])
+    return graph
+
+
 # ---------------------------------------------------------------- code generation
 
 _UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
@@ -495,6 +522,18 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]}"
                          f"{'' if alloc else ', out=' + o})")
     elif op == "linear":
+        sx, sw = graph.values[node.ins[0]].shape, graph.values[node.ins[1]].shape
+        if (not alloc and len(sx) == 2 and len(sw) == 2 and 0 < sx[0] <= 128
+                and sw[1] >= 2 * sx[0]):
+            # Few rows, many outputs (an MLP's small batches): x W^T computed as (W x^T)^T,
+            # as the eager Linear does (OpenBLAS is up to 1.5x faster there, the same bits),
+            # into a scratch buffer shared by the kernels of that shape; + b writes it back.
+            scratch = f"_lt_{sw[1]}x{sx[0]}_{graph.values[out].dtype}"
+            if scratch not in ns:
+                ns[scratch] = xp.empty((sw[1], sx[0]), graph.values[out].dtype)
+            lines.append(f"_np.matmul({ins[1]}.T, {ins[0]}.T, out={scratch})")
+            lines.append(f"{res} = _np.add({scratch}.T, {ins[2]}, out={o})")
+            return
         if alloc:
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]})")
         else:
@@ -524,11 +563,21 @@ def _emit(graph, node, v, o, lines, ns, k):
                          f"out={o}.reshape({kshape!r}))")
             lines.append(f"{res} = {o}")
     elif op == "relu_grad":
-        # where(y > 0, g, 0), as ReLU's backward: exact 0 where y <= 0, even for inf/nan g
-        # (np.where allocates, and is still several times faster than a masked copyto).
-        zero = f"_zero{k}"
-        ns[zero] = xp.zeros((), graph.values[out].dtype)
-        lines.append(f"{res} = _np.where({ins[1]} > 0, {ins[0]}, {zero})")
+        # where(y > 0, g, 0), as ReLU's backward, bit for bit (an exact +0 where y <= 0,
+        # even for inf/nan g): g's bits as integers times the 0/1 mask, into a buffer.
+        # np.where allocates and is three times slower; a float g * mask gives -0 and nan.
+        dt = graph.values[out].dtype
+        mask, ints = f"_mask{k}", f"_{res}_int"
+        ns[mask] = xp.empty(graph.values[out].shape, xp.bool_)
+        ns[ints] = xp.dtype(f"i{dt.itemsize}")
+        lines.append(f"_np.greater({ins[1]}, 0, out={mask})")
+        if alloc:
+            lines.append(f"{res} = _np.multiply({ins[0]}.view({ints}), {mask})"
+                         f".view({ins[0]}.dtype)")
+        else:
+            ns[f"{o}_int"] = ns[o].view(ns[ints])
+            lines.append(f"_np.multiply({ins[0]}.view({ints}), {mask}, out={o}_int)")
+            lines.append(f"{res} = {o}")
     elif op == "tanh_grad":
         target = o if not alloc else "None"
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
@@ -567,6 +616,22 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"_np.multiply(_asarray({g} / {dname}), {res}, out={res})")
         else:
             lines.append(f"_np.multiply({g}, {res}, out={res})")
+    elif op in ("array_op", "guard"):
+        ns[f"AF{k}"] = node.attrs["fn"]
+        args = []
+        for j, (kind, x) in enumerate(node.attrs["args"]):
+            if kind == "v":
+                args.append(ins[x])
+            else:
+                ns[f"AC{k}_{j}"] = x
+                args.append(f"AC{k}_{j}")
+        call = f"AF{k}({', '.join(args)})"
+        if op == "array_op":
+            lines.append(f"{res} = _asarray({call})")
+        else:
+            ns[f"AE{k}"] = node.attrs["expect"]
+            lines.append(f"if {call} != AE{k}:")
+            lines.append("    raise _Stale")
     elif op == "call":
         a = node.attrs
         f = f"f{k}"
@@ -616,6 +681,9 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"_np.copyto(D{k}, {src})")
             src = f"D{k}"
         ns[gname] = Tensor._make(None, False, None, 0)
+        if node.attrs.get("fresh"):  # just after zero_grad(): p.grad is None
+            lines.append(f"{gname}.data = {src}; {t}.grad = {gname}")
+            return
         lines.append(f"if {t}.grad is None:")
         if kind == "state":
             lines.append(f"    {gname}.data = {src}; {t}.grad = {gname}")
@@ -626,16 +694,101 @@ def _emit(graph, node, v, o, lines, ns, k):
     elif op == "event":
         fn = node.attrs["fn"]
         ns[f"E{k}"], ns[f"A{k}"] = fn, node.attrs["args"]
-        if getattr(fn, "__func__", None) is SGD.step and not node.attrs["args"]:
+        func = getattr(fn, "__func__", None)
+        if func is SGD.step and not node.attrs["args"]:
             # Plain SGD (with or without momentum) in place, without SGD.step's temporaries;
             # anything else (weight decay, Nesterov, a missing buffer) calls step() itself.
             ns[f"O{k}"], ns[f"SC{k}"] = fn.__self__, {}
-            lines.append(f"if not _sgd(O{k}, SC{k}):")
+            if not _emit_sgd(fn.__self__, k, ns, lines):
+                lines.append(f"if not _sgd(O{k}, SC{k}):")
+                lines.append(f"    E{k}(*A{k})")
+        elif func is Optimizer.zero_grad and node.attrs["args"] in ((), (True,)):
+            # p.grad = None for each parameter, written out; those whose gradient this
+            # plan delivers next are left alone (the delivery replaces it).
+            opt = fn.__self__
+            skip = node.attrs.get("delivered", ())
+            sets = [f"{_param(opt, i, j, k, ns)}.grad = None"
+                    for i, group in enumerate(opt.param_groups)
+                    for j, p in enumerate(group["params"]) if id(p) not in skip]
+            lines.append(f"if {_same_groups(opt, k, ns)}:")
+            lines.extend("    " + line for line in sets or ["pass"])
+            lines.append("else:")
             lines.append(f"    E{k}(*A{k})")
         else:
             lines.append(f"E{k}(*A{k})")
     else:  # pragma: no cover - every op above
         raise AssertionError(f"no code for {op}")
+
+
+def _param(opt, i, j, k, ns) -> str:
+    name = f"P{k}_{i}_{j}"
+    ns[name] = opt.param_groups[i]["params"][j]
+    return name
+
+
+def _same_groups(opt, k, ns) -> str:
+    """A condition, true while ``opt`` has the parameter groups that the code was made for."""
+    groups = opt.param_groups
+    ns[f"O{k}"], ns[f"PG{k}"] = opt, groups
+    conds = [f"O{k}.param_groups is PG{k}", f"len(PG{k}) == {len(groups)}"]
+    for i, group in enumerate(groups):
+        ns[f"PL{k}_{i}"] = group["params"]
+        conds += [f"PG{k}[{i}]['params'] is PL{k}_{i}",
+                  f"len(PL{k}_{i}) == {len(group['params'])}"]
+    return " and ".join(conds)
+
+
+def _emit_sgd(opt, k, ns, lines) -> bool:
+    """Plain SGD's step written out, parameter by parameter, with the arithmetic of SGD.step
+    (so the same bits): ``v *= momentum; v += g; p -= lr * v`` in place, ``lr * v`` in one
+    scratch buffer shared by all.  A condition checked on each call (the same groups and
+    momentum buffers, settings still plain) guards it; the learning rate and momentum are
+    read on each call (schedulers change them).  False: not plain SGD now, nothing written.
+    """
+    conds = [_same_groups(opt, k, ns)]
+    updates, scratches = [], []
+    for i, group in enumerate(opt.param_groups):
+        if (group["weight_decay"] != 0 or group["maximize"] or group["nesterov"]
+                or group["dampening"] != 0):
+            return False
+        g = f"PG{k}[{i}]"
+        conds += [f"{g}['weight_decay'] == 0", f"not {g}['maximize']",
+                  f"not {g}['nesterov']", f"{g}['dampening'] == 0"]
+        momentum = group["momentum"] != 0
+        conds.append(f"({g}['momentum'] != 0) is {momentum}")
+        updates.append(f"_lr = {g}['lr']" + (f"; _mo = {g}['momentum']" if momentum else ""))
+        for j, p in enumerate(group["params"]):
+            name = _param(opt, i, j, k, ns)
+            scratch = f"T{k}_{i}_{j}"
+            scratches.append((scratch, p.data))
+            updates += [f"_g = {name}.grad", "if _g is not None:"]
+            if momentum:
+                buf = opt.state.get(p, {}).get("momentum_buffer")
+                if buf is None:
+                    return False
+                ns[f"M{k}_{i}_{j}"] = buf
+                conds.append(f"O{k}.state.get({name}, _NONE).get('momentum_buffer') is "
+                             f"M{k}_{i}_{j}")
+                updates += [f"    _v = M{k}_{i}_{j}.data; _v *= _mo; _v += _g.data",
+                            f"    _np.multiply(_lr, _v, out={scratch})"]
+            else:
+                updates.append(f"    _np.multiply(_lr, _g.data, out={scratch})")
+            updates.append(f"    _p = {name}.data; _p -= {scratch}; {name}._vc[0] += 1")
+    if not scratches:
+        return False
+    # Every parameter's lr * v goes through one buffer per dtype, of the largest's size.
+    size = {}
+    for _, a in scratches:
+        size[a.dtype.str] = max(size.get(a.dtype.str, 0), a.size)
+    flat = {dt: xp.empty(n, xp.dtype(dt)) for dt, n in size.items()}
+    for name, a in scratches:
+        ns[name] = flat[a.dtype.str][:a.size].reshape(a.shape)
+    lines.append(f"if {' and '.join(conds)}:")
+    lines.extend("    " + line for line in updates)
+    lines.append("else:")
+    lines.append(f"    if not _sgd(O{k}, SC{k}):")
+    lines.append(f"        E{k}(*A{k})")
+    return True
 
 
 def _sgd(opt, scratch) -> bool:
@@ -675,7 +828,8 @@ def _sgd(opt, scratch) -> bool:
 
 
 def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd,
+    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
+                _NONE={},
                 _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
 
 
@@ -711,6 +865,7 @@ class Plan:
 
 def generate(graph: Graph, reuse: bool = True) -> Plan:
     """Python source for the graph, with preallocated buffers reused by liveness."""
+    hoist_guards(graph)
     values = graph.values
     ns = _base_namespace()
     outputs = set(graph.outputs)
@@ -739,7 +894,7 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
     for node in graph.nodes:
         if node.op in VIEWS:
             root[node.outs[0]] = bases(node.ins[0])
-        elif node.op == "call":
+        elif node.op in ("call", "array_op"):
             for o in node.outs:  # a Function may return a view of an input: keep them all
                 if o is not None:
                     root[o] = tuple(b for i in node.ins if i is not None for b in bases(i))
@@ -787,6 +942,24 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             # (a.T @ g).T computed as g.T @ a into C-ordered memory, where BLAS is faster;
             # every element is the same dot product (the tests compare the bits).
             m.attrs["swapped"] = f"D{k}"
+    # A gradient delivered after zero_grad() (set_to_none), with no other optimizer call
+    # between: the delivery just assigns it, and zero_grad leaves that parameter alone.
+    cleared = {}
+    for node in graph.nodes:
+        if node.op == "event":
+            fn = node.attrs["fn"]
+            cleared = {}
+            if (getattr(fn, "__func__", None) is Optimizer.zero_grad
+                    and node.attrs["args"] in ((), (True,))):
+                node.attrs["delivered"] = set()
+                cleared = {id(p): node for group in fn.__self__.param_groups
+                           for p in group["params"]}
+        elif node.op == "deliver":
+            kind, target = node.attrs["target"]
+            zero = cleared.pop(id(target), None) if kind == "state" else None
+            node.attrs["fresh"] = zero is not None
+            if zero is not None:
+                zero.attrs["delivered"].add(id(target))
     free = {}
     owner = {}
     buffers = []
@@ -836,7 +1009,8 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
         o = None
         out = node.outs[0] if node.outs else None
         bufferable = node.op in _BUFFERED and out is not None and out not in outputs
-        inplace = node.op in ELEMENTWISE | {"fused"}
+        # relu_grad may write where g or y was: its mask is computed first.
+        inplace = node.op in ELEMENTWISE | {"fused", "relu_grad"}
         early = []
         if inplace:
             # The output may take over the buffer of an input that dies here; in a fused

@@ -47,6 +47,7 @@ class CompiledFunction:
         self.fallback_reason = None
         self.graph = self.graph_before = None
         self.traces = 0
+        self.eager_calls = 0  # calls that a plan's guard sent to eager execution
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -74,7 +75,15 @@ class CompiledFunction:
                 self.plans.move_to_end(key)
                 self.graph_before, self.graph = graphs
                 arrays = {n: t.data for n, t in named.items()}
-                return _rebuild(structure, plan.fn(arrays, named))
+                try:
+                    out = plan.fn(arrays, named)
+                except compiler.StalePlan:
+                    # A guard saw other data than the plan was made for (a target equal
+                    # to ignore_index, ...): this call runs eagerly. Guards come first in
+                    # the plan, so nothing has run yet.
+                    self.eager_calls += 1
+                    return self.fn(*args, **kwargs)
+                return _rebuild(structure, out)
         return self._trace(key, named, args, kwargs)
 
     @staticmethod
@@ -201,6 +210,10 @@ def _merge(ta: Tracer, tb: Tracer):
         elif na.op == "deliver":
             (ka, xa), (kb, xb) = a["target"], b["target"]
             if ka != kb or (xa is not xb if ka == "state" else xa != xb):
+                return None, (differ[0], nb.where)
+        elif na.op in ("array_op", "guard"):
+            if (a["fn"] is not b["fn"] or not _same(a["args"], b["args"])
+                    or not _same(a.get("expect"), b.get("expect"))):
                 return None, (differ[0], nb.where)
         elif na.op == "event":
             fa, fb = a["fn"], b["fn"]

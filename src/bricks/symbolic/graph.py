@@ -5,8 +5,11 @@ A :class:`Graph` is a list of :class:`Node` in execution order over numbered
 state tensor read when the plan runs (a parameter, a batch-norm buffer), a constant, or the
 output of a node.  Nodes are either ``call`` (the forward of any bricks ``Function``),
 ``call_bwd`` (its backward), primitive NumPy kernels the optimizer lowered them to
-(``matmul``, ``add``, ``relu_grad``, ``ce_grad``, ...), ``deliver`` (a leaf receives its
-``.grad``) or ``event`` (an optimizer's ``step``/``zero_grad``, replayed as is).
+(``matmul``, ``add``, ``relu_grad``, ``ce_grad``, ...), ``array_op`` (an index or mask
+computed with NumPy outside the ops, ``autograd.array_op``), ``guard`` (a decision on the
+inputs' values, ``autograd.decide``, checked before the plan runs), ``deliver`` (a leaf
+receives its ``.grad``) or ``event`` (an optimizer's ``step``/``zero_grad``, replayed as
+is).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class Node:
     @property
     def effect(self) -> bool:
         """Has an effect beyond its outputs (kept even when nothing reads them)."""
-        if self.op in ("deliver", "event"):
+        if self.op in ("deliver", "event", "guard"):
             return True
         cls = self.attrs.get("cls")
         return cls is not None and (getattr(cls, "draws_random", False)
@@ -53,6 +56,8 @@ class Node:
         if self.op == "event":
             fn = self.attrs["fn"]
             return f"{type(fn.__self__).__name__}.{fn.__name__}"
+        if self.op in ("array_op", "guard"):
+            return f"{self.op}[{getattr(self.attrs['fn'], '__name__', '?')}]"
         if self.op == "fused":
             return "fused[" + ",".join(step[0] for step in self.attrs["steps"]) + "]"
         return self.op

@@ -20,8 +20,8 @@ from __future__ import annotations
 import operator
 
 from bricks import autograd, backend
+from bricks.autograd import Deferred
 from bricks.backend import ndarray
-from bricks.nn.module import Deferred
 from bricks.symbolic import compiler
 from bricks.symbolic.graph import Graph
 from bricks.symbolic.trace import TraceError, Tracer, rng_state, set_rng_state, tracing
@@ -33,8 +33,9 @@ __all__ = ["Symbol", "Variable", "Constant", "compile", "grad", "call", "Symboli
 class Symbol(Deferred):
     """A value to be computed: ``fn(*args, **kwargs)`` once the variables are given.
 
-    Operators, Tensor methods and properties, and calling an ``nn.Module`` on a symbol all
-    give new symbols; any other function takes symbols through :func:`call`.
+    Operators, Tensor methods and properties, ``nn.functional`` functions,
+    ``Function.apply`` and calling an ``nn.Module`` on a symbol all give new symbols; any
+    other function takes symbols through :func:`call`.
     """
 
     __slots__ = ("_fn", "_args", "_kwargs", "_label", "_shape", "_dtype")
@@ -164,7 +165,7 @@ class Constant(Symbol):
 
 
 def call(fn, *args, **kwargs) -> Symbol:
-    """``fn(*args, **kwargs)`` as a symbol: any bricks function (``F.cross_entropy``, ...)."""
+    """``fn(*args, **kwargs)`` as a symbol: any function of tensors (``bricks.exp``, your own)."""
     return Symbol(fn, args, kwargs)
 
 
@@ -344,7 +345,13 @@ class SymbolicFunction:
         entry = self.plans.get(key) or self._plan_for(named)
         self._last = entry
         plan, structure = entry[0], entry[3]
-        arrays = plan.fn({n: t.data for n, t in named.items()})
+        try:
+            arrays = plan.fn({n: t.data for n, t in named.items()})
+        except compiler.StalePlan:  # a guard saw data the plan was not made for: eagerly
+            env = {n: Tensor._make(t.data, n in self._grad_of, None, 0)
+                   for n, t in named.items()}
+            with autograd.enable_grad():
+                arrays = [v.data for v in _evaluate(self.outputs, env, {})]
         if as_arrays:
             result = [arrays[i] for i in range(len(arrays))]
         else:

@@ -217,6 +217,53 @@ class Tracer:
         self.graph.nodes.append(Node("deliver", [self.value_of(g)], [],
                                      dict(target=target), user_line()))
 
+    def _array_args(self, args):
+        """Graph values of the arrays among ``args``, and ``args`` with each array replaced
+        by ("v", its position among those values) and anything else by ("c", value)."""
+        ins, template = [], []
+        for a in args:
+            if isinstance(a, ndarray):
+                template.append(("v", len(ins)))
+                ins.append(self.value_of(a))
+            else:
+                template.append(("c", a))
+        return ins, tuple(template)
+
+    def array_op(self, fn, args, out):
+        if self.failure is not None or self.opaque:
+            return
+        if not isinstance(out, ndarray):
+            self.fail(f"{getattr(fn, '__name__', fn)} computes a {type(out).__name__}, not an "
+                      f"array, from the data")
+            return
+        ins, template = self._array_args(args)
+        self.graph.nodes.append(Node("array_op", ins, [self._new_output(out)],
+                                     dict(fn=fn, args=template), user_line()))
+
+    def decide(self, fn, args, result):
+        if self.failure is not None or self.opaque:
+            return
+        ins, template = self._array_args(args)
+        # The plan checks its guards before it does anything, so they may read the inputs,
+        # constants, and what steps without effects compute from them; not parameters or
+        # buffers (an optimizer step changes them), nor random draws or gradients.
+        producer = {o: n for n in self.graph.nodes for o in n.outs}
+        todo = list(ins)
+        while todo:
+            v = todo.pop()
+            kind = self.graph.values[v].kind
+            if kind in ("input", "const", "external"):
+                continue
+            node = producer.get(v)
+            if (kind != "node" or node is None or node.effect
+                    or node.op not in ("call", "array_op", "reshape")):
+                self.fail(f"decides in Python ({getattr(fn, '__name__', fn)}) on a value "
+                          f"that depends on more than the function's inputs")
+                return
+            todo.extend(node.ins)
+        self.graph.nodes.append(Node("guard", ins, [], dict(fn=fn, args=template,
+                                                            expect=result), user_line()))
+
     def event(self, fn, args, closure=None):
         if self.failure is not None:
             return
@@ -226,22 +273,22 @@ class Tracer:
         self.graph.nodes.append(Node("event", [], [], dict(fn=fn, args=args), user_line()))
 
     # ------------------------------------------------------------ the result
-    def set_outputs(self, result):
+    def set_outputs(self, x):
         """Map the traced function's return value to graph values; returns its structure."""
-        def walk(x):
-            if isinstance(x, Tensor):
-                self.graph.outputs.append(self.value_of(x))
-                return ("t", len(self.graph.outputs) - 1)
-            if isinstance(x, (tuple, list)):
-                return (type(x), [walk(i) for i in x])
-            if isinstance(x, dict):
-                return (dict, [(k, walk(v)) for k, v in x.items()])
-            if x is None or isinstance(x, (bool, int, float, str)):
-                return ("c", x)
-            self.fail(f"returns a {type(x).__name__}; a compiled function returns tensors, "
-                      f"numbers, None, or tuples, lists and dicts of them")
-            return ("c", None)
-        return walk(result)
+        # A method, not a recursive closure: that would be a reference cycle holding the
+        # tracer, and every array it saw, until the garbage collector's next run.
+        if isinstance(x, Tensor):
+            self.graph.outputs.append(self.value_of(x))
+            return ("t", len(self.graph.outputs) - 1)
+        if isinstance(x, (tuple, list)):
+            return (type(x), [self.set_outputs(i) for i in x])
+        if isinstance(x, dict):
+            return (dict, [(k, self.set_outputs(v)) for k, v in x.items()])
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return ("c", x)
+        self.fail(f"returns a {type(x).__name__}; a compiled function returns tensors, "
+                  f"numbers, None, or tuples, lists and dicts of them")
+        return ("c", None)
 
 
 def rng_state():

@@ -239,20 +239,29 @@ class ModelCheckpoint(Callback):
     Writes are atomic (``bricks.io`` writes a temporary file and renames it); load with
     ``bricks.io.load_checkpoint(path, model=..., optimizer=...)``.  Weights that hold NaN or
     an infinity are never saved (a ``RuntimeWarning`` says so): a diverged epoch cannot
-    replace a good checkpoint.
+    replace a good checkpoint, so the file on disk stays the last finite one.
 
-    Attributes: ``best``, ``best_epoch``, ``saved`` (the paths written, in order).
+    The random states are saved too (the global generator, and the trainer's shuffle
+    generator of a seeded run), so that a resumed run repeats the uninterrupted one bit
+    for bit.  ``scaler`` (an input scaler with ``state_dict()``), ``extra`` and
+    ``metadata`` (JSON-like values: what rebuilds the model, e.g. ``bricks train``'s
+    configuration) go into every file as well; see :func:`bricks.io.save_checkpoint`.
+
+    Attributes: ``best``, ``best_epoch``, ``saved`` (the paths written, in order),
+    ``saved_epoch`` (the epoch of the last file written, None before the first).
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = True,
-                 mode: str = "auto", scheduler=None):
+                 mode: str = "auto", scheduler=None, scaler=None, extra=None,
+                 metadata=None):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
         self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
         self.scheduler = scheduler
+        self.scaler, self.extra, self.metadata = scaler, extra, metadata
 
     def on_train_begin(self, logs: dict) -> None:
         self._best = _Best(self.mode)
-        self.best, self.best_epoch, self.saved = None, None, []
+        self.best, self.best_epoch, self.saved, self.saved_epoch = None, None, [], None
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if self.save_best_only:
@@ -271,10 +280,12 @@ class ModelCheckpoint(Callback):
         scheduler = self.scheduler if self.scheduler is not None else self.trainer.scheduler
         generator = getattr(self.trainer, "generator", None)
         save_checkpoint(path, model=self.model, optimizer=self.trainer.optimizer,
-                        scheduler=scheduler, epoch=epoch,
-                        history=self.trainer.history.to_dict(),
+                        scheduler=scheduler, scaler=self.scaler, epoch=epoch,
+                        history=self.trainer.history.to_dict(), extra=self.extra,
+                        metadata=self.metadata,
                         generators={"shuffle": generator} if generator is not None else None)
         self.saved.append(path)
+        self.saved_epoch = epoch
 
 
 class NaNGuard(Callback):
@@ -288,10 +299,14 @@ class NaNGuard(Callback):
     stops, ``history.stopped_reason`` holds the message and a ``RuntimeWarning`` repeats it;
     with ``raise_error=True`` a :class:`TrainingDiverged` error is raised instead.  The
     update of the failing step has been applied, so the weights may hold NaN.
+
+    ``check_val_loss=True`` also stops when the validation loss of an epoch is NaN or
+    infinite (finite weights whose outputs overflow: ``bricks train`` counts it as
+    diverged).
     """
 
-    def __init__(self, raise_error: bool = False):
-        self.raise_error = raise_error
+    def __init__(self, raise_error: bool = False, check_val_loss: bool = False):
+        self.raise_error, self.check_val_loss = raise_error, check_val_loss
 
     def on_train_begin(self, logs: dict) -> None:
         self.last_finite, self.last_where, self.message = None, None, None
@@ -316,6 +331,10 @@ class NaNGuard(Callback):
             self.message = (f"NaNGuard: after epoch {epoch + 1} the weights "
                             f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} hold NaN "
                             f"or infinite values. Try a smaller learning rate.")
+            self._fail(self.message)
+        elif self.check_val_loss and not math.isfinite(logs.get("val_loss", 0.0)):
+            self.message = (f"NaNGuard: the validation loss became {logs['val_loss']} after "
+                            f"epoch {epoch + 1}. Try a smaller learning rate.")
             self._fail(self.message)
 
     def _fail(self, message: str) -> None:

@@ -51,6 +51,12 @@ class EpochProgress:
     def close(self, logs: dict) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(format_logs(logs), refresh=True)
-            self.bar.close()
+            self.abort()
         elif self.verbose:
             print(f"{self.prefix} {format_logs(logs)}", flush=True)
+
+    def abort(self) -> None:
+        """End the bar where it stands (the epoch did not finish); no summary line."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

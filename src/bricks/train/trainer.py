@@ -226,14 +226,19 @@ class Trainer:
         return logs
 
     def fit(self, train_data, val_data=None, epochs: int = 1, batch_size: int = 32,
-            shuffle: bool = True, seed: int | None = None, resume=None) -> History:
-        """Train up to epoch ``epochs`` (fewer if a callback stops); see :func:`fit`."""
+            shuffle: bool = True, seed: int | None = None, resume=None,
+            initial_epoch: int = 0) -> History:
+        """Train up to epoch ``epochs`` (fewer if a callback stops); see :func:`fit`.
+
+        ``initial_epoch``: the first epoch to run (0-based), for a run whose state the caller
+        restored itself (``bricks train --resume``); ``resume=PATH`` sets it from the file.
+        """
         generator = None  # the global generator, seeded by bricks.manual_seed
         if seed is not None:
             manual_seed(seed)  # dropout and other random ops
             generator = xp.random.default_rng(seed)
         self.generator = generator
-        start = 0
+        start = initial_epoch
         if resume is not None:
             start = self._resume(resume)
         batches = make_batches(train_data, batch_size, shuffle, generator)
@@ -246,11 +251,16 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]  # the rate used in this epoch
             total = len(batches) if hasattr(batches, "__len__") else None
             progress = EpochProgress(epoch, epochs, total, self.verbose)
-            logs = self.train_epoch(batches, epoch, progress)
-            if val_data is not None:
-                val = evaluate(self.model, val_data, self.loss_fn,
-                               [fn for _, fn in self.metrics], batch_size, _names=self.metrics)
-                logs.update({"val_" + k: v for k, v in val.items()})
+            try:
+                logs = self.train_epoch(batches, epoch, progress)
+                if val_data is not None:
+                    val = evaluate(self.model, val_data, self.loss_fn,
+                                   [fn for _, fn in self.metrics], batch_size,
+                                   _names=self.metrics)
+                    logs.update({"val_" + k: v for k, v in val.items()})
+            except BaseException:  # a diverged batch, Ctrl-C: end the bar's line first
+                progress.abort()
+                raise
             logs["lr"] = float(lr)
             self.history.append(epoch, logs)
             progress.close(logs)

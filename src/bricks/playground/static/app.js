@@ -49,7 +49,9 @@ const REG_RATES = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 // Config keys by kind (to read them back from the URL hash, where everything is text).
 const INT_KEYS = ["n_classes", "n_points", "seed", "batch_size", "max_layers", "max_neurons",
   "heatmap_size", "fps", "max_epochs"];
-const NUM_KEYS = ["noise", "train_ratio", "momentum", "learning_rate", "reg_rate", "target_loss"];
+const NUM_KEYS = ["noise", "train_ratio", "momentum", "lr", "reg_rate", "target_loss"];
+// Old key names still read from links made before the rename (the server accepts them too).
+const RENAMED = { learning_rate: "lr" };
 const BOOL_KEYS = ["zero_init"];
 const PER_LAYER = ["activation", "dropout", "batch_norm"];
 const DATA_KEYS = ["dataset", "n_classes", "n_points", "noise", "train_ratio", "seed"];
@@ -57,7 +59,7 @@ const UI_KEYS = ["show_test", "discretize", "hide", "compare"];
 
 // Controls a teacher can hide in classroom mode: data-hide value -> what students see.
 const HIDEABLE = {
-  run: "run buttons", learning_rate: "learning rate", activation: "activation",
+  run: "run buttons", lr: "learning rate", activation: "activation",
   regularization: "regularization", reg_rate: "regularization rate", optimizer: "optimizer",
   momentum: "momentum", loss: "loss", init: "initializer", problem: "problem type",
   dataset: "data sets", n_classes: "classes", train_ratio: "train/test ratio", noise: "noise",
@@ -118,7 +120,8 @@ function encodeConfig(config, base) {
 function decodeConfig(text) {
   const config = {};
   const ui = {};
-  for (const [key, v] of new URLSearchParams(text)) {
+  for (const [name, v] of new URLSearchParams(text)) {
+    const key = RENAMED[name] || name;
     if (UI_KEYS.includes(key)) ui[key] = v;
     else config[key] = parseValue(key, v);
   }
@@ -351,7 +354,7 @@ function setSelect(select, value) {
 
 // Show a config in the controls (the server's normalized config is the truth).
 function showConfig(config) {
-  setSelect($("learning-rate"), config.learning_rate);
+  setSelect($("learning-rate"), config.lr);
   const acts = config.activation;
   const same = acts.length === 0 || acts.every((a) => a === acts[0]);
   setSelect($("activation"), same ? (acts[0] || $("activation").value) : "mixed");
@@ -359,7 +362,8 @@ function showConfig(config) {
   setSelect($("reg-rate"), config.reg_rate);
   setSelect($("optimizer"), config.optimizer);
   $("momentum").value = config.momentum;
-  $("momentum-box").classList.toggle("dim", !["momentum", "nesterov", "rmsprop"].includes(config.optimizer));
+  const opt = (ui.options.optimizers || []).find((o) => o.name === config.optimizer);
+  $("momentum-box").classList.toggle("dim", !(opt && opt.momentum));
   setSelect($("loss"), config.loss);
   setSelect($("init"), config.init);
   $("zero-init").checked = config.zero_init;
@@ -943,8 +947,8 @@ function onStateA(session) {
   $("train-loss").textContent = fmt(s.train_loss);
   $("test-accuracy").textContent = pct(s.test_accuracy);
   $("train-accuracy").textContent = pct(s.train_accuracy);
-  if (s.learning_rate !== undefined && document.activeElement !== $("learning-rate")) {
-    setSelect($("learning-rate"), s.learning_rate);
+  if (s.lr !== undefined && document.activeElement !== $("learning-rate")) {
+    setSelect($("learning-rate"), s.lr);
   }
   paintHeatmap($("heatmap"), heatmapOf(session), session.data, ui.discretize);
   drawColorbar(heatmapOf(session));
@@ -1088,7 +1092,7 @@ function wireControls() {
   $("step").addEventListener("click", () => both("step", { epochs: 1 }));
   $("reset").addEventListener("click", () => { ui.a.gradHistory = []; if (ui.b) ui.b.gradHistory = []; both("reset"); });
   const onChange = (id, key, read) => $(id).addEventListener("change", () => change({ [key]: read($(id)) }));
-  onChange("learning-rate", "learning_rate", (e) => Number(e.value));
+  onChange("learning-rate", "lr", (e) => Number(e.value));
   onChange("regularization", "regularization", (e) => e.value);
   onChange("reg-rate", "reg_rate", (e) => Number(e.value));
   onChange("optimizer", "optimizer", (e) => e.value);
@@ -1221,7 +1225,7 @@ async function addPoint(event) {
 
 const B_FIELDS = [
   ["b-optimizer", "optimizer", (e) => e.value],
-  ["b-learning-rate", "learning_rate", (e) => Number(e.value)],
+  ["b-learning-rate", "lr", (e) => Number(e.value)],
   ["b-activation", "activation", (e) => e.value],
   ["b-hidden", "hidden", (e) => e.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number)],
   ["b-init", "init", (e) => e.value],
@@ -1272,7 +1276,7 @@ function showCompareForm() {
   if (!ui.b || !ui.b.config) return;
   const c = ui.b.config;
   setSelect($("b-optimizer"), c.optimizer);
-  setSelect($("b-learning-rate"), c.learning_rate);
+  setSelect($("b-learning-rate"), c.lr);
   setSelect($("b-activation"), squeeze(c.activation));
   $("b-hidden").value = c.hidden.join(",");
   setSelect($("b-init"), c.init);
@@ -1288,7 +1292,7 @@ function showCompareForm() {
 
 function summary(c) {
   const acts = squeeze(c.activation);
-  return `${c.optimizer}, lr ${c.learning_rate}, ${Array.isArray(acts) ? acts.join("/") : acts}, [${c.hidden.join(", ")}]${c.zero_init ? ", zero init" : ""}`;
+  return `${c.optimizer}, lr ${c.lr}, ${Array.isArray(acts) ? acts.join("/") : acts}, [${c.hidden.join(", ")}]${c.zero_init ? ", zero init" : ""}`;
 }
 
 function drawSide(name, session) {
@@ -1476,7 +1480,7 @@ async function main() {
   const { config, ui: extra } = decodeConfig(location.hash.slice(1));
   ui.showTest = extra.show_test === "true" || extra.show_test === "1";
   ui.discretize = extra.discretize === "true" || extra.discretize === "1";
-  ui.hide = extra.hide ? extra.hide.split(",").filter((k) => k in HIDEABLE) : [];
+  ui.hide = extra.hide ? extra.hide.split(",").map((k) => RENAMED[k] || k).filter((k) => k in HIDEABLE) : [];
   $("show-test").checked = ui.showTest;
   $("discretize").checked = ui.discretize;
   buildHideList();
