@@ -87,8 +87,7 @@ def _add_train_options(p):
                    help="batch normalization after each hidden linear layer")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=S,
                    help="run each update as a compiled plan (bricks.compile): the same "
-                        "numbers, about twice as fast on the default job (default: on; "
-                        "--no-compile runs eagerly)")
+                        "numbers, faster (default: on; --no-compile runs eagerly)")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), default=S,
                    help=f"update rule (default: {d['optimizer']})")
     p.add_argument("--lr", type=float, default=S,

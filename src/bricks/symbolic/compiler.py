@@ -22,7 +22,7 @@ from __future__ import annotations
 from bricks import autograd, backend
 from bricks.backend import get_array_module, xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
-from bricks.nn import loss as _loss
+from bricks.functions import loss as _loss
 from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
@@ -39,7 +39,7 @@ class StalePlan(Exception):
 
 # Kernels whose output element i depends only on the inputs' element i (after broadcasting).
 ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "relu", "tanh", "exp"}
-VIEWS = {"transpose", "reshape", "broadcast_to"}
+VIEWS = {"transpose", "reshape", "broadcast_to", "basic_index"}
 # Kernels that write into a buffer given to them (out=).
 _BUFFERED = ELEMENTWISE | {"fused", "matmul", "linear", "sum_to", "tanh_grad", "ce_grad",
                            "relu_grad"}
@@ -189,6 +189,13 @@ def _lower_backward(graph, node):
         b.op("tanh_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Sigmoid:
         b.op("sigmoid_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is arithmetic.PowScalar:
+        b.op("pow_scalar_grad", [g, xin[0]], graph.values[g].shape,
+             dict(exponent=fwd.attrs["options"]["exponent"]), out=outs[0])
+    elif cls is shape.BasicIndex:
+        s = graph.values[xin[0]].shape
+        b.op("index_grad", [g], s, dict(key=fwd.attrs["options"]["key"], shape=s),
+             out=outs[0])
     elif cls is _loss.BCEWithLogits:
         if fwd.attrs["options"].get("pos_weight") is not None or outs[1] is not None:
             return None
@@ -241,6 +248,10 @@ def _lower_forward(graph, node):
         return Node(_UNARY[cls], ins, [out], {}, node.where)
     if cls is elementwise.Sigmoid:
         return Node("sigmoid", ins, [out], {}, node.where)
+    if cls is arithmetic.PowScalar:
+        return Node("pow_scalar", ins, [out], dict(exponent=opts["exponent"]), node.where)
+    if cls is shape.BasicIndex:
+        return Node("basic_index", ins, [out], dict(key=opts["key"]), node.where)
     if cls is _loss.BCEWithLogits and opts.get("pos_weight") is None:
         return Node("bce_logits", ins, [out], {}, node.where)
     if cls is linalg.MatMul:
@@ -627,6 +638,21 @@ def _emit(graph, node, v, o, lines, ns, k):
                          f"_np.log1p(_np.exp(-_np.abs({x})))))")
         else:
             lines.append(f"{res} = _asarray({ins[0]} * (_s - {ins[2]}))")
+    elif op in ("pow_scalar", "pow_scalar_grad", "basic_index", "index_grad"):
+        # What PowScalar and BasicIndex (and the backward of each) compute, by their own
+        # code: the same bits, and a view where BasicIndex gives one.
+        a = node.attrs
+        for name, value in a.items():
+            ns[f"_{name}{k}"] = value
+        if op == "pow_scalar":
+            lines.append(f"{res} = _asarray({ins[0]} ** _exponent{k})")
+        elif op == "pow_scalar_grad":
+            lines.append(f"{res} = _asarray(_pow_grad({ins[0]}, {ins[1]}, _exponent{k}))")
+        elif op == "basic_index":
+            lines.append(f"{res} = _new(_BasicIndex).forward({ins[0]}, _key{k})")
+        else:
+            lines.append(f"{res} = _new(_IndexBackward).forward({ins[0]}, _key{k}, "
+                         f"_shape{k}, False)")
     elif op == "tanh_grad":
         target = o if not alloc else "None"
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
@@ -941,7 +967,8 @@ def _base_namespace(module=None):
     return dict(_np=module, _asarray=module.asarray,
                 _errstate=lambda **kw: backend.errstate(module, **kw),
                 _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
-                _NONE={},
+                _NONE={}, _pow_grad=arithmetic._pow_grad, _BasicIndex=shape.BasicIndex,
+                _IndexBackward=shape.IndexBackward,
                 _T=const, _ng=autograd.no_grad())
 
 
