@@ -7,7 +7,10 @@ The workload is TensorFlow Playground's default: a 2-4-2-1 tanh network on 500 c
 points (250 to train, batch 10, so 25 SGD steps an epoch, then the train and test loss).
 Three figures:
 
-* ``train only``: epochs per second of ``Session.step`` (no frames built);
+* ``train only``: epochs per second of ``Session.step`` (no frames built), with each
+  update run as a ``bricks.compile`` plan (the playground's default) and eagerly
+  (``Session(compile=False)``), measured alternately in the same process: the ratio is the
+  figure to read on a shared machine;
 * ``frames only``: full state frames per second (``Session.snapshot``: the 50x50 output
   heatmap, a thumbnail per neuron, formulas, weights, confusion matrices), JSON-encoded as
   the WebSocket sends them;
@@ -51,9 +54,19 @@ def _rate(fn, seconds):
     return n / (time.perf_counter() - t0)
 
 
-def train_only(seconds):
-    s = Session()
+def train_only(seconds, compile=True):  # noqa: A002
+    s = Session(compile=compile)
+    s.step(3)  # bricks.compile traces the first two updates of each batch shape
     return _rate(lambda: s.step(1), seconds)
+
+
+def train_compiled_vs_eager(seconds, rounds=3):
+    """(compiled epochs/s, eager epochs/s): the best of ``rounds`` alternate runs each."""
+    compiled, eager = [], []
+    for _ in range(rounds):
+        compiled.append(train_only(seconds / rounds, True))
+        eager.append(train_only(seconds / rounds, False))
+    return max(compiled), max(eager)
 
 
 def frames_only(seconds):
@@ -175,13 +188,15 @@ def main(argv=None) -> str:
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     args = parser.parse_args(argv)
     seconds = 0.3 if args.quick else args.seconds
-    epochs = train_only(seconds)
+    epochs, eager_epochs = train_compiled_vs_eager(seconds)
     frames = frames_only(seconds)
     play_epochs, play_frames = playing_with_frames(seconds)
     bin_epochs, bin_frames, bin_bytes = live(seconds, binary=True)
     js_epochs, js_frames, js_bytes = live(seconds, binary=False)
     rows = [
-        ("train only", f"{epochs:.0f} epochs/s", "", ""),
+        ("train only (bricks.compile, the default)", f"{epochs:.0f} epochs/s", "", ""),
+        ("train only, eager", f"{eager_epochs:.0f} epochs/s "
+         f"(compiled: {epochs / eager_epochs:.2f}x)", "", ""),
         ("frames only (JSON state)", "", f"{frames:.0f} frames/s", ""),
         ("playing + 15 frames/s", f"{play_epochs:.0f} epochs/s", f"{play_frames:.1f} frames/s",
          ""),

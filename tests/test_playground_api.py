@@ -296,6 +296,8 @@ def test_exports(client, tmp_path):
     lines = io.StringIO(r.text).read().splitlines()
     assert lines[0] == "x1,x2,label,split" and len(lines) == 501
     error_of(client.get("/api/sessions/nope/export/weights"), 404)
+    assert "export: unknown kind 'pickle'" in error_of(
+        client.get(f"/api/sessions/{sid}/export/pickle"), 404)
 
 
 def test_sessions_are_independent(client):

@@ -252,7 +252,7 @@ def test_export_weights_load_with_bricks_io(tmp_path):
     s = Session({"hidden": [3]})
     s.step(2)
     path = tmp_path / "w.safetensors"
-    path.write_bytes(s.export_weights())
+    path.write_bytes(s.export("weights"))
     loaded = bricks.io.load(path)
     state = s.model.state_dict()
     assert sorted(loaded) == sorted(state)
@@ -272,7 +272,7 @@ def test_export_script_runs(tmp_path, config):
     s = Session(config)
     s.step(3)
     script = tmp_path / "model.py"
-    script.write_text(s.export_script())
+    script.write_text(s.export("script"))
     out = subprocess.run([sys.executable, str(script), "--retrain", "--epochs", "2"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -281,7 +281,7 @@ def test_export_script_runs(tmp_path, config):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "no weights at" in out.stderr and "--retrain" in out.stderr
-    (tmp_path / "bricks_playground.safetensors").write_bytes(s.export_weights())
+    (tmp_path / "bricks_playground.safetensors").write_bytes(s.export("weights"))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -294,7 +294,7 @@ def test_export_script_runs(tmp_path, config):
 
 def test_export_data_csv_round_trips():
     s = Session({"n_points": 40})
-    text = s.export_data()
+    text = s.export("data")
     rows, task, has_split = schema.parse_csv(text.encode())
     assert has_split and task == "classification" and len(rows) == 40
     assert sum(r[3] for r in rows) == len(s.y_test)
@@ -447,3 +447,41 @@ def test_momentum_is_used_as_given_and_nesterov_without_momentum_is_refused():
     assert s.config["momentum"] == 0.001
     with pytest.raises(SchemaError, match="momentum"):
         Session({"optimizer": "nesterov", "momentum": 0})
+
+
+# ------------------------------------------------------- bricks.compile (issue 11)
+def _train_with_live_changes(config, compile):  # noqa: A002
+    bricks.manual_seed(0)  # dropout
+    s = Session(config, compile=compile)
+    s.step(2)
+    s.update_config({"lr": 0.1, "momentum": 0.5})  # read live by the plan's step()
+    s.step(1)
+    s.update_config({"regularization": "l2", "reg_rate": 0.01})  # a new plan
+    s.step(1)
+    s.update_config({"batch_size": 25})  # new shapes: a new plan
+    s.set_weight(0, 0, 0, 0.5)  # an edited weight is read by the plan
+    s.step(2)
+    return s
+
+
+@pytest.mark.parametrize("config", [{"optimizer": name} for name in schema.OPTIMIZERS] + [
+    {"activation": ["prelu", "step"]}, {"activation": "relu", "regularization": "l1",
+                                        "reg_rate": 0.01},
+    {"dataset": "spiral", "n_classes": 3, "loss": "cross_entropy", "hidden": [8, 8]},
+    {"dataset": "plane", "loss": "mse"}, {"loss": "cross_entropy", "dropout": [0.2, 0.1]},
+    {"n_points": 103, "batch_size": 7},
+    {"batch_norm": [True, False]},
+])
+def test_compiled_training_equals_eager_bit_for_bit(config):
+    eager = _train_with_live_changes(config, compile=False)
+    compiled = _train_with_live_changes(config, compile=True)
+    uses_plan = (not bricks.optim.OPTIMIZERS[config.get("optimizer", "sgd")].full_batch
+                 and "batch_norm" not in config)
+    assert (compiled.trainer._compiled is not None) == uses_plan
+    if uses_plan:
+        assert compiled.trainer._compiled.plans and compiled.trainer._compiled.fallback_reason \
+            is None
+    for (key, p), q in zip(eager.model.state_dict().items(),
+                           compiled.model.state_dict().values()):
+        assert xp.array_equal(p.data, q.data), key
+    assert eager.history == compiled.history and eager.grad_norms == compiled.grad_norms

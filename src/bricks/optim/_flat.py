@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from bricks.autograd import _ClosureRun, enable_grad, grad, no_grad
 from bricks.backend import get_array_module
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["numel", "flat_data", "flat_grad", "flatten", "split", "set_flat_data_", "add_flat_",
            "closure_loss", "evaluate_closure", "evaluate_value", "loss_and_flat_grad",
@@ -81,7 +81,7 @@ def split(vec, params) -> list:
     out, offset = [], 0
     for p in params:
         n = p.data.size
-        out.append(Tensor._make(vec[offset:offset + n].reshape(p.data.shape), False, None, 0))
+        out.append(const(vec[offset:offset + n].reshape(p.data.shape)))
         offset += n
     return out
 

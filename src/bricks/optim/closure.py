@@ -23,7 +23,7 @@ from bricks.backend import get_array_module
 from bricks.optim import _flat
 from bricks.optim._line_search import strong_wolfe
 from bricks.optim.optimizer import Optimizer
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["ClosureOptimizer", "WolfeOptimizer", "iteration_defaults"]
 
@@ -55,7 +55,7 @@ def _as_tensors(state):
         if isinstance(v, list):
             return [wrap(a) for a in v]
         if hasattr(v, "dtype") and getattr(v, "ndim", 0) > 0 and not isinstance(v, Tensor):
-            return Tensor._make(v, False, None, 0)
+            return const(v)
         return v
     for k in state:
         state[k] = wrap(state[k])

@@ -31,7 +31,7 @@ from bricks import autograd as _autograd
 from bricks.autograd import no_grad
 from bricks.backend import get_array_module, is_floating
 from bricks.optim._flat import evaluate_closure
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["Optimizer"]
 
@@ -364,7 +364,7 @@ def _copy_value(v):
 def _buffer(array) -> Tensor:
     """An optimizer state buffer (momentum, running averages) as a Tensor, as in PyTorch:
     ``opt.state[p]["exp_avg"].norm()`` works; the updates change its ``.data`` in place."""
-    return Tensor._make(array, False, None, 0)
+    return const(array)
 
 
 def _cast_value(param, key, value, index):

@@ -11,7 +11,7 @@ from bricks.backend import xp
 from bricks.playground.data import feature_code
 from bricks.playground.model import ACTIVATION_MODULES, INITIALIZERS, layer_specs, optimizer_options
 
-__all__ = ["weights", "points_csv", "script"]
+__all__ = ["weights", "points_csv", "script", "DOWNLOADS"]
 
 # A layer of model.layer_specs as the code that builds it in the script.
 _MODULE_CODE = {
@@ -230,3 +230,12 @@ if __name__ == "__main__":
     else:
         load_weights(args.weights)
 '''
+
+
+# The downloads (GET /api/sessions/{id}/export/{kind}): kind -> (the function of the
+# session, media type, file name).
+DOWNLOADS = {
+    "script": (script, "text/x-python", "bricks_playground_model.py"),
+    "weights": (weights, "application/octet-stream", "bricks_playground.safetensors"),
+    "data": (points_csv, "text/csv", "bricks_playground_data.csv"),
+}

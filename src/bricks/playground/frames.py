@@ -1,5 +1,5 @@
-"""What the page is sent about a session: the ``state`` frame, the binary heatmap frame and
-the neurons' formulas (docs/playground-protocol.md).
+"""What the page is sent about a session: the ``data`` message, the ``state`` frame, the
+binary heatmap frame and the neurons' formulas (docs/playground-protocol.md).
 
 Speed: the heatmap and the neuron thumbnails come from one batched forward over the grid
 under ``no_grad``; the caller (:class:`~bricks.playground.session.Session`) holds the
@@ -16,7 +16,8 @@ from bricks.backend import xp
 from bricks.playground import schema
 from bricks.playground.data import feature_matrix, feature_text
 
-__all__ = ["state_frame", "heatmap_frame", "formulas", "grid", "rounded", "finite"]
+__all__ = ["data_message", "state_frame", "heatmap_frame", "formulas", "grid", "rounded",
+           "finite"]
 
 _HISTORY_POINTS = 500
 _THUMB = 25
@@ -41,6 +42,19 @@ def grid(size):
     x1 = xp.tile(g, size)
     x2 = xp.repeat(g[::-1], size)
     return xp.stack([x1, x2], axis=1)
+
+
+def data_message(s) -> dict:
+    """The page's ``data`` message of session ``s``: every point with its label and split
+    (the caller holds the session's lock)."""
+    def part(mask):
+        return {"x": rounded(s.X[mask]),
+                "y": (s.y[mask].tolist() if s.task == "classification"
+                      else rounded(s.y[mask]))}
+    return {"type": "data", "version": s.data_version, "task": s.task,
+            "n_classes": s.n_classes if s.task == "classification" else 1,
+            "domain": [-schema.DOMAIN, schema.DOMAIN],
+            "train": part(~s.is_test), "test": part(s.is_test)}
 
 
 def _confusion(k, y, pred):

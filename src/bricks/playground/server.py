@@ -34,6 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bricks.optim import OPTIMIZERS
 from bricks.playground import schema
+from bricks.playground.export import DOWNLOADS
 from bricks.playground.model import uses_momentum
 from bricks.playground.schema import SchemaError
 from bricks.playground.session import Session
@@ -511,25 +512,13 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float
         return JSONResponse({"layer": layer, "i": i, "j": j, "value": value})
 
     @_api
-    async def export_script(request: Request):
+    async def download(request: Request):
         s = manager.get(_sid(request))
-        text = await run_in_threadpool(s.export_script)
-        return Response(text, media_type="text/x-python", headers={
-            "Content-Disposition": 'attachment; filename="bricks_playground_model.py"'})
-
-    @_api
-    async def export_weights(request: Request):
-        s = manager.get(_sid(request))
-        blob = await run_in_threadpool(s.export_weights)
-        return Response(blob, media_type="application/octet-stream", headers={
-            "Content-Disposition": 'attachment; filename="bricks_playground.safetensors"'})
-
-    @_api
-    async def export_data(request: Request):
-        s = manager.get(_sid(request))
-        text = await run_in_threadpool(s.export_data)
-        return Response(text, media_type="text/csv", headers={
-            "Content-Disposition": 'attachment; filename="bricks_playground_data.csv"'})
+        kind = request.path_params["kind"]
+        body = await run_in_threadpool(s.export, kind)
+        _, media_type, filename = DOWNLOADS[kind]
+        return Response(body, media_type=media_type, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"'})
 
     async def websocket(ws: WebSocket):
         sid = ws.path_params["id"]
@@ -683,9 +672,7 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 120.0, grace: float
         Route(s + "/points", points_clear, methods=["DELETE"]),
         Route(s + "/upload", upload, methods=["POST"]),
         Route(s + "/weights", weights_put, methods=["PUT"]),
-        Route(s + "/export/script", export_script, methods=["GET"]),
-        Route(s + "/export/weights", export_weights, methods=["GET"]),
-        Route(s + "/export/data", export_data, methods=["GET"]),
+        Route(s + "/export/{kind}", download, methods=["GET"]),
         WebSocketRoute("/ws/{id}", websocket),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),

@@ -1,15 +1,16 @@
-"""One playground session: data, model, optimizer, the training loop and the page's state.
+"""One playground session: its data, network, optimizer, training state and status.
 
 A :class:`Session` turns a validated config (see :mod:`bricks.playground.schema`) into a
-data set, a bricks MLP and an optimizer, trains it an epoch at a time with bricks' one
+data set (:mod:`~bricks.playground.data`), a bricks MLP (:mod:`~bricks.playground.model`)
+and an optimizer (``bricks.optim.create``), trains it an epoch at a time with bricks' one
 training loop, :meth:`bricks.train.Trainer.train_epoch` (``step``, or a background thread
-between ``play`` and ``pause``), and answers the page with a
-:meth:`Session.snapshot`: losses, accuracy, confusion matrix, the output heatmap over the
-plane, a thumbnail and a formula per neuron, the weights and the per-layer gradient norms.
-Every public method takes the session's lock, so commands from the server land between
-epochs. Speed: a step is a handful of bricks ops on a 10-row batch, so the loop keeps
-everything else out of it (features are precomputed arrays, the evaluation and the
-heatmap are single batched forwards under ``no_grad``).
+between ``play`` and ``pause``), and takes the page's commands (config changes, points,
+weight edits).  What the page is sent is built by :mod:`~bricks.playground.frames`, the
+downloads by :mod:`~bricks.playground.export`.  Every public method takes the session's
+lock, so commands from the server land between slices of mini-batches.  Speed: a step is a
+handful of bricks ops on a 10-row batch, so it runs as a ``bricks.compile`` plan and the
+loop keeps everything else out of it (features are precomputed arrays, the evaluation and
+the heatmap are single batched forwards under ``no_grad``).
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ class Session:
         data: optional ``(X, y, is_test, task, n_classes)`` to train on instead of
             generating the config's data set (compare mode passes a copy of another
             session's data).
+        compile: run each mini-batch update as a :func:`bricks.compile` plan (bit for bit
+            the numbers of eager training, about 2x the epochs a second); False trains
+            eagerly.
     """
 
-    def __init__(self, config=None, data=None):
+    def __init__(self, config=None, data=None, compile=True):  # noqa: A002
+        self.compile = compile
         self.lock = threading.RLock()
         self.config = schema.validate_config(config or {})
         self.status = "paused"
@@ -101,16 +106,9 @@ class Session:
         self.T_test = self.head.targets(self.y_test)
 
     def data_message(self) -> dict:
-        """The page's ``data`` message: every point with its label and split."""
+        """The page's ``data`` message (:func:`frames.data_message`)."""
         with self.lock:
-            def part(mask):
-                return {"x": frames.rounded(self.X[mask]),
-                        "y": (self.y[mask].tolist() if self.task == "classification"
-                              else frames.rounded(self.y[mask]))}
-            return {"type": "data", "version": self.data_version, "task": self.task,
-                    "n_classes": self.n_classes if self.task == "classification" else 1,
-                    "domain": [-schema.DOMAIN, schema.DOMAIN],
-                    "train": part(~self.is_test), "test": part(self.is_test)}
+            return frames.data_message(self)
 
     def data_tuple(self):
         """``(X, y, is_test, task, n_classes)``: copies, for a compare session."""
@@ -142,18 +140,33 @@ class Session:
         c = self.config
         self.optimizer = optim.create(c["optimizer"], self.model.parameters(),
                                       **optimizer_options(c))
-        # bricks' one training loop; a diverging loss ends the session's run ("diverged").
-        guard = NaNGuard(raise_error=True)
+        self._build_trainer()
+
+    def _build_trainer(self):
+        """bricks' one training loop on the model, the objective and the optimizer.
+
+        With ``compile`` each update runs as a bricks.compile plan (the same numbers,
+        2-2.5x faster epochs on the page's networks: benchmarks/bench_playground.py).  A
+        plan replays what it traced, so the penalty's kind and rate are frozen into it:
+        changing them builds a new trainer (the learning rate and momentum are read live).
+        Networks with batch norm train eagerly: a plan does not replay the
+        ``num_batches_tracked.add_(1)`` of BatchNorm's forward (the weights and running
+        statistics would match, that counter would not).
+        """
+        compile_ = self.compile and not any(self.config["batch_norm"])
+        guard = NaNGuard(raise_error=True)  # a diverging loss ends the run ("diverged")
         self.trainer = Trainer(self.model, self._objective, self.optimizer,
-                               callbacks=[guard], verbose=False)
+                               callbacks=[guard], verbose=False, compile=compile_)
         guard.on_train_begin({})  # training begins when the network is built
 
-    def _apply_live(self):
+    def _apply_live(self, changed):
         options = optimizer_options(self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = options["lr"]
             if "momentum" in options:
                 group["momentum"] = options["momentum"]
+        if changed & {"regularization", "reg_rate"}:
+            self._build_trainer()
 
     # ------------------------------------------------------------ training
     def _penalty(self):
@@ -424,7 +437,7 @@ class Session:
         if not data_change and not model_change:
             with self.lock:
                 self.config = new
-                self._apply_live()
+                self._apply_live(changed)
                 self.version += 1
             return "none"
         self.pause()
@@ -550,17 +563,12 @@ class Session:
                     "stop_reason": self.stop_reason}
 
     # --------------------------------------------------------------- export
-    def export_weights(self) -> bytes:
-        """The model's ``state_dict`` as safetensors bytes (read with ``bricks.io.load``)."""
+    def export(self, kind: str):
+        """A download: ``"script"`` (a runnable bricks script that rebuilds this data, model
+        and optimizer), ``"weights"`` (the state_dict as safetensors bytes, read with
+        ``bricks.io.load``) or ``"data"`` (the points as CSV ``x1,x2,label,split``)."""
+        if kind not in export.DOWNLOADS:
+            raise schema.SchemaError(f"export: unknown kind {kind!r} (expected "
+                                     f"{', '.join(export.DOWNLOADS)})", 404)
         with self.lock:
-            return export.weights(self)
-
-    def export_data(self) -> str:
-        """Train and test points as CSV: ``x1,x2,label,split``."""
-        with self.lock:
-            return export.points_csv(self)
-
-    def export_script(self) -> str:
-        """A runnable bricks script that rebuilds this data, model and optimizer and trains."""
-        with self.lock:
-            return export.script(self)
+            return export.DOWNLOADS[kind][0](self)
