@@ -431,3 +431,30 @@ def test_compiled_plan_runs_on_the_standin_device(name, make, make_opt, loss_fn)
         runs.append(losses + [_host(p) for p in model.parameters()])
     for i, (a, b) in enumerate(zip(*runs)):
         _same(a, b, f"compiled {name}: value {i}")
+
+
+def test_cli_train_on_the_standin_device_and_resume_on_the_cpu(tmp_path, capsys):
+    """``bricks train --device``: a run on the device (compiled steps included) equals the
+    CPU run, and its checkpoint resumes on the CPU exactly like an uninterrupted CPU run."""
+    from bricks.cli import main
+
+    opts = ["--data", "moons", "--model", "mlp:16,16", "--dropout", "0.1", "--schedule",
+            "none", "--quiet"]
+    runs = {name: str(tmp_path / name) for name in ("cpu", "dev", "full")}
+    assert main(["train", *opts, "--epochs", "2", "--out", runs["cpu"]]) == 0
+    assert main(["train", *opts, "--epochs", "2", "--device", DEV, "--out", runs["dev"]]) == 0
+    assert main(["train", *opts, "--epochs", "3", "--out", runs["full"]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split(" (")[0:2] == lines[1].split(" (")[0:2]  # the same test scores
+    assert main(["train", "--resume", runs["dev"], "--epochs", "3", "--device", "cpu",
+                 "--quiet"]) == 0
+
+    def weights(run):
+        ckpt = bricks.io.load_checkpoint(os.path.join(run, "checkpoint.safetensors"),
+                                         restore_rng=False)
+        return {k: _host(v) for k, v in ckpt["model"].items()}
+
+    for a, b in ((weights(runs["dev"]), weights(runs["full"])),):
+        assert list(a) == list(b)
+        for k in a:
+            _same(a[k], b[k], f"resumed on the cpu: {k}")
