@@ -329,6 +329,39 @@ def test_optimizer_steps_on_the_standin_device(name, make):
         _same(a, b, f"{name}: parameter {i}")
 
 
+SECOND_ORDER = [
+    ("LBFGS", lambda p: optim.LBFGS(p, lr=1, max_iter=5, line_search_fn="strong_wolfe")),
+    ("BFGS", lambda p: optim.BFGS(p)),
+    ("ConjugateGradient", lambda p: optim.ConjugateGradient(p)),
+    ("Newton", lambda p: optim.Newton(p)),
+    ("HessianFree", lambda p: optim.HessianFree(p, cg_max_iter=5)),
+]
+
+
+@pytest.mark.parametrize("name, make", SECOND_ORDER, ids=[r[0] for r in SECOND_ORDER])
+def test_second_order_optimizer_steps_on_the_standin_device(name, make):
+    """Three closure steps of the second-order methods on the device equal the CPU's."""
+    cpu, dev = _twin(lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)))
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 6)
+    runs = []
+    for model, device in ((dev, DEV), (cpu, None)):
+        opt = make(model.parameters())
+        xb, yb = bricks.tensor(x, device=device), bricks.tensor(y, device=device)
+
+        def closure(model=model, opt=opt, xb=xb, yb=yb):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            return loss
+
+        losses = [_host(bricks.tensor(float(opt.step(closure)))) for _ in range(3)]
+        runs.append(losses + [_host(p) for p in model.parameters()])
+    for i, (a, b) in enumerate(zip(*runs)):
+        _same(a, b, f"{name}: value {i}")
+
+
 def test_short_fit_on_the_standin_device():
     """Trainer.fit with device=: a DataLoader's CPU batches are moved to the model's
     device; the losses and the trained parameters equal the CPU run's."""
