@@ -462,12 +462,14 @@ def test_a_step_allocates_nothing_once_the_state_exists(name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs", LEAN_CASES, ids=[_case_id(c) for c in LEAN_CASES])
-def test_parameters_of_one_shape_share_scratch_and_still_follow_torch(name, kwargs):
-    # Scratch arrays are shared by parameters of one shape; each update must still be its
-    # own (and p.grad untouched).  Three same-shaped parameters, different gradients.
+def test_parameters_share_scratch_and_still_follow_torch(name, kwargs):
+    # All parameters share the scratch buffers (views, grown to the largest parameter);
+    # each update must still be its own, and p.grad untouched.  Parameters of one shape
+    # and of others, the largest last (the buffers grow during the first step).
     rng = np.random.default_rng(7)
-    init = [rng.standard_normal((3, 4)) for _ in range(3)]
-    grads = [[rng.standard_normal((3, 4)) for _ in range(3)] for _ in range(6)]
+    shapes = [(3, 4), (3, 4), (5,), (3, 4), (4, 6)]
+    init = [rng.standard_normal(s) for s in shapes]
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(6)]
     ours = [bricks.tensor(a.copy(), requires_grad=True) for a in init]
     theirs = [torch.tensor(a.copy(), requires_grad=True) for a in init]
     opt = getattr(optim, name)(ours, lr=0.05, **kwargs)
@@ -481,9 +483,12 @@ def test_parameters_of_one_shape_share_scratch_and_still_follow_torch(name, kwar
         for p, g in zip(ours, step):
             np.testing.assert_array_equal(p.grad.data, g)
     assert_same_params(ours, theirs)
-    # the scratch arrays are no part of the state: the same entries as torch's
+    # the scratch is no part of the state (the same entries as torch's), and costs at most
+    # three arrays of the largest parameter (Adadelta with weight decay)
     sd, tsd = opt.state_dict()["state"], topt.state_dict()["state"]
     assert {i: sorted(s) for i, s in sd.items()} == {i: sorted(s) for i, s in tsd.items()}
+    scratch = [f for flats in opt._work_pool.values() for f in flats]
+    assert 1 <= len(scratch) <= 3 and all(f.size == 24 for f in scratch)
 
 
 def test_a_parameter_whose_array_is_replaced_gets_new_scratch():
