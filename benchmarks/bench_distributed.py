@@ -54,17 +54,11 @@ class TimedDDP(dist.DistributedDataParallel):
 
     seconds = 0.0
 
-    def forward(self, *args, **kwargs):
-        if not self.training:
-            return super().forward(*args, **kwargs)
-        # the batch-size exchange happens before the module's forward; time it alone
+    def _batch_sizes(self, n):
         start = time.perf_counter()
-        sizes = dist.comm._allgather_ints([len(args[0])], "forward (batch sizes)")
+        result = super()._batch_sizes(n)
         TimedDDP.seconds += time.perf_counter() - start
-        object.__setattr__(self, "_sizes", [row[0] for row in sizes])
-        with bricks.distributed.ddp.per_sample_draws(self._world.rank, self._world.size,
-                                                     self._sizes):
-            return self.module(*args, **kwargs)
+        return result
 
     def sync_gradients(self, loss=None):
         start = time.perf_counter()
@@ -140,12 +134,14 @@ def main(argv=None) -> None:
             print(json.dumps(result), flush=True)
         return
     n = 2000 if args.quick else 10000
+    load_before = os.getloadavg()[0]
     rows = [("1 process, bare model", run(None, n)), ("1 process, DDP", run(1, n)),
             ("2 processes, DDP", run(2, n))]
     base = rows[0][1]["n"] / rows[0][1]["seconds"]
     print(f"MNIST MLP 784-512-256-10, {n} samples, global batch {GLOBAL_BATCH}, "
-          f"{rows[-1][1]['params']:,} parameters; {os.cpu_count()} cores shared with other "
-          f"work: one run's numbers")
+          f"{rows[-1][1]['params']:,} parameters")
+    print(f"{os.cpu_count()} cores shared with other work (load average {load_before:.1f} "
+          f"before, {os.getloadavg()[0]:.1f} after): one run's numbers")
     print(f"{'':24} {'samples/s':>10} {'speed-up':>9} {'ms/step':>8} "
           f"{'collectives ms/step':>20} {'all-reduce alone ms':>20}")
     for name, r in rows:

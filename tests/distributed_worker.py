@@ -102,6 +102,29 @@ def scenario_fit(out: str, n: int, batch_size: int, epochs: int) -> None:
         save_state(os.path.join(out, f"{name}-rank{dist.rank()}"), model, history)
 
 
+def scenario_loop(out: str, n: int, batch_size: int, epochs: int) -> None:
+    """A training loop of one's own (no fit): DataLoader + DistributedSampler + DDP +
+    sync_gradients, as run_fit(FIT_CASES["sgd64_dropout"]) trains with one process."""
+    case = FIT_CASES["sgd64_dropout"]
+    X, y = make_data(n, case["dtype"])
+    model = dist.DistributedDataParallel(make_model(case["dtype"], case["dropout"]))
+    opt = make_optimizer(case["optimizer"], model.parameters())
+    bricks.manual_seed(3)  # what fit(seed=3) does: dropout's stream ...
+    sampler = dist.DistributedSampler(n, generator=np.random.default_rng(3))  # ... and order
+    loader = bricks.data.DataLoader(bricks.data.TensorDataset(X, y), batch_size,
+                                    sampler=sampler)
+    loss_fn = bricks.nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        for x, t in loader:
+            opt.zero_grad()
+            loss = loss_fn(model(x), t)
+            loss.backward()
+            model.sync_gradients(loss)
+            opt.step()
+    save_state(os.path.join(out, f"loop-rank{dist.rank()}"), model)
+
+
 def scenario_collectives(out: str) -> None:
     r, size = dist.rank(), dist.world_size()
     x = np.arange(4.0) + r
@@ -183,6 +206,8 @@ def main(argv) -> None:
     dist.init()
     if scenario == "fit":
         scenario_fit(out, int(args[0]), int(args[1]), int(args[2]))
+    elif scenario == "loop":
+        scenario_loop(out, int(args[0]), int(args[1]), int(args[2]))
     elif scenario == "collectives":
         scenario_collectives(out)
     elif scenario == "sampler":

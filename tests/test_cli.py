@@ -226,6 +226,21 @@ def test_compile_is_the_default_and_gives_the_eager_run(moons_run, tmp_path):
     assert all(xp.array_equal(a[k].data, b[k].data) for k in a if k.startswith("model."))
 
 
+def test_compile_benchmark_runs_and_compares(capsys):
+    """benchmarks/bench_cli_compile.py (the numbers behind compile's default) in its
+    smallest setting: both modes run and give the same result line."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_cli_compile.py"
+    spec = importlib.util.spec_from_file_location("bench_cli_compile", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main_bench(["--reps", "1", "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert "same results: True" in out and out.count("test accuracy:") == 2
+
+
 # ---------------------------------------------------------------- resume
 def _weights(folder):
     return load(os.path.join(folder, "checkpoint.safetensors"))
@@ -237,7 +252,8 @@ def test_resume_gives_the_uninterrupted_weights(tmp_path):
     full, part = str(tmp_path / "full"), str(tmp_path / "part")
     assert main(["train", *opts, "--epochs", "4", "--out", full]) == 0
     assert main(["train", *opts, "--epochs", "2", "--out", part]) == 0
-    assert main(["train", "--resume", part, "--epochs", "4", "--quiet"]) == 0
+    # --no-compile may change on resume: the same numbers either way
+    assert main(["train", "--resume", part, "--epochs", "4", "--no-compile", "--quiet"]) == 0
     a, b = _weights(full), _weights(part)
     assert list(a) == list(b) and all(xp.array_equal(a[k].data, b[k].data) for k in a)
     with open(os.path.join(full, "history.csv")) as f1, open(

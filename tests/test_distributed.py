@@ -157,6 +157,13 @@ def test_two_ranks_train_like_one_process_with_twice_the_batch(tmp_path):
     # 53 samples, batch 4 per rank: 7 steps per epoch, the last with 5 samples (3 + 2);
     # SGD with momentum, Adam and L-BFGS, float32 and float64, with and without dropout.
     check_fit_matches_one_process(tmp_path, 2, 53, 4, 2)
+    # the same with a loop of one's own instead of fit (the ranks exchange batch sizes)
+    rc, out, _ = run_ranks(2, "loop", tmp_path, 53, 4, 2)
+    assert rc == 0, out
+    model, _ = worker.run_fit(worker.FIT_CASES["sgd64_dropout"], 53, 8, 2, distributed=False)
+    ref = {k: v.data for k, v in model.state_dict().items()}
+    for r in range(2):
+        assert max_diff(load(tmp_path / f"loop-rank{r}.npz"), ref) < 1e-12
 
 
 @needs_mpi

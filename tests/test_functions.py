@@ -77,7 +77,7 @@ TO = _Lib("torch", torch, lambda a: torch.from_numpy(np.array(a)), pad=TF.pad,
 
 def _array(t):
     if isinstance(t, bricks.Tensor):
-        return np.array(t.data)
+        return np.array(bricks.backend.to_numpy(t.data))  # from any device (test_device_*)
     if t._is_zerotensor():  # PyTorch's symbolic zeros (abs's double backward) hold no data
         return np.zeros(t.shape, dtype=torch.empty((), dtype=t.dtype).numpy().dtype)
     return t.detach().numpy().copy()

@@ -277,6 +277,32 @@ def test_sigmoid_and_bce_with_logits_become_kernels():
     assert not [n for n in g.nodes if n.op in ("call", "call_bwd")]
 
 
+def test_indexing_and_powers_become_kernels():
+    # The optimizers demo's test functions: w[0], w[1], ** 2 (and ** 3, a slice).
+    w1 = bricks.nn.Parameter(bricks.tensor([-1.2, 1.0, 0.5], dtype=bricks.float64))
+    w2 = bricks.nn.Parameter(bricks.tensor([-1.2, 1.0, 0.5], dtype=bricks.float64))
+
+    def make(w):
+        opt = optim.SGD([w], lr=1e-3, momentum=0.5)
+
+        def step():
+            opt.zero_grad()
+            loss = (1.0 - w[0]) ** 2 + 100.0 * (w[1] - w[0] ** 2) ** 2 + (w[1:] ** 3).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    eager, compiled = make(w1), bricks.compile(make(w2), fallback=False)
+    for _ in range(6):
+        assert eager().item() == compiled().item()
+        np.testing.assert_array_equal(w1.data, w2.data)
+    g = compiled.graph
+    assert g.count("basic_index") == 3 and g.count("index_grad") >= 3  # w[0] made once
+    assert g.count("pow_scalar") == 4 and g.count("pow_scalar_grad") == 4
+    assert not [n for n in g.nodes if n.op in ("call", "call_bwd")]
+
+
 @pytest.mark.parametrize("change", ["none", "lr", "betas", "amsgrad", "state"])
 def test_adam_step_written_into_the_plan(change):
     xs, ys = _data()

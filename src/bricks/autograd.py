@@ -31,7 +31,8 @@ import threading
 import weakref
 from typing import NamedTuple
 
-from bricks.backend import generic, ndarray, xp
+from bricks import backend
+from bricks.backend import generic, get_array_module, ndarray, xp
 
 __all__ = [
     "Function",
@@ -280,6 +281,7 @@ class Function:
         fn = cls.__new__(cls)
         record = False
         values = []
+        elsewhere = False  # some input is not a NumPy array: check they share one device
         for t in inputs:
             if not isinstance(t, Tensor):
                 symbol = _deferred(inputs, options)
@@ -287,10 +289,16 @@ class Function:
                     return symbol._defer(cls.apply, inputs, options)
                 values, inputs = _constant_inputs(cls, inputs)
                 record = any(t._requires_grad for t in inputs)
+                elsewhere = True
                 break
-            values.append(t.data)
+            data = t.data
+            values.append(data)
             if t._requires_grad:
                 record = True
+            if type(data) is not ndarray:
+                elsewhere = True
+        if elsewhere:
+            _check_devices(cls, inputs)
         if record:
             if _state.enabled:
                 fn._record = True
@@ -374,7 +382,7 @@ class Function:
                             break
                     else:
                         if isinstance(a, (generic, bool, int, float)):
-                            entry = xp.asarray(a)
+                            entry = backend.asarray_like(a, outputs[0].data)
             entries.append(entry)
         self._saved = tuple(entries)
 
@@ -463,20 +471,35 @@ def _deferred(inputs, options):
     return None
 
 
+def _check_devices(cls, inputs):
+    """Raise when the inputs of one op live on different devices (PyTorch's rule)."""
+    first = first_i = None
+    for i, t in enumerate(inputs):
+        kind = backend.device_type_of(t.data)
+        if first is None:
+            first, first_i = kind, i
+        elif kind is not first:
+            raise RuntimeError(
+                f"{cls.__name__.lower()}: expected all tensors to be on the same device, but "
+                f"input {first_i} is on {inputs[first_i].device} and input {i} on "
+                f"{t.device}; move one with .to(device)")
+
+
 def _constant_inputs(cls, inputs):
     """Inputs that are not Tensors (Python numbers, NumPy scalars and arrays) are constants,
     as in PyTorch's custom Functions: ``forward`` receives them unchanged, backward's
     gradient for them is ignored.  Returns (the values for forward, the inputs as Tensors).
     """
     values, tensors = [], []
+    like = next((t.data for t in inputs if isinstance(t, Tensor)), None)
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor):
             values.append(t.data)
             tensors.append(t)
             continue
-        if isinstance(t, (bool, int, float, generic, ndarray)):
+        if isinstance(t, (bool, int, float, generic)) or backend.is_array(t):
             values.append(t)
-            tensors.append(const(xp.asarray(t)))
+            tensors.append(const(backend.asarray_like(t, like)))
             continue
         raise TypeError(
             f"{cls.__name__}.apply: input {i} is a {type(t).__name__}; pass Tensors, or "
@@ -554,10 +577,11 @@ class _GCPause:
 _gc_pause = _GCPause()
 
 
-def _zeros(meta, raw):
-    """Zeros of an input's or output's (shape, dtype): an array when ``raw``, else a Tensor."""
+def _zeros(meta, raw, like):
+    """Zeros of an input's or output's (shape, dtype), on the device of the array ``like``:
+    an array when ``raw``, else a Tensor."""
     shape, dtype = meta
-    zeros = xp.zeros(shape, dtype=dtype)
+    zeros = get_array_module(like).zeros(shape, dtype=dtype)
     return zeros if raw else const(zeros)
 
 
@@ -791,7 +815,8 @@ def _propagate(root_nodes, buffers, leaves, deps, needed, request, raw, retain_g
         grads = buffers.pop(fn)
         for i, g in enumerate(grads):
             if g is None:  # an output that did not reach the roots
-                grads[i] = _zeros(fn.output_meta[i], raw)
+                like = next(a for a in grads if a is not None)
+                grads[i] = _zeros(fn.output_meta[i], raw, like if raw else like.data)
         if fn._hooks:
             _run_output_hooks(fn, grads, raw)
         if capture:
@@ -875,23 +900,25 @@ class ZeroDerivative(Function):
 
     def backward(self, grad):
         zeros = tuple(
-            None if edge is None else _zeros(meta, False)
+            None if edge is None else _zeros(meta, False, grad.data)
             for edge, meta in zip(self.next_edges[1:], self.input_meta[1:])
         )
         return (grad,) + zeros
 
 
-def _edge_tensor(edge, meta):
+def _edge_tensor(edge, meta, like):
     """A stand-in Tensor for a node's input, from the edge alone (its values are not needed)."""
     if type(edge) is LeafEdge:
         return edge.leaf
     shape, dtype = meta
+    xp = get_array_module(like)
     return Tensor._make(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True, edge.fn,
                         edge.output_nr)
 
 
 def _depend_on_inputs(fn, in_grads):
-    sources = [_edge_tensor(e, m) for e, m in zip(fn.next_edges, fn.input_meta)
+    like = next((g.data for g in in_grads if g is not None), None)
+    sources = [_edge_tensor(e, m, like) for e, m in zip(fn.next_edges, fn.input_meta)
                if e is not None]
     if not sources:
         return in_grads
@@ -982,7 +1009,7 @@ def _as_grad_list(outputs, grad_outputs, who):
                     f"{who}: grad can be created implicitly only for scalar outputs, but output "
                     f"{i} has shape {tuple(out.shape)}; pass gradient= (a tensor of that shape)"
                 )
-            g = const(xp.ones_like(out.data))
+            g = const(get_array_module(out.data).ones_like(out.data))
         else:
             if not isinstance(g, Tensor):
                 g = tensor_from(g, out.data.dtype)

@@ -70,6 +70,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from bricks import backend
+from bricks import devices as _devices
 from bricks._version import __version__
 from bricks.backend import xp
 from bricks.tensor import Tensor, const
@@ -523,7 +524,7 @@ def save(state_dict, path, metadata=None, *, format: str | None = None) -> None:
     _write(path, arrays, document, format)
 
 
-def load(path, with_metadata: bool = False):
+def load(path, with_metadata: bool = False, map_location=None):
     """Load a file written by :func:`save` (or any safetensors or ``.npz`` file of arrays).
 
     Nothing in the file is executed: safetensors holds raw bytes and JSON, and ``.npz``
@@ -532,6 +533,9 @@ def load(path, with_metadata: bool = False):
     Args:
         path: the file.
         with_metadata: also return the metadata.
+        map_location: the device to put the tensors on (``'cpu'``, ``'cuda'``,
+            ``'cuda:1'``, a :class:`bricks.device`); None: the CPU.  Files hold no
+            device: a state saved from a GPU loads to either.
 
     Returns:
         An ``OrderedDict`` name -> Tensor in the order they were saved (for files from
@@ -553,13 +557,13 @@ def load(path, with_metadata: bool = False):
     """
     arrays, document, raw = _read(path)
     if document is None:
-        out = OrderedDict((k, const(v)) for k, v in arrays.items())
+        out = OrderedDict((k, _as_tensor(v, map_location)) for k, v in arrays.items())
         return (out, raw) if with_metadata else out
     if document.get("format") == _STATE_DICT:
         metadata = _Unpacker(path, arrays).unpack(document.get("metadata", {}), "metadata")
     else:
         metadata = document
-    out = OrderedDict((k, const(v)) for k, v in arrays.items())
+    out = OrderedDict((k, _as_tensor(v, map_location)) for k, v in arrays.items())
     return (out, metadata) if with_metadata else out
 
 
@@ -639,7 +643,8 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
 
 
 def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=None, *,
-                    generators=None, restore_rng: bool = True, strict: bool = True) -> dict:
+                    generators=None, restore_rng: bool = True, strict: bool = True,
+                    map_location=None) -> dict:
     """Load a checkpoint from :func:`save_checkpoint` and restore it into the given objects.
 
     The whole file is read and checked before anything is restored.  Then, in this order:
@@ -655,6 +660,10 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
             names.
         restore_rng: restore the global random generator (default True, as resuming needs).
         strict: passed to ``model.load_state_dict``.
+        map_location: the device of the returned ``"model"`` tensors (None: the CPU).  The
+            objects given are restored on their own devices whatever it is: a model (and
+            its optimizer) on a GPU gets the values on the GPU, one on the CPU on the CPU,
+            wherever the checkpoint was saved from.
 
     Returns:
         A dict with ``"epoch"``, ``"history"``, ``"extra"``, ``"metadata"``, ``"rng"``
@@ -696,7 +705,8 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
         if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
                 or any("model." + n not in arrays for n in names)):
             raise CheckpointError(path, "the model's key list does not match its tensors")
-        result["model"] = OrderedDict((n, const(arrays["model." + n])) for n in names)
+        result["model"] = OrderedDict((n, _as_tensor(arrays["model." + n], map_location))
+                                      for n in names)
     for part in ("optimizer", "scheduler", "scaler"):
         entry = document.get(part)
         if entry is None:
@@ -752,6 +762,11 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
 def _is_array(value) -> bool:
     return (not isinstance(value, (Tensor, backend.generic)) and hasattr(value, "shape")
             and hasattr(value, "dtype") and hasattr(value, "__array__"))
+
+
+def _as_tensor(array, device=None) -> Tensor:
+    """A loaded array as a tensor on ``device`` (None: the CPU, where files are read)."""
+    return const(_devices.move(array, device, "load"))
 
 
 class _Packer:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from bricks import backend
+from bricks import devices as _devices
 from bricks.backend import xp
 from bricks.data.dataset import Subset, TensorDataset, _generator
 from bricks.data.transforms import Transform
@@ -140,6 +141,10 @@ class DataLoader:
         collate_fn: merges a list of samples into a batch (default ``default_collate``).
         transform: callable applied to each batch's inputs.
         target_transform: callable applied to each batch's targets.
+        device: move every tensor of each batch (after the transforms, which run on the
+            host) to this device, e.g. ``'cuda'`` (default: leave batches where they are).
+        pin_memory: copy to a GPU through page-locked host memory (CuPy), PyTorch's
+            option; it has no effect for other devices.
 
     Example:
         >>> ds = bricks.data.TensorDataset(np.arange(10.0).reshape(5, 2), np.arange(5))
@@ -150,7 +155,7 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, generator=None, collate_fn=None, transform=None,
-                 target_transform=None, sampler=None):
+                 target_transform=None, sampler=None, device=None, pin_memory: bool = False):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, xp.integer)) or (
                 batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int, got "
@@ -181,6 +186,9 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.transform = transform
         self.target_transform = target_transform
+        self.device = None if device is None else _devices.check_available(
+            _devices.as_device(device), "DataLoader")
+        self.pin_memory = bool(pin_memory)
 
     def __len__(self) -> int:
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
@@ -207,10 +215,26 @@ class DataLoader:
                 arrays, mapping = fast
                 if mapping is not None:
                     idx = mapping[idx]
-                batch = tuple(const(a[idx]) for a in arrays)
+                # The index goes to each array's device (a dataset kept on a GPU).
+                batch = tuple(const(a[backend.asarray_like(idx, a)]) for a in arrays)
             else:
                 batch = collate([self.dataset[int(i)] for i in idx])
-            yield self._transform(batch)
+            batch = self._transform(batch)
+            yield batch if self.device is None else self._to_device(batch)
+
+    def _to_device(self, batch):
+        """Every tensor of ``batch`` (nested in tuples, lists, dicts) on ``self.device``."""
+        if isinstance(batch, Tensor):
+            where = self.device
+            return Tensor._make(backend.to_device(batch.data, where.type, where.index,
+                                                  pinned=self.pin_memory), False, None, 0)
+        if isinstance(batch, Mapping):
+            return {k: self._to_device(v) for k, v in batch.items()}
+        if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+            return type(batch)(*(self._to_device(v) for v in batch))
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self._to_device(v) for v in batch)
+        return batch
 
     def _transform(self, batch):
         if self.transform is None and self.target_transform is None:

@@ -257,10 +257,29 @@ class DistributedDataParallel(Module):
         if world.size == 1:
             object.__setattr__(self, "_sizes", [n])
             return self.module(*args, **kwargs)
-        sizes = [row[0] for row in comm._allgather_ints([n], "forward (batch sizes)")]
+        sizes = self._batch_sizes(n)
         object.__setattr__(self, "_sizes", sizes)
         with per_sample_draws(world.rank, world.size, sizes):
             return self.module(*args, **kwargs)
+
+    def expect_batch_sizes(self, sizes) -> None:
+        """Tell the coming steps every rank's batch size (``None``: ask the ranks).
+
+        :func:`bricks.train.fit` knows them from the sampler's layout and calls this before
+        each step, which saves the forward pass its exchange of batch sizes.  Every rank
+        must do the same (all announce, or none).
+        """
+        object.__setattr__(self, "_announced", None if sizes is None else list(sizes))
+
+    def _batch_sizes(self, n: int) -> list:
+        announced = getattr(self, "_announced", None)
+        if announced is None:
+            return [row[0] for row in comm._allgather_ints([n], "forward (batch sizes)")]
+        if announced[self._world.rank] != n:
+            raise RuntimeError(f"DistributedDataParallel: this step's batch has {n} samples "
+                               f"on rank {self._world.rank}, but {announced[self._world.rank]} "
+                               f"were announced (expect_batch_sizes)")
+        return announced
 
     # ------------------------------------------------------------ gradients
     def sync_gradients(self, loss=None) -> dict:
@@ -351,10 +370,7 @@ class DistributedDataParallel(Module):
 
         def evaluate():
             optimizer.zero_grad()
-            if self._world.size > 1:
-                sizes = [row[0] for row in comm._allgather_ints([0], "forward (batch sizes)")]
-            else:
-                sizes = [0]
+            sizes = self._batch_sizes(0) if self._world.size > 1 else [0]
             object.__setattr__(self, "_sizes", sizes)
             # The empty batch's loss: 0, with zero gradients (and a backward pass, which
             # closure-based optimizers look for).

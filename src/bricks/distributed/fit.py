@@ -48,9 +48,9 @@ class _ShardedBatches:
     the forward pass does, so each sample gets the numbers one process would draw for it.
     """
 
-    def __init__(self, loader: DataLoader, steps: int, rank: int, world_size: int):
+    def __init__(self, loader: DataLoader, steps: int, model: DistributedDataParallel):
         self.loader, self.steps, self.batch_size = loader, steps, loader.batch_size
-        self.rank, self.world_size = rank, world_size
+        self.model, self.rank, self.world_size = model, model._world.rank, model._world.size
 
     def __len__(self) -> int:
         return self.steps
@@ -64,10 +64,15 @@ class _ShardedBatches:
     def __iter__(self):
         batches = iter(self.loader)
         empty = Tensor(xp.zeros(0, dtype=backend.float32))
-        for step in range(self.steps):  # drop_last: never a full local batch of an
-            with per_sample_draws(self.rank, self.world_size, self.sizes(step)):
-                batch = next(batches, None)  # incomplete global one
-            yield (empty, empty) if batch is None else batch
+        try:
+            for step in range(self.steps):  # drop_last: never a full local batch of an
+                sizes = self.sizes(step)  # incomplete global one
+                with per_sample_draws(self.rank, self.world_size, sizes):
+                    batch = next(batches, None)
+                self.model.expect_batch_sizes(sizes)  # no exchange of sizes needed
+                yield (empty, empty) if batch is None else batch
+        finally:
+            self.model.expect_batch_sizes(None)
 
 
 class FitHooks:
@@ -119,7 +124,7 @@ class FitHooks:
                              f"{type(loader.sampler).__name__}")
         n, global_batch = loader.sampler.n, loader.batch_size * self.world_size
         steps = n // global_batch if loader.drop_last else math.ceil(n / global_batch)
-        return _ShardedBatches(loader, steps, self.rank, self.world_size)
+        return _ShardedBatches(loader, steps, self.model)
 
     def after_backward(self, loss: Tensor) -> Tensor:
         """Average the gradients; return the global batch's mean loss."""

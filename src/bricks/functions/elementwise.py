@@ -11,7 +11,7 @@ import math
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import is_floating, xp
+from bricks.backend import get_array_module, is_floating
 from bricks.functions.arithmetic import binary_operands, sum_to, to_dtype
 from bricks.tensor import Tensor, const, tensor
 
@@ -46,6 +46,7 @@ def float_input(x, op: str, name: str = "input") -> Tensor:
 
 def _masked(grad: Tensor, mask) -> Tensor:
     """``grad`` where the bool array ``mask`` holds, exact 0 elsewhere (even for inf grads)."""
+    xp = get_array_module(grad.data)
     return where(const(mask), grad, const(xp.zeros((), dtype=grad.data.dtype)))
 
 
@@ -53,6 +54,7 @@ class Exp(Function):
     fresh_grads = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.exp(x)
         self.save_for_backward(y)
         return y
@@ -73,6 +75,7 @@ def exp(x) -> Tensor:
 
 class Log(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.log(x)
 
@@ -92,6 +95,7 @@ def log(x) -> Tensor:
 
 class Log1p(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.log1p(x)
 
@@ -107,6 +111,7 @@ def log1p(x) -> Tensor:
 
 class Expm1(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.expm1(x)
         self.save_for_backward(y)
         return y
@@ -123,6 +128,7 @@ def expm1(x) -> Tensor:
 
 class Sqrt(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.sqrt(x)
         self.save_for_backward(y)
         return y
@@ -143,6 +149,7 @@ def sqrt(x) -> Tensor:
 
 class Rsqrt(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = 1.0 / xp.sqrt(x)
         self.save_for_backward(y)
         return y
@@ -159,6 +166,7 @@ def rsqrt(x) -> Tensor:
 
 class Sin(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.sin(x)
 
@@ -174,6 +182,7 @@ def sin(x) -> Tensor:
 
 class Cos(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.cos(x)
 
@@ -189,6 +198,7 @@ def cos(x) -> Tensor:
 
 class Tan(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.tan(x)
         self.save_for_backward(y)
         return y
@@ -207,6 +217,7 @@ class Tanh(Function):
     fresh_grads = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.tanh(x)
         self.save_for_backward(y)
         return y
@@ -230,6 +241,7 @@ class Sigmoid(Function):
 
     def forward(self, x):
         # exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) for x < 0.
+        xp = get_array_module(x)
         e = xp.exp(-xp.abs(x))
         y = xp.where(x >= 0, 1.0, e) / (1.0 + e)
         y = y.astype(x.dtype, copy=False)
@@ -280,11 +292,12 @@ class Softplus(Function):
 
     def backward_arrays(self, grad):
         (x,) = self.saved_arrays
-        return grad * xp.exp(-softplus_array(-x))
+        return grad * get_array_module(x).exp(-softplus_array(-x))
 
 
 def softplus_array(x):
     """log(1 + e^x) on an array, computed without overflow (what ``Softplus`` computes)."""
+    xp = get_array_module(x)
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
@@ -305,6 +318,7 @@ class Relu(Function):
     piecewise = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.maximum(x, 0)
         self.save_for_backward(y)
         return y
@@ -314,6 +328,7 @@ class Relu(Function):
         return _masked(grad, y.data > 0)
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         (y,) = self.saved_arrays
         mask = y > 0
         out = grad * mask  # 4x faster than where ...
@@ -335,10 +350,12 @@ class Abs(Function):
     piecewise = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.abs(x)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (x,) = self.saved_tensors
         return grad * const(xp.sign(x.data))
 
@@ -358,11 +375,13 @@ class _ZeroGrad(Function):
     def backward(self, grad):
         # Exact zeros, not grad * 0 (an inf or nan upstream gradient must not leak through),
         # still connected to grad so that a create_graph result stays differentiable.
+        xp = get_array_module(grad.data)
         return _masked(grad, xp.zeros(grad.data.shape, dtype=bool))
 
 
 class Sign(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.sign(x)
 
 
@@ -373,6 +392,7 @@ def sign(x) -> Tensor:
 
 class Floor(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.floor(x)
 
 
@@ -383,6 +403,7 @@ def floor(x) -> Tensor:
 
 class Ceil(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.ceil(x)
 
 
@@ -393,6 +414,7 @@ def ceil(x) -> Tensor:
 
 class Round(_ZeroGrad):
     def forward(self, x, decimals):
+        xp = get_array_module(x)
         return xp.round(x, decimals)
 
 
@@ -436,11 +458,13 @@ class Clamp(Function):
     piecewise = True
 
     def forward(self, x, lo, hi):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         self.lo, self.hi = lo, hi
         return xp.clip(x, lo, hi)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (x,) = self.saved_tensors
         inside = xp.ones(x.data.shape, dtype=bool)
         if self.lo is not None:
@@ -475,6 +499,7 @@ class Maximum(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.maximum(a, b)
 
@@ -489,6 +514,7 @@ class Minimum(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.minimum(a, b)
 
@@ -520,7 +546,7 @@ def minimum(a, b) -> Tensor:
 
 def _broadcasting(cls, op, *tensors):
     try:
-        xp.broadcast_shapes(*(t.data.shape for t in tensors))
+        backend.broadcast_shapes(*(t.data.shape for t in tensors))
     except ValueError:
         shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
         raise RuntimeError(f"{op}: shapes {shapes} cannot be broadcast together") from None
@@ -531,10 +557,12 @@ class Where(Function):
     piecewise = True
 
     def forward(self, cond, a, b):
+        xp = get_array_module(cond)
         self.save_for_backward(cond)
         return xp.where(cond, a, b)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (cond,) = self.saved_tensors
         _, (sa, _), (sb, _) = self.input_meta
         # A constant zero, not grad * 0: inf or nan upstream must give exact zeros (PyTorch).

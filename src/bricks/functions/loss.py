@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 
+from bricks import backend
 from bricks.autograd import Function, is_grad_enabled
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions import elementwise as E
 from bricks.functions.reduction import log_softmax, softmax
-from bricks.tensor import const
+from bricks.tensor import Tensor, const
 
 __all__ = ["BinaryCrossEntropy", "BCEWithLogits", "CrossEntropy", "SquaredError"]
 
@@ -37,8 +38,9 @@ class BinaryCrossEntropy(Function):
     """
 
     def forward(self, p, y):
+        xp = get_array_module(p)
         self.save_for_backward(p, y)
-        with xp.errstate(divide="ignore"):
+        with backend.errstate(xp, divide="ignore"):
             log_p = xp.maximum(xp.log(p), -100.0)
             log_1mp = xp.maximum(xp.log1p(-p), -100.0)
         return (y - 1.0) * log_1mp - y * log_p
@@ -102,9 +104,10 @@ class CrossEntropy(Function):
     """
 
     def forward(self, x, *probs, index, active, weight, smoothing, reduction, denom):
+        xp = get_array_module(x)
         self.index, self.active, self.weight = index, active, weight
         self.smoothing, self.reduction, self.denom = smoothing, reduction, denom
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
             m = x.max(axis=1, keepdims=True)
             m = xp.where(xp.isfinite(m), m, 0)
             shifted = x - m
@@ -139,6 +142,7 @@ class CrossEntropy(Function):
     def _class_weights(self, shape, dtype):
         """q and its sum over classes s for class-index targets, as arrays (None: 1)."""
         index, active, weight, eps = self.index, self.active, self.weight, self.smoothing
+        xp = get_array_module(index)
         classes = shape[1]
         coef = xp.full(index.shape, 1.0 - eps, dtype=dtype)
         if weight is not None:
@@ -158,6 +162,7 @@ class CrossEntropy(Function):
 
     def _grad_scale(self, grad, shape):
         """The incoming gradient, shaped to broadcast over (N, C, d1, ...)."""
+        xp = get_array_module(grad.data if isinstance(grad, Tensor) else grad)
         rows = (shape[0], 1) + tuple(shape[2:])
         if self.reduction == "none":
             return grad.reshape(rows)
@@ -172,6 +177,7 @@ class CrossEntropy(Function):
         return grad * const(nan_rows.reshape(rows))
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         saved = self.saved_tensors
         x, logp = saved[0], saved[1]
         probs = saved[2] if len(saved) > 2 else None
@@ -202,6 +208,7 @@ class CrossEntropy(Function):
 
     def backward_arrays(self, grad):
         # The training step's case on raw arrays: class indices, input gradient only.
+        xp = get_array_module(grad)
         saved = self.saved_arrays
         if len(saved) > 2 or not self.needs_input_grad[0] or (
                 self.reduction == "mean" and not self.denom):
@@ -226,6 +233,7 @@ class SquaredError(Function):
     """
 
     def forward(self, x, t, n):
+        xp = get_array_module(x)
         self.n = n
         self.save_for_backward(x, t)
         d = x - t
@@ -242,6 +250,7 @@ class SquaredError(Function):
     fresh_grads = True
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         x, t = self.saved_arrays
         g = grad / xp.asarray(self.n, dtype=grad.dtype) if self.n != 1 else grad
         gd = x - t

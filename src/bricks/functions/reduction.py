@@ -13,7 +13,7 @@ from collections import namedtuple
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import is_floating, xp
+from bricks.backend import get_array_module, is_floating
 from bricks.functions import elementwise as E
 from bricks.functions import shape as S
 from bricks.functions.arithmetic import broadcast_to, to_dtype
@@ -50,6 +50,7 @@ def _require_float(x: Tensor, op: str):
 
 class Sum(Function):
     def forward(self, x, axes, keepdim):
+        xp = get_array_module(x)
         self.axes, self.keepdim = axes, keepdim
         return xp.asarray(x.sum(axis=axes, keepdims=keepdim))
 
@@ -58,6 +59,7 @@ class Sum(Function):
         return broadcast_to(_unreduce(grad, shape, self.axes, self.keepdim), shape)
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         shape = self.input_meta[0][0]
         if not self.keepdim:
             grad = grad.reshape(_kept_shape(shape, self.axes))
@@ -113,6 +115,7 @@ def var(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
 
     ``unbiased=False`` is the older spelling of ``correction=0``.
     """
+    xp = get_array_module(x.data)
     _require_float(x, "var")
     correction = _correction(correction, unbiased)
     axes = normalize_dims(dim, x.ndim, "var")
@@ -127,7 +130,7 @@ def var(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
     d = x - mean(x, dim=axes, keepdim=True)
     denom = n - correction
     total = Sum.apply(d * d, axes=axes, keepdim=keepdim)
-    with xp.errstate(divide="ignore", invalid="ignore"):  # N <= correction: inf or nan
+    with backend.errstate(xp, divide="ignore", invalid="ignore"):  # N <= correction: inf or nan
         return total / float(builtins.max(denom, 0))
 
 
@@ -189,6 +192,7 @@ class MaxDim(Function):
     piecewise = True
 
     def forward(self, x, dim, keepdim, largest):
+        xp = get_array_module(x)
         self.dim, self.keepdim = dim, keepdim
         idx = xp.argmax(x, axis=dim, keepdims=True) if largest else xp.argmin(
             x, axis=dim, keepdims=True)
@@ -205,6 +209,7 @@ class MaxDim(Function):
 
 
 def _max_min(x: Tensor, dim, keepdim, largest, op):
+    xp = get_array_module(x.data)
     if dim is None:
         return amax(x) if largest else amin(x)
     d = normalize_dim(dim, x.ndim, op)
@@ -230,6 +235,7 @@ def min(x: Tensor, dim=None, keepdim=False):
 
 def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """Index of the first maximum (of the flattened tensor when ``dim`` is None)."""
+    xp = get_array_module(x.data)
     if dim is None:
         _check_nonempty(x, None, "argmax")
         idx = xp.argmax(x.data)
@@ -243,6 +249,7 @@ def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
 
 def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """Index of the first minimum (of the flattened tensor when ``dim`` is None)."""
+    xp = get_array_module(x.data)
     if dim is None:
         _check_nonempty(x, None, "argmin")
         idx = xp.argmin(x.data)
@@ -256,6 +263,7 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
 
 class Prod(Function):
     def forward(self, x, dim, keepdim):
+        xp = get_array_module(x)
         self.dim, self.keepdim = dim, keepdim
         # Save the very array returned: only then is it recognized as this node's output,
         # so that double backward differentiates through it instead of taking a constant.
@@ -264,6 +272,7 @@ class Prod(Function):
         return y
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         x, y = self.saved_tensors
         if not self.keepdim:
             grad, y = grad.unsqueeze(self.dim), y.unsqueeze(self.dim)
@@ -315,6 +324,7 @@ def logsumexp(x: Tensor, dim, keepdim=False) -> Tensor:
 
 class Norm(Function):
     def forward(self, x, p, axes, keepdim):
+        xp = get_array_module(x)
         self.p, self.axes, self.keepdim = p, axes, keepdim
         self.piecewise = p == 1  # |x| summed: piecewise linear (see Function.piecewise)
         a = xp.abs(x)
@@ -332,6 +342,7 @@ class Norm(Function):
         return y
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         x, y = self.saved_tensors
         shape, p = self.input_meta[0][0], self.p
         g = _unreduce(grad, shape, self.axes, self.keepdim)
@@ -374,6 +385,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
 
 class Cumsum(Function):
     def forward(self, x, dim):
+        xp = get_array_module(x)
         self.dim = dim
         return xp.cumsum(x, axis=dim)
 
@@ -397,6 +409,7 @@ def _max_shift(x: Tensor, axes) -> Tensor:
     not finite, or the reduction is empty (softmax of an empty dim is empty, logsumexp
     -inf, as in PyTorch), 0 is used instead.
     """
+    xp = get_array_module(x.data)
     if x.data.size == 0:
         return const(xp.zeros(_kept_shape(x.shape, axes), x.dtype))
     return _MaxShift.apply(x.detach(), axes=axes)
@@ -405,6 +418,7 @@ def _max_shift(x: Tensor, axes) -> Tensor:
 class _MaxShift(Function):
     # An op without a gradient (not array code) so that bricks.compile recomputes it.
     def forward(self, x, axes):
+        xp = get_array_module(x)
         m = x.max(axis=axes, keepdims=True)
         return xp.where(xp.isfinite(m), m, 0)
 

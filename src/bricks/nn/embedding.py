@@ -14,7 +14,7 @@ import numbers
 
 from bricks import backend
 from bricks.autograd import no_grad
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions.creation import empty
 from bricks.functions.elementwise import where
 from bricks.functions.shape import cat
@@ -27,7 +27,7 @@ __all__ = ["Embedding", "EmbeddingBag", "embedding", "embedding_bag"]
 
 
 def _indices(op, input, num):
-    idx = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    idx = input.data if isinstance(input, Tensor) else backend.to_numpy(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer token indices, got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
@@ -47,6 +47,7 @@ def _padding_idx(op, padding_idx, num):
 
 
 def _renorm_(weight, idx, max_norm, norm_type):
+    xp = get_array_module(weight.data)
     rows = xp.unique(idx)
     with no_grad():
         w = weight.data
@@ -85,7 +86,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
     num = weight.shape[0]
-    idx = _indices("embedding", input, num)
+    idx = backend.asarray_like(_indices("embedding", input, num), weight.data)
     padding_idx = _padding_idx("embedding", padding_idx, num)
     if max_norm is not None:
         _renorm_(weight, idx, max_norm, norm_type)
@@ -140,7 +141,7 @@ class Embedding(Module):
             if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not "
                                  f"match ({self.num_embeddings}, {self.embedding_dim})")
-            data = _weight.data if isinstance(_weight, Tensor) else xp.asarray(_weight)
+            data = _weight.data if isinstance(_weight, Tensor) else backend.to_numpy(_weight)
             self.weight = Parameter(const(data.copy()), requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
@@ -222,7 +223,8 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     if scale_grad_by_freq or sparse:
         raise ValueError(f"{op}: scale_grad_by_freq and sparse are not supported")
     num = weight.shape[0]
-    idx = _indices(op, input, num)
+    idx = backend.asarray_like(_indices(op, input, num), weight.data)
+    xp = get_array_module(idx)
     padding_idx = _padding_idx(op, padding_idx, num)
     if idx.ndim == 2:
         if offsets is not None:
@@ -233,7 +235,8 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     elif idx.ndim == 1:
         if offsets is None:
             raise ValueError(f"{op}: a 1-D input needs offsets (the start of each bag)")
-        off = offsets.data if isinstance(offsets, Tensor) else xp.asarray(offsets)
+        off = backend.asarray_like(offsets.data if isinstance(offsets, Tensor) else offsets,
+                                   idx)
         off = off.astype(backend.int64)
         if off.ndim != 1 or (off.size and (off[0] != 0 or xp.any(xp.diff(off) < 0)
                                            or off[-1] > idx.size)):
@@ -311,7 +314,7 @@ class EmbeddingBag(Module):
             self.weight = Parameter(empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
             self.reset_parameters()
         else:
-            data = _weight.data if isinstance(_weight, Tensor) else xp.asarray(_weight)
+            data = _weight.data if isinstance(_weight, Tensor) else backend.to_numpy(_weight)
             self.weight = Parameter(const(data.copy()))
 
     def reset_parameters(self) -> None:

@@ -265,8 +265,11 @@ class _DropoutMask(Function):
     draws_random = True
 
     def forward(self, x, p):
+        # Drawn on the host from the one generator (the same masks on every device for a
+        # seed), then copied to x's device.
         u = backend.default_generator().random(x.shape, dtype=backend.float64)
-        return (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        mask = (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        return backend.asarray_like(mask, x)
 
 
 class Dropout(Module):
@@ -317,7 +320,7 @@ def _channel_dropout(op, input, p, training, spatial):
     shape = input.shape[:input.ndim - spatial] + (1,) * spatial
     u = backend.default_generator().random(shape, dtype=backend.float64)
     mask = (u >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
-    return input * const(mask)
+    return input * const(backend.asarray_like(mask, input.data))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,

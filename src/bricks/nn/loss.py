@@ -25,7 +25,8 @@ import math
 import warnings
 
 from bricks import autograd as _autograd
-from bricks.backend import is_floating, xp
+from bricks import backend
+from bricks.backend import get_array_module, is_floating
 from bricks.functions import elementwise as E
 from bricks.functions.arithmetic import to_dtype
 from bricks.functions.loss import BCEWithLogits, BinaryCrossEntropy, CrossEntropy, SquaredError
@@ -85,7 +86,7 @@ def _broadcast_pair(input, target, op: str, warn: bool = True):
     target = _as_tensor(target, op, "target")
     if input.shape != target.shape:
         try:
-            xp.broadcast_shapes(input.shape, target.shape)
+            backend.broadcast_shapes(input.shape, target.shape)
         except ValueError:
             raise RuntimeError(
                 f"{op}: input of shape {_shape(input)} and target of shape {_shape(target)} "
@@ -270,7 +271,7 @@ def _class_free_weight(weight, shape, dtype, op: str) -> Tensor:
     """An optional weight that must broadcast to the loss's ``shape``, as a Tensor."""
     w = _as_tensor(weight, op, "weight")
     try:
-        out = xp.broadcast_shapes(w.shape, shape)
+        out = backend.broadcast_shapes(w.shape, shape)
     except ValueError:
         out = None
     if out != tuple(shape):
@@ -364,10 +365,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
 # ---------------------------------------------------------------- multi-class
 
 
-def _class_weight(weight, classes: int, dtype, op: str):
+def _class_weight(weight, classes: int, dtype, op: str, like=None):
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = weight.data if isinstance(weight, Tensor) else backend.asarray_like(weight, like)
     if w.shape != (classes,):
         raise RuntimeError(
             f"{op}: weight must be a 1-D tensor with one entry per class ({classes}), got "
@@ -411,11 +412,15 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
     if not _autograd.decide(_any_ignored, t, tuple(shape), ignore_index, op):
         return t, None
     return (_autograd.array_op(_zero_ignored, t, ignore_index),
-            _autograd.array_op(xp.not_equal, t, ignore_index))
+            _autograd.array_op(_not_ignored, t, ignore_index))
 
 
 def _zero_ignored(t, ignore_index: int):
-    return xp.where(t == ignore_index, 0, t)
+    return get_array_module(t).where(t == ignore_index, 0, t)
+
+
+def _not_ignored(t, ignore_index: int):
+    return t != ignore_index  # on t's own device
 
 
 def _pick(w, index):
@@ -516,7 +521,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
     unbatched = input.ndim == 1
     input, target = _batched(input, target, op, probs)
     shape, dtype = input.shape, input.data.dtype
-    w = _class_weight(weight, shape[1], dtype, op)
+    w = _class_weight(weight, shape[1], dtype, op, input.data)
     options = dict(weight=w, smoothing=float(label_smoothing), reduction=reduction)
     if probs and target.shape == shape:
         if target.data.dtype != dtype:
@@ -564,7 +569,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
     unbatched = input.ndim == 1
     input, target = _batched(input, target, op, probs=False)
     index, active = _class_targets(input, target, ignore_index, op)
-    w = _class_weight(weight, input.shape[1], input.data.dtype, op)
+    w = _class_weight(weight, input.shape[1], input.data.dtype, op, input.data)
     loss = -gather(input, 1, index[:, None]).squeeze(1)
     if w is not None:
         loss = loss * const(_autograd.array_op(_pick, w, index))
@@ -578,6 +583,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
             # 0 / 0: every target is ignored or has weight 0. PyTorch returns nan, with a
             # gradient of nan for the targets that count and 0 for the ignored ones; a
             # constant per-target factor gives both, and no division-by-zero warning.
+            xp = get_array_module(index)
             nan_rows = xp.full(index.shape, math.nan, dtype=input.data.dtype)
             if active is not None:
                 nan_rows = xp.where(active, nan_rows, 0).astype(input.data.dtype)

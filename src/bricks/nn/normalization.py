@@ -12,10 +12,9 @@ import numbers
 
 from bricks import backend
 from bricks.autograd import Function, no_grad
-from bricks.backend import xp
-from bricks.functions.creation import empty
+from bricks.functions.creation import empty, zeros
 from bricks.nn.module import Module, Parameter, parameter_dtype
-from bricks.tensor import Tensor, const
+from bricks.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
            "InstanceNorm2d", "batch_norm", "layer_norm", "group_norm", "instance_norm"]
@@ -186,7 +185,7 @@ class _NormBase(Module):
             self.register_buffer("running_mean", empty((self.num_features,), dtype=dtype))
             self.register_buffer("running_var", empty((self.num_features,), dtype=dtype))
             self.register_buffer("num_batches_tracked",
-                                 const(xp.zeros((), dtype=backend.int64)))
+                                 zeros((), dtype=backend.int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

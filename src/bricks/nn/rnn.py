@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from bricks import backend
 from bricks.autograd import Function, enable_grad, grad, is_grad_enabled
-from bricks.backend import xp
+from bricks.backend import get_array_module, xp
 from bricks.functions.creation import empty
 from bricks.functions.elementwise import where
 from bricks.functions.shape import cat, stack
@@ -69,6 +69,7 @@ def _rnn_step(mode, gx, h, c, w_hh_t, b_hh, hidden):
 
 def _sigmoid(x):
     # sigmoid(x) = (1 + tanh(x / 2)) / 2: never overflows, and in place after one copy
+    xp = get_array_module(x)
     y = x * 0.5
     xp.tanh(y, out=y)
     y *= 0.5
@@ -100,6 +101,7 @@ class GRUSequence(Function):
     """
 
     def forward(self, gx, h0, w_hh, b_hh):
+        xp = get_array_module(gx)
         steps, batch, g = gx.shape
         hidden = g // 3
         self.save_for_backward(gx, h0, w_hh, b_hh)
@@ -119,6 +121,7 @@ class GRUSequence(Function):
         return hs[1:].copy()
 
     def backward(self, grad_out):
+        xp = get_array_module(grad_out.data)
         gx, h0, w_hh, b_hh = self.saved_tensors
         inputs = (gx, h0, w_hh, b_hh)
         wanted = [i for i, e in enumerate(self.next_edges) if e is not None]
@@ -207,7 +210,8 @@ class _CellBase(Module):
         states = []
         for h in (hx if isinstance(hx, tuple) else (hx,)):
             if h is None:
-                h = const(xp.zeros((x.shape[0], self.hidden_size), dtype=x.data.dtype))
+                h = const(get_array_module(x.data).zeros((x.shape[0], self.hidden_size),
+                                                         dtype=x.data.dtype))
             else:
                 h = h.unsqueeze(0) if unbatched else h
                 if tuple(h.shape) != (x.shape[0], self.hidden_size):
@@ -357,14 +361,17 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
                              f"must end in {trailing}")
         missing = longest - s.shape[0]
         if missing:
-            fill = const(xp.full((missing,) + trailing, padding_value, dtype=s.data.dtype))
+            fill = const(get_array_module(s.data).full((missing,) + trailing, padding_value,
+                                                       dtype=s.data.dtype))
             s = cat([s, fill] if padding_side == "right" else [fill, s], 0)
         rows.append(s)
     return stack(rows, 0 if batch_first else 1)
 
 
 def _lengths(op, lengths, batch):
-    arr = lengths.data if isinstance(lengths, Tensor) else xp.asarray(lengths)
+    # Lengths and the packing indices computed from them live on the host (NumPy), as in
+    # PyTorch; indexing with them moves them to the data's device.
+    arr = backend.to_numpy(lengths.data if isinstance(lengths, Tensor) else lengths)
     arr = arr.astype(backend.int64).reshape(-1)
     if arr.size != batch:
         raise ValueError(f"{op}: got {arr.size} lengths for a batch of {batch} sequences")
@@ -454,9 +461,9 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
         ([[1.0, 2.0, 3.0], [4.0, 5.0, 0.0]], [3, 2])
     """
     data, batch_sizes, sorted_idx, _ = sequence
-    sizes = batch_sizes.data if isinstance(batch_sizes, Tensor) else xp.asarray(batch_sizes)
+    sizes = backend.to_numpy(batch_sizes.data if isinstance(batch_sizes, Tensor) else batch_sizes)
     batch = int(sizes[0])
-    order = xp.arange(batch) if sorted_idx is None else sorted_idx.data
+    order = xp.arange(batch) if sorted_idx is None else backend.to_numpy(sorted_idx.data)
     index = _packed_index(sizes, order)
     steps = sizes.size
     if total_length is not None:
@@ -465,7 +472,8 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
                              f"than the longest sequence ({steps})")
         index = xp.concatenate([index, xp.full((total_length - steps, batch), -1,
                                                dtype=backend.int64)])
-    fill = const(xp.full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.data.dtype))
+    fill = const(get_array_module(data.data).full((1,) + tuple(data.shape[1:]), padding_value,
+                                                  dtype=data.data.dtype))
     padded = cat([data, fill], 0)[const(xp.where(index < 0, data.shape[0], index))]
     lengths = (index >= 0).sum(axis=0).astype(backend.int64)
     if batch_first:
@@ -537,6 +545,7 @@ class _RNNBase(Module):
     # ---- forward
 
     def _initial(self, hx, batch, dtype, unbatched):
+        xp = get_array_module(next(self.parameters()).data)  # the module's device
         name = type(self).__name__
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
@@ -589,6 +598,8 @@ class _RNNBase(Module):
         masks = None
         rev_index = None
         if lengths is not None:
+            xp = get_array_module(x.data)
+            lengths = backend.asarray_like(lengths, x.data)
             alive = xp.arange(steps)[:, None] < lengths[None, :]  # (T, B)
             masks = [const(alive[t][:, None]) for t in range(steps)]
             t_grid = xp.arange(steps)[:, None]
@@ -632,6 +643,7 @@ class _RNNBase(Module):
 
     def _run(self, seq, params, h, c, masks):
         """One direction of one layer over (T, B, in): returns (outputs, h_T, c_T)."""
+        xp = get_array_module(seq.data)
         w_ih, w_hh = params[0], params[1]
         b_ih, b_hh = (params[2], params[3]) if len(params) == 4 else (None, None)
         steps = seq.shape[0]

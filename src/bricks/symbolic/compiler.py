@@ -19,10 +19,10 @@ Passes, in order (each one is a function of the graph, and tests count what it d
 
 from __future__ import annotations
 
-from bricks import autograd
-from bricks.backend import xp
+from bricks import autograd, backend
+from bricks.backend import get_array_module, xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
-from bricks.nn import loss as _loss
+from bricks.functions import loss as _loss
 from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
@@ -39,7 +39,7 @@ class StalePlan(Exception):
 
 # Kernels whose output element i depends only on the inputs' element i (after broadcasting).
 ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "relu", "tanh", "exp"}
-VIEWS = {"transpose", "reshape", "broadcast_to"}
+VIEWS = {"transpose", "reshape", "broadcast_to", "basic_index"}
 # Kernels that write into a buffer given to them (out=).
 _BUFFERED = ELEMENTWISE | {"fused", "matmul", "linear", "sum_to", "tanh_grad", "ce_grad",
                            "relu_grad"}
@@ -189,6 +189,13 @@ def _lower_backward(graph, node):
         b.op("tanh_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Sigmoid:
         b.op("sigmoid_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is arithmetic.PowScalar:
+        b.op("pow_scalar_grad", [g, xin[0]], graph.values[g].shape,
+             dict(exponent=fwd.attrs["options"]["exponent"]), out=outs[0])
+    elif cls is shape.BasicIndex:
+        s = graph.values[xin[0]].shape
+        b.op("index_grad", [g], s, dict(key=fwd.attrs["options"]["key"], shape=s),
+             out=outs[0])
     elif cls is _loss.BCEWithLogits:
         if fwd.attrs["options"].get("pos_weight") is not None or outs[1] is not None:
             return None
@@ -241,6 +248,10 @@ def _lower_forward(graph, node):
         return Node(_UNARY[cls], ins, [out], {}, node.where)
     if cls is elementwise.Sigmoid:
         return Node("sigmoid", ins, [out], {}, node.where)
+    if cls is arithmetic.PowScalar:
+        return Node("pow_scalar", ins, [out], dict(exponent=opts["exponent"]), node.where)
+    if cls is shape.BasicIndex:
+        return Node("basic_index", ins, [out], dict(key=opts["key"]), node.where)
     if cls is _loss.BCEWithLogits and opts.get("pos_weight") is None:
         return Node("bce_logits", ins, [out], {}, node.where)
     if cls is linalg.MatMul:
@@ -341,7 +352,8 @@ def fold_constants(graph: Graph) -> Graph:
             for v in node.outs:
                 if v is not None:
                     value = graph.values[v]
-                    value.kind, value.payload = "const", xp.array(arrays[v])  # own memory
+                    a = arrays[v]
+                    value.kind, value.payload = "const", get_array_module(a).array(a)  # own
             graph.folded = getattr(graph, "folded", 0) + 1
             continue
         kept.append(node)
@@ -505,6 +517,15 @@ def hoist_guards(graph: Graph) -> Graph:
 
 # ---------------------------------------------------------------- code generation
 
+# Kernels that run what PowScalar and BasicIndex (and the backward of each) compute, by
+# their own code: the same bits, and a view where BasicIndex gives one.
+_BY_FUNCTION = {
+    "pow_scalar": "_asarray({0} ** _exponent{k})",
+    "pow_scalar_grad": "_asarray(_pow_grad({0}, {1}, _exponent{k}))",
+    "basic_index": "_new(_BasicIndex).forward({0}, _key{k})",
+    "index_grad": "_new(_IndexBackward).forward({0}, _key{k}, _shape{k}, False)",
+}
+
 _UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
           "neg": "negative", "tanh": "tanh", "exp": "exp"}
 
@@ -520,6 +541,7 @@ def _ufunc_call(op, args, out):
 
 def _emit(graph, node, v, o, lines, ns, k):
     """Append the code of one step; ``o`` is its output buffer name (None: allocate)."""
+    xp = ns["_np"]  # the plan's array module: its inputs' (NumPy, CuPy)
     ins = [v(i) for i in node.ins]
     out = node.outs[0] if node.outs else None
     res = f"v{out}" if out is not None else "_"
@@ -625,6 +647,10 @@ def _emit(graph, node, v, o, lines, ns, k):
                          f"_np.log1p(_np.exp(-_np.abs({x})))))")
         else:
             lines.append(f"{res} = _asarray({ins[0]} * (_s - {ins[2]}))")
+    elif op in _BY_FUNCTION:
+        for name, value in node.attrs.items():
+            ns[f"_{name}{k}"] = value
+        lines.append(f"{res} = " + _BY_FUNCTION[op].format(*ins, k=k))
     elif op == "tanh_grad":
         target = o if not alloc else "None"
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
@@ -638,7 +664,7 @@ def _emit(graph, node, v, o, lines, ns, k):
         rows = f"_rows{k}"
         ns[rows] = xp.arange(n)
         logp = f"v{node.outs[1]}" if node.outs[1] is not None else f"_logp{k}"
-        lines.append("with _np.errstate(divide='ignore', invalid='ignore'):")
+        lines.append("with _errstate(divide='ignore', invalid='ignore'):")
         lines.append(f"    _m = {x}.max(axis=1, keepdims=True)")
         lines.append("    _m = _np.where(_np.isfinite(_m), _m, 0)")
         lines.append(f"    _s = {x} - _m")
@@ -824,20 +850,27 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
             else:
                 updates.append(f"    _np.multiply(_lr, _g.data, out={scratch})")
             updates.append(f"    _p = {name}.data; _p -= {scratch}; {name}._vc[0] += 1")
+    return _write_guarded(lines, ns, conds, updates, scratches,
+                          [f"if not _sgd(O{k}, SC{k}):", f"    E{k}(*A{k})"])
+
+
+def _write_guarded(lines, ns, conds, updates, scratches, otherwise) -> bool:
+    """An optimizer's step written out: ``updates`` under ``if conds:``, else the lines
+    ``otherwise`` (the step called as it is).  False, writing nothing, without updates."""
     if not scratches:
         return False
     _share_scratch(scratches, ns)
     lines.append(f"if {' and '.join(conds)}:")
     lines.extend("    " + line for line in updates)
     lines.append("else:")
-    lines.append(f"    if not _sgd(O{k}, SC{k}):")
-    lines.append(f"        E{k}(*A{k})")
+    lines.extend("    " + line for line in otherwise)
     return True
 
 
 def _share_scratch(scratches, ns):
     """Every parameter's temporary of an update goes through one buffer per dtype, of the
     largest's size (the parameters are updated one after the other)."""
+    xp = ns["_np"]  # the plan's array module
     size = {}
     for _, a in scratches:
         size[a.dtype.str] = max(size.get(a.dtype.str, 0), a.size)
@@ -886,14 +919,7 @@ def _emit_adam(opt, k, ns, lines) -> bool:
                 "    _np.sqrt(_es, out=_s); _s /= (1 - _b2 ** _t) ** 0.5; _s += _eps",
                 "    _np.divide(_ea, _s, out=_s); _s *= _lr / (1 - _b1 ** _t)",
                 f"    _p = {name}.data; _p -= _s; {name}._vc[0] += 1"]
-    if not scratches:
-        return False
-    _share_scratch(scratches, ns)
-    lines.append(f"if {' and '.join(conds)}:")
-    lines.extend("    " + line for line in updates)
-    lines.append("else:")
-    lines.append(f"    E{k}(*A{k})")
-    return True
+    return _write_guarded(lines, ns, conds, updates, scratches, [f"E{k}(*A{k})"])
 
 
 def _sgd(opt, scratch) -> bool:
@@ -924,6 +950,7 @@ def _sgd(opt, scratch) -> bool:
                 g = buf
             key = (g.shape, g.dtype.str)
             tmp = scratch.get(key)
+            xp = get_array_module(g)  # the parameters' device
             if tmp is None:
                 tmp = scratch[key] = xp.empty(g.shape, g.dtype)
             xp.multiply(lr, g, out=tmp)
@@ -932,15 +959,19 @@ def _sgd(opt, scratch) -> bool:
     return True
 
 
-def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
-                _NONE={},
+def _base_namespace(module=None):
+    module = module or xp  # the plan's array module (NumPy by default)
+    return dict(_np=module, _asarray=module.asarray,
+                _errstate=lambda **kw: backend.errstate(module, **kw),
+                _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
+                _NONE={}, _pow_grad=arithmetic._pow_grad, _BasicIndex=shape.BasicIndex,
+                _IndexBackward=shape.IndexBackward,
                 _T=const, _ng=autograd.no_grad())
 
 
 def run_nodes(graph, nodes, arrays):
     """Run ``nodes`` on the given {vid: array}; returns {vid: array} of their outputs."""
-    ns = _base_namespace()
+    ns = _base_namespace(get_array_module(*arrays.values()) if arrays else None)
     lines = []
     for vid, a in arrays.items():
         ns[f"c{vid}"] = a
@@ -968,11 +999,13 @@ class Plan:
         return sum(b.nbytes for b in self.buffers)
 
 
-def generate(graph: Graph, reuse: bool = True) -> Plan:
-    """Python source for the graph, with preallocated buffers reused by liveness."""
+def generate(graph: Graph, reuse: bool = True, xp=None) -> Plan:
+    """Python source for the graph, with preallocated buffers reused by liveness; ``xp``:
+    the array module of its inputs, which allocates the buffers (default NumPy)."""
     hoist_guards(graph)
     values = graph.values
-    ns = _base_namespace()
+    ns = _base_namespace(xp)
+    xp = ns["_np"]
     outputs = set(graph.outputs)
 
     def reads(node):

@@ -178,12 +178,12 @@ def nonfinite_parameters(model) -> list:
         >>> bricks.train.callbacks.nonfinite_parameters(layer)
         ['bias']
     """
-    from bricks.backend import is_floating, xp
+    from bricks.backend import get_array_module, is_floating
 
     bad = []
     for name, value in model.state_dict().items():
         data = getattr(value, "data", value)
-        if is_floating(data.dtype) and not bool(xp.isfinite(data).all()):
+        if is_floating(data.dtype) and not bool(get_array_module(data).isfinite(data).all()):
             bad.append(name)
     return bad
 
