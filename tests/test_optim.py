@@ -54,13 +54,18 @@ def _groups(params, groups):
 TORCH_EXTRA = {"foreach": False}  # the single-tensor path, which bricks mirrors
 
 
-def run_bricks(name, kwargs, steps, groups=None, params=None):
-    params = _bricks_params() if params is None else params
-    opt = getattr(optim, name)(_groups(params, groups), **kwargs)
+def train(opt, params, steps):
+    """``steps`` full-batch updates of ``params`` by ``opt`` on the problem."""
     for _ in range(steps):
         opt.zero_grad()
         _bricks_loss(params).backward()
         opt.step()
+
+
+def run_bricks(name, kwargs, steps, groups=None, params=None):
+    params = _bricks_params() if params is None else params
+    opt = getattr(optim, name)(_groups(params, groups), **kwargs)
+    train(opt, params, steps)
     return params, opt
 
 
@@ -213,20 +218,14 @@ def test_state_dict_resume_gives_the_uninterrupted_trajectory(name, kwargs):
     assert [g["params"] for g in saved["param_groups"]] == [[0, 1], [2, 3]]
     # the snapshot does not change when the old optimizer goes on
     before = {i: {k: np.copy(v) for k, v in s.items()} for i, s in saved["state"].items()}
-    for _ in range(3):
-        opt.zero_grad()
-        _bricks_loss(first).backward()
-        opt.step()
+    train(opt, first, 3)
     for i, s in saved["state"].items():
         for k, v in s.items():
             np.testing.assert_array_equal(v, before[i][k])
 
     fresh = getattr(optim, name)(_groups(params, groups), **kwargs)
     fresh.load_state_dict(saved)
-    for _ in range(30):
-        fresh.zero_grad()
-        _bricks_loss(params).backward()
-        fresh.step()
+    train(fresh, params, 30)
     for a, b in zip(params, straight):
         np.testing.assert_array_equal(a.data, b.data)
 
@@ -263,10 +262,7 @@ def test_load_state_dict_from_json_round_trip():
     fresh.load_state_dict(json.loads(text))
     assert fresh.param_groups[0]["betas"] == [0.9, 0.999]
     assert fresh.state[params[0]]["exp_avg"].dtype == np.float64
-    for _ in range(5):
-        fresh.zero_grad()
-        _bricks_loss(params).backward()
-        fresh.step()
+    train(fresh, params, 5)
     for a, b in zip(params, straight):
         np.testing.assert_array_equal(a.data, b.data)
 
@@ -395,10 +391,7 @@ def test_params_without_grad_are_skipped(name):
     params = _bricks_params()
     kwargs = {"momentum": 0.9} if name in ("SGD", "RMSprop") else {}
     opt = getattr(optim, name)(params, **kwargs)
-    for _ in range(3):
-        opt.zero_grad()
-        _bricks_loss(params).backward()
-        opt.step()
+    train(opt, params, 3)
     assert params[4].grad is None
     np.testing.assert_array_equal(params[4].data, UNUSED)
     if name == "Adagrad":  # made at construction, as in torch, but never advanced
