@@ -120,6 +120,9 @@ def _add_train_options(p):
                    help="--data FOLDER: read images as RGB or grey (L) (default: RGB)")
     p.add_argument("--schedule", choices=SCHEDULES, default=S,
                    help=f"learning-rate schedule per epoch (default: {d['schedule']})")
+    p.add_argument("--device", default=S, metavar="DEVICE",
+                   help="where to train: cpu (default), cuda or cuda:N (an NVIDIA GPU, through "
+                        "CuPy: pip install 'bricks[gpu]'; see docs/gpu.md)")
     p.add_argument("--threads", type=_positive_int, default=S,
                    help="BLAS threads (default: 1; small layers gain nothing from more)")
     p.add_argument("--out", default=S, metavar="DIR",

@@ -517,6 +517,15 @@ def hoist_guards(graph: Graph) -> Graph:
 
 # ---------------------------------------------------------------- code generation
 
+# Kernels that run what PowScalar and BasicIndex (and the backward of each) compute, by
+# their own code: the same bits, and a view where BasicIndex gives one.
+_BY_FUNCTION = {
+    "pow_scalar": "_asarray({0} ** _exponent{k})",
+    "pow_scalar_grad": "_asarray(_pow_grad({0}, {1}, _exponent{k}))",
+    "basic_index": "_new(_BasicIndex).forward({0}, _key{k})",
+    "index_grad": "_new(_IndexBackward).forward({0}, _key{k}, _shape{k}, False)",
+}
+
 _UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
           "neg": "negative", "tanh": "tanh", "exp": "exp"}
 
@@ -638,21 +647,10 @@ def _emit(graph, node, v, o, lines, ns, k):
                          f"_np.log1p(_np.exp(-_np.abs({x})))))")
         else:
             lines.append(f"{res} = _asarray({ins[0]} * (_s - {ins[2]}))")
-    elif op in ("pow_scalar", "pow_scalar_grad", "basic_index", "index_grad"):
-        # What PowScalar and BasicIndex (and the backward of each) compute, by their own
-        # code: the same bits, and a view where BasicIndex gives one.
-        a = node.attrs
-        for name, value in a.items():
+    elif op in _BY_FUNCTION:
+        for name, value in node.attrs.items():
             ns[f"_{name}{k}"] = value
-        if op == "pow_scalar":
-            lines.append(f"{res} = _asarray({ins[0]} ** _exponent{k})")
-        elif op == "pow_scalar_grad":
-            lines.append(f"{res} = _asarray(_pow_grad({ins[0]}, {ins[1]}, _exponent{k}))")
-        elif op == "basic_index":
-            lines.append(f"{res} = _new(_BasicIndex).forward({ins[0]}, _key{k})")
-        else:
-            lines.append(f"{res} = _new(_IndexBackward).forward({ins[0]}, _key{k}, "
-                         f"_shape{k}, False)")
+        lines.append(f"{res} = " + _BY_FUNCTION[op].format(*ins, k=k))
     elif op == "tanh_grad":
         target = o if not alloc else "None"
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
@@ -852,14 +850,20 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
             else:
                 updates.append(f"    _np.multiply(_lr, _g.data, out={scratch})")
             updates.append(f"    _p = {name}.data; _p -= {scratch}; {name}._vc[0] += 1")
+    return _write_guarded(lines, ns, conds, updates, scratches,
+                          [f"if not _sgd(O{k}, SC{k}):", f"    E{k}(*A{k})"])
+
+
+def _write_guarded(lines, ns, conds, updates, scratches, otherwise) -> bool:
+    """An optimizer's step written out: ``updates`` under ``if conds:``, else the lines
+    ``otherwise`` (the step called as it is).  False, writing nothing, without updates."""
     if not scratches:
         return False
     _share_scratch(scratches, ns)
     lines.append(f"if {' and '.join(conds)}:")
     lines.extend("    " + line for line in updates)
     lines.append("else:")
-    lines.append(f"    if not _sgd(O{k}, SC{k}):")
-    lines.append(f"        E{k}(*A{k})")
+    lines.extend("    " + line for line in otherwise)
     return True
 
 
@@ -915,14 +919,7 @@ def _emit_adam(opt, k, ns, lines) -> bool:
                 "    _np.sqrt(_es, out=_s); _s /= (1 - _b2 ** _t) ** 0.5; _s += _eps",
                 "    _np.divide(_ea, _s, out=_s); _s *= _lr / (1 - _b1 ** _t)",
                 f"    _p = {name}.data; _p -= _s; {name}._vc[0] += 1"]
-    if not scratches:
-        return False
-    _share_scratch(scratches, ns)
-    lines.append(f"if {' and '.join(conds)}:")
-    lines.extend("    " + line for line in updates)
-    lines.append("else:")
-    lines.append(f"    E{k}(*A{k})")
-    return True
+    return _write_guarded(lines, ns, conds, updates, scratches, [f"E{k}(*A{k})"])
 
 
 def _sgd(opt, scratch) -> bool:

@@ -294,6 +294,9 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
 
     manual_seed(cfg["seed"])
     model, optimizer, scheduler, loss_fn = build(cfg, meta)
+    # --device: the parameters move (the optimizer holds the same objects); batches follow
+    # the model in the Trainer, a checkpoint loads into the model's device.
+    model.to(cfg.get("device", "cpu"))
     history, start = History(), 0
     if ckpt_in is not None:
         _, old = read_checkpoint(ckpt_in)
@@ -359,6 +362,7 @@ def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test
         print(f"bricks: training stopped: {trainer.history.stopped_reason}", file=sys.stderr)
     elapsed = time.perf_counter() - t0
 
+    model.cpu()  # the final scores and plots on the host (as the saved run is read back)
     result = evaluate(unscaled(model, y_scaler), (X_test_in, y_test), loss_fn,
                       metrics_for(d["task"]), 512)
     if dist.rank() == 0:

@@ -41,6 +41,7 @@ DEFAULTS = {
     "image_mode": "RGB",   # --data FOLDER: RGB or L (grey)
     "schedule": "cosine",
     "threads": 1,
+    "device": "cpu",       # cuda / cuda:N: train on a GPU (docs/gpu.md)
     "out": None,
     "quiet": False,
 }
@@ -52,7 +53,7 @@ TARGET_SCALERS = ("standard", "none")
 AUGMENTS = ("shift", "rotate", "noise", "none")
 SCHEDULES = ("cosine", "step", "none")
 # Options that a resumed run may change; the others must match the checkpoint.
-RESUMABLE = ("epochs", "out", "quiet", "threads", "compile")
+RESUMABLE = ("epochs", "out", "quiet", "threads", "compile", "device")
 
 
 class RunError(ValueError):
@@ -102,8 +103,9 @@ def check_config(cfg: dict) -> dict:
     for key in ("batch_norm", "quiet", "compile"):
         need(isinstance(cfg[key], bool), f"{key.replace('_', '-')} must be true or false, "
                                          f"got {cfg[key]!r}")
-    for key in ("data", "model", "activation"):
+    for key in ("data", "model", "activation", "device"):
         need(isinstance(cfg[key], str), f"{key} must be a string, got {cfg[key]!r}")
+    cfg["device"] = _available_device(cfg["device"])
     need(cfg["image_mode"] in ("RGB", "L"), f"image-mode must be RGB or L, got "
                                             f"{cfg['image_mode']!r}")
     if cfg["image_size"] is not None:
@@ -111,6 +113,16 @@ def check_config(cfg: dict) -> dict:
     if cfg["target"] is not None:
         cfg["target"] = str(cfg["target"])
     return cfg
+
+
+def _available_device(name: str) -> str:
+    """``name`` checked: a device bricks knows and this machine has (else a RunError)."""
+    from bricks.devices import as_device, check_available
+
+    try:
+        return str(check_available(as_device(name), "--device"))
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
 
 
 def image_size(value) -> str:

@@ -24,7 +24,7 @@ seed, model initialization and data give the same History bit for bit.
 from __future__ import annotations
 
 from bricks.autograd import no_grad
-from bricks.backend import is_floating, manual_seed, xp
+from bricks.backend import get_array_module, is_floating, manual_seed, to_numpy, xp
 from bricks.data import DataLoader, TensorDataset
 from bricks.distributed.fit import fit_hooks
 from bricks.tensor import Tensor
@@ -218,9 +218,9 @@ class Trainer:
             loss, out = self.train_step(x, y)
             n = len(out)
             loss_sum, count = loss_sum + loss * n, count + n
-            if self.metrics and n:
-                outputs.append(out.data)
-                targets.append(_raw(y))
+            if self.metrics and n:  # metrics are computed on the host
+                outputs.append(to_numpy(out.data))
+                targets.append(to_numpy(_raw(y)))
             self.global_step += 1
             if progress is not None:
                 progress.update(loss)
@@ -394,6 +394,8 @@ def _forward_all(model, data, batch_size: int):
                 x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
                 if param is not None and is_floating(x.dtype) and x.dtype != param.dtype:
                     x = x.to(param.dtype)
+                if param is not None and type(x.data) is not type(param.data):
+                    x = x.to(param.device)  # host data for a model on a GPU
                 yield model(x), y
     finally:
         model.train(was_training)
@@ -432,10 +434,12 @@ def evaluate(model, data, loss_fn=None, metrics=None, batch_size: int = 256,
             y_t = y if isinstance(y, Tensor) else Tensor(xp.asarray(y))
             if is_floating(y_t.dtype) and y_t.dtype != out.dtype:
                 y_t = y_t.to(out.dtype)
+            if type(y_t.data) is not type(out.data):
+                y_t = y_t.to(out.device)
             loss_sum += loss_fn(out, y_t).item() * len(out)
         count += len(out)
-        outputs.append(out.data)
-        targets.append(_raw(y))
+        outputs.append(to_numpy(out.data))  # metrics are computed on the host
+        targets.append(to_numpy(_raw(y)))
     logs = {} if loss_fn is None else {"loss": loss_sum / max(count, 1)}
     y_true, y_pred = xp.concatenate(targets), xp.concatenate(outputs)
     for name, fn in names:
@@ -462,4 +466,4 @@ def predict(model, data, batch_size: int = 256) -> Tensor:
         (5, 2)
     """
     outputs = [out.data for out, _ in _forward_all(model, data, batch_size)]
-    return Tensor(xp.concatenate(outputs))
+    return Tensor(get_array_module(*outputs).concatenate(outputs))  # on the model's device
