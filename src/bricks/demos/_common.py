@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DemoResult", "new_figure", "save_figure"]
+import bricks
+
+__all__ = ["DemoResult", "new_figure", "save_figure", "compiled_step", "compiled_loss"]
 
 
 @dataclass
@@ -54,3 +56,34 @@ def save_figure(fig, out_dir, name: str) -> Path:
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
     return path
+
+
+def compiled_step(model, loss_fn, opt, outputs: bool = False):
+    """``step(x, y)``: one training step (zero_grad, loss, backward, optimizer step) through
+    ``bricks.compile``, returning the loss (and the model's outputs, with ``outputs``).
+
+    The demos that train many small networks spend most of their time in Python around
+    each tiny op; the compiled step runs the same arithmetic (the same numbers: the tests
+    compare them bit for bit) several times faster.  It is traced on its first two calls
+    with each input shape and replayed from then on.
+    """
+
+    def train_step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss = loss_fn(out, y)
+        loss.backward()
+        opt.step()
+        return (loss, out) if outputs else loss
+
+    return bricks.compile(train_step)
+
+
+def compiled_loss(model, loss_fn):
+    """``loss(x, y)`` without gradients (an evaluation between steps), compiled."""
+
+    def evaluate(x, y):
+        with bricks.no_grad():
+            return loss_fn(model(x), y)
+
+    return bricks.compile(evaluate)

@@ -22,7 +22,7 @@ import bricks
 from bricks import nn
 from bricks.backend import xp
 from bricks.data.datasets import make_regression_1d
-from bricks.demos._common import DemoResult, new_figure, save_figure
+from bricks.demos._common import DemoResult, compiled_loss, compiled_step, new_figure, save_figure
 
 NAME = "batch-size"
 TITLE = "Batch size: the gradient noise of small mini-batches"
@@ -74,14 +74,12 @@ def _sgd(X, y, batch_size: int, steps: int, lr: float, seed: int = 0):
     loss_fn = nn.MSELoss()
     rng = xp.random.default_rng(seed)
     Xt, yt = bricks.tensor(X), bricks.tensor(y)
+    step, full_loss = compiled_step(model, loss_fn, opt), compiled_loss(model, loss_fn)
     losses = []
     for _ in range(steps):
         idx = rng.choice(len(X), batch_size, replace=False)
-        opt.zero_grad()
-        loss_fn(model(bricks.tensor(X[idx])), bricks.tensor(y[idx])).backward()
-        opt.step()
-        with bricks.no_grad():
-            losses.append(loss_fn(model(Xt), yt).item())
+        step(bricks.tensor(X[idx]), bricks.tensor(y[idx]))
+        losses.append(full_loss(Xt, yt).item())
     return losses
 
 

@@ -18,7 +18,7 @@ import bricks
 from bricks import nn
 from bricks.backend import to_numpy, xp
 from bricks.data import datasets
-from bricks.demos._common import DemoResult, new_figure, save_figure
+from bricks.demos._common import DemoResult, compiled_step, new_figure, save_figure
 
 NAME = "init-symmetry"
 TITLE = "Zero initialization keeps hidden units identical; random init breaks the symmetry"
@@ -55,13 +55,8 @@ def _train(init: str, X, y, steps: int, lr: float, unit=nn.Sigmoid):
     yt = bricks.tensor(y.reshape(-1, 1).astype(xp.float32))
     loss_fn = nn.BCEWithLogitsLoss()
     opt = bricks.optim.Adam(net.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = loss_fn(net(Xt), yt)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss))
+    step = compiled_step(net, loss_fn, opt)
+    losses = [float(step(Xt, yt)) for _ in range(steps)]
     with bricks.no_grad():
         logits = to_numpy(net(Xt).data).ravel()
         losses.append(float(loss_fn(net(Xt), yt)))

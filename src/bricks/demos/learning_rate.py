@@ -40,7 +40,7 @@ def _train(X, y, lr: float, steps: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # NaNGuard's message: we report it
         history = fit(model, nn.MSELoss(), opt, (X, y), epochs=steps, batch_size=len(X),
-                      callbacks=[guard], seed=0, verbose=False)
+                      callbacks=[guard], seed=0, verbose=False, compile=True)
     losses = history["loss"]
     diverged = guard.message is not None or not math.isfinite(losses[-1])
     return losses, diverged, history.stopped_reason

@@ -15,7 +15,7 @@ import time
 import bricks
 from bricks import nn
 from bricks.backend import to_numpy, xp
-from bricks.demos._common import DemoResult, new_figure, save_figure
+from bricks.demos._common import DemoResult, compiled_step, new_figure, save_figure
 
 NAME = "linear-collapse"
 TITLE = "Stacked linear layers collapse into one; a nonlinearity learns XOR"
@@ -60,13 +60,10 @@ def _train_xor(nonlinear: bool, seed: int, steps: int, lr: float = 0.05):
     y = bricks.tensor(Y_XOR.reshape(-1, 1), dtype=bricks.float32)
     loss_fn = nn.BCEWithLogitsLoss()
     opt = bricks.optim.Adam(net.parameters(), lr=lr)
+    step = compiled_step(net, loss_fn, opt, outputs=True)
     best = 0.0
     for _ in range(steps):
-        opt.zero_grad()
-        logits = net(X)
-        loss = loss_fn(logits, y)
-        loss.backward()
-        opt.step()
+        _, logits = step(X, y)
         acc = float(((to_numpy(logits.data).ravel() > 0) == (Y_XOR > 0.5)).mean())
         best = max(best, acc)
     with bricks.no_grad():

@@ -27,7 +27,7 @@ import bricks
 from bricks import nn, optim
 from bricks.backend import to_numpy, xp
 from bricks.data import datasets
-from bricks.demos._common import DemoResult, new_figure, save_figure
+from bricks.demos._common import DemoResult, compiled_step, new_figure, save_figure
 
 NAME = "optimizers"
 TITLE = "Optimizers on a narrow canyon, Rosenbrock and a small MLP"
@@ -138,13 +138,21 @@ def descend(name: str, problem: str, max_iter: int) -> dict:
         loss.backward()
         return loss
 
+    def first_order_step():
+        opt.zero_grad()
+        loss = f(w)
+        loss.backward()
+        opt.step()
+        return loss
+
+    # The loss at w and the step from it in one compiled call: the step is taken even on
+    # the iteration where the loop stops (w after the loop is not used).
+    descent_step = bricks.compile(first_order_step)
     path, values = [list(spec["start"])], []
     iterations, diverged, steps = None, False, 0
     for k in range(max_iter + 1):
         if kind == FIRST:
-            opt.zero_grad()
-            loss = f(w)
-            value = float(loss)
+            value = float(descent_step())
         else:
             with bricks.no_grad():
                 value = float(f(w))
@@ -158,9 +166,7 @@ def descend(name: str, problem: str, max_iter: int) -> dict:
         if k == max_iter:
             break
         if kind == FIRST:
-            loss.backward()
             calls += 1
-            opt.step()
         else:
             opt.step(closure)
         steps += 1
@@ -243,6 +249,7 @@ def train_mlp(name: str, epochs: int, batch: int = 20) -> dict:
         with bricks.no_grad():
             return float(loss_fn(net(Xt), yt))
 
+    step = compiled_step(net, loss_fn, opt)
     losses, seconds = [full_loss()], [0.0]
     start = time.perf_counter()
     for _ in range(epochs):
@@ -250,9 +257,7 @@ def train_mlp(name: str, epochs: int, batch: int = 20) -> dict:
             order = rng.permutation(len(y))
             for i in range(0, len(y), batch):
                 idx = order[i:i + batch]
-                opt.zero_grad()
-                loss_fn(net(bricks.tensor(X[idx])), bricks.tensor(y[idx])).backward()
-                opt.step()
+                step(bricks.tensor(X[idx]), bricks.tensor(y[idx]))
         else:
             opt.step(closure)
         seconds.append(time.perf_counter() - start)

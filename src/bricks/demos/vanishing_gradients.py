@@ -18,7 +18,7 @@ import bricks
 from bricks import nn
 from bricks.backend import to_numpy, xp
 from bricks.data import datasets
-from bricks.demos._common import DemoResult, new_figure, save_figure
+from bricks.demos._common import DemoResult, compiled_loss, compiled_step, new_figure, save_figure
 
 NAME = "vanishing-gradients"
 TITLE = "Vanishing gradients: deep sigmoid MLP versus ReLU with He init"
@@ -71,17 +71,15 @@ def _train(net, X, y, loss_fn, steps, batch, lr, every):
     opt = bricks.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     Xt, yt = bricks.tensor(X), bricks.tensor(y)
     rng = xp.random.default_rng(0)  # the same batches for every net
+    update, full_loss = compiled_step(net, loss_fn, opt), compiled_loss(net, loss_fn)
     curve = []
     for step in range(steps + 1):
         if step % every == 0:
-            with bricks.no_grad():
-                curve.append((step, float(loss_fn(net(Xt), yt))))
+            curve.append((step, float(full_loss(Xt, yt))))
         if step == steps:
             break
         idx = rng.choice(len(y), batch, replace=False)
-        opt.zero_grad()
-        loss_fn(net(bricks.tensor(X[idx])), bricks.tensor(y[idx])).backward()
-        opt.step()
+        update(bricks.tensor(X[idx]), bricks.tensor(y[idx]))
     with bricks.no_grad():
         acc = float((to_numpy(net(Xt).data).argmax(1) == y).mean())
     return curve, acc

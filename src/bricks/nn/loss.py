@@ -503,6 +503,10 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
 def _any_ignored(t, shape, ignore_index: int, op: str) -> bool:
     """Whether a target equals ``ignore_index``; raises if one is out of range."""
     classes = shape[1]
+    if t.size:
+        lo, hi = t.min(), t.max()
+        if 0 <= lo and hi < classes and not lo <= ignore_index <= hi:
+            return False  # the usual case, in two reductions
     ignored = t == ignore_index
     bad = ~ignored & ((t < 0) | (t >= classes))
     if bad.any():

@@ -279,7 +279,22 @@ def lower(graph: Graph) -> Graph:
         out.append(node)
     graph.nodes = out
     _apply_renames(graph, rename)
+    _fold_transposes(graph)
     return graph
+
+
+def _fold_transposes(graph):
+    """A transpose of a transpose that gives back the original axes is the original (the
+    backward of ``x @ W.T`` transposes ``W.T`` again): its readers read the original."""
+    producer = {n.outs[0]: n for n in graph.nodes if n.op == "transpose"}
+    rename = {}
+    for node in graph.nodes:
+        inner = producer.get(node.ins[0]) if node.op == "transpose" else None
+        if inner is not None:
+            d1, d2 = inner.attrs["dims"], node.attrs["dims"]
+            if all(d1[d2[i]] == i for i in range(len(d2))):
+                rename[node.outs[0]] = inner.ins[0]
+    _apply_renames(graph, rename)
 
 
 def _apply_renames(graph, rename):
@@ -517,7 +532,8 @@ def _emit(graph, node, v, o, lines, ns, k):
         if "swapped" in node.attrs:
             d = node.attrs["swapped"]
             lines.append(f"_np.matmul({ins[1]}.T, {ins[0]}.T, out={d})")
-            lines.append(f"{res} = {d}.T")
+            if not node.attrs.get("unread"):
+                lines.append(f"{res} = {d}.T")
         else:
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]}"
                          f"{'' if alloc else ', out=' + o})")
@@ -917,7 +933,7 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
     # written straight into the transposed view of the gradient's own buffer (the same
     # kernel on the same operands, so the same bits), instead of a strided copy after it.
     producer = {o: n for n in graph.nodes for o in n.outs if o is not None}
-    into = {}
+    into, silent = {}, set()
     for k, node in enumerate(graph.nodes):
         if node.op != "deliver":
             continue
@@ -938,10 +954,12 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
         ns[f"D{k}"], ns[f"_Dt{k}"] = buf, buf.transpose(inverse)
         into[id(m)] = f"_Dt{k}"
         node.attrs["src"] = f"D{k}"
+        silent.add(id(t))  # its only reader, the delivery, reads D{k} itself
         if len(values[v].shape) == 2:
             # (a.T @ g).T computed as g.T @ a into C-ordered memory, where BLAS is faster;
             # every element is the same dot product (the tests compare the bits).
             m.attrs["swapped"] = f"D{k}"
+            m.attrs["unread"] = True  # its output, seen through t, is D{k}.T: not needed
     # A gradient delivered after zero_grad() (set_to_none), with no other optimizer call
     # between: the delivery just assigns it, and zero_grad leaves that parameter alone.
     cleared = {}
@@ -1044,7 +1062,8 @@ def generate(graph: Graph, reuse: bool = True) -> Plan:
             node.attrs["copy"] = not ("src" in node.attrs or (
                 producer_op.get(v0) in _BUFFERED and delivered[v0] == 1
                 and v0 not in outputs))
-        _emit(graph, node, name, o, lines, ns, k)
+        if id(node) not in silent:
+            _emit(graph, node, name, o, lines, ns, k)
         rest = reads(node)
         for i in early:
             if i is not None:

@@ -25,6 +25,7 @@ __all__ = ["CompiledFunction", "compile_function"]
 # Two records of the same shapes that disagree this many times in a row: fall back.
 _MAX_MISMATCHES = 3
 _DIFFER = "does different things on two calls with the same shapes"
+_ARG_NAMES = tuple(f"arg{i}" for i in range(16))
 
 
 class CompiledFunction:
@@ -55,23 +56,42 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if self.fallback_reason is not None:
             return self.fn(*args, **kwargs)
-        args = tuple(Tensor._make(a, False, None, 0) if type(a) is ndarray else a
-                     for a in args)
-        kwargs = {k: Tensor._make(a, False, None, 0) if type(a) is ndarray else a
-                  for k, a in kwargs.items()}
+        # The per-call work before the plan runs, kept short: the key is the inputs' shapes,
+        # dtypes and requires_grad, and whether gradients are on.
+        make = Tensor._make
         named = {}
-        key = [autograd.is_grad_enabled()]
-        for i, a in enumerate(args):
-            self._key_part(f"arg{i}", a, named, key)
-        for k, a in kwargs.items():
-            self._key_part(k, a, named, key)
+        key = [autograd._state.enabled]
+        if args:
+            if any(type(a) is ndarray for a in args):
+                args = tuple(make(a, False, None, 0) if type(a) is ndarray else a
+                             for a in args)
+            names = _ARG_NAMES if len(args) <= len(_ARG_NAMES) else [
+                f"arg{i}" for i in range(len(args))]
+            for name, a in zip(names, args):
+                if isinstance(a, Tensor):
+                    named[name] = a
+                    key.append((a.data.shape, a.data.dtype, a._requires_grad))
+                else:
+                    key.append((name, a))
+        if kwargs:
+            kwargs = {k: make(a, False, None, 0) if type(a) is ndarray else a
+                      for k, a in kwargs.items()}
+            for name, a in kwargs.items():
+                if isinstance(a, Tensor):
+                    named[name] = a
+                    key.append((name, a.data.shape, a.data.dtype, a._requires_grad))
+                else:
+                    key.append((name, a))
         try:
             key = tuple(key)
-            hash(key)
+            entries = self.plans.get(key, ())
         except TypeError:
             return self.fn(*args, **kwargs)  # unhashable arguments: nothing to key a plan on
-        for modules, flags, plan, structure, graphs in self.plans.get(key, ()):
-            if all(m.training is f for m, f in zip(modules, flags)):
+        for modules, flags, plan, structure, graphs in entries:
+            for m, f in zip(modules, flags):
+                if m.training is not f:
+                    break
+            else:
                 self.plans.move_to_end(key)
                 self.graph_before, self.graph = graphs
                 arrays = {n: t.data for n, t in named.items()}
@@ -83,16 +103,10 @@ class CompiledFunction:
                     # the plan, so nothing has run yet.
                     self.eager_calls += 1
                     return self.fn(*args, **kwargs)
+                if structure[0] == "t":
+                    return make(out[structure[1]], False, None, 0)
                 return _rebuild(structure, out)
         return self._trace(key, named, args, kwargs)
-
-    @staticmethod
-    def _key_part(name, a, named, key):
-        if isinstance(a, Tensor):
-            named[name] = a
-            key.append((name, a.data.shape, a.data.dtype.str, a._requires_grad))
-        else:
-            key.append((name, a))
 
     # ------------------------------------------------------------ tracing
     def _trace(self, key, named, args, kwargs):
