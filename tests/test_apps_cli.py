@@ -151,9 +151,9 @@ def test_predict_refuses_an_edited_text_vectorizer(reviews_run, capsys, tmp_path
     for bad in ({"class": "TfidfVectorizer"}, {**meta["data"]["source"]["text"],
                                                 "vocabulary": {"tokens": [1, 2]}}):
         meta["data"]["source"]["text"] = bad
-        from bricks.cli import _restore
+        from bricks.train.saved_run import restore
 
-        model, scaler, *_ = _restore(os.path.join(reviews_run, "checkpoint.safetensors"))
+        model, scaler, *_ = restore(os.path.join(reviews_run, "checkpoint.safetensors"))
         save_checkpoint(edited / "checkpoint.safetensors", model, epoch=ckpt["epoch"],
                         history=ckpt["history"], metadata=meta)
         code, out, err = run(capsys, "predict", str(edited), "great drug")

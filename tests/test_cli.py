@@ -192,6 +192,55 @@ def test_train_steps_the_schedule_before_the_other_callbacks(tmp_path, monkeypat
     assert ckpt["scheduler"]["last_epoch"] == 3
 
 
+def test_optimizers_come_from_the_one_table(tmp_path):
+    """Issue 17.3: --optimizer accepts exactly bricks.optim.OPTIMIZERS' names and builds
+    them with bricks.optim.create: the table's learning rate and options when none given."""
+    from bricks.cli import build_parser
+    from bricks.optim import OPTIMIZERS
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    choices = next(a.choices for a in train._actions if "--optimizer" in a.option_strings)
+    assert list(choices) == list(OPTIMIZERS)
+    out = str(tmp_path / "r")
+    assert main(["train", *SMALL, "--optimizer", "nesterov", "--schedule", "none",
+                 "--out", out]) == 0
+    ckpt = load_checkpoint(os.path.join(out, "checkpoint.safetensors"), restore_rng=False)
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert group["lr"] == OPTIMIZERS["nesterov"].lr
+    assert group["momentum"] == 0.9 and group["nesterov"] is True
+
+
+def test_compile_is_the_default_and_gives_the_eager_run(moons_run, tmp_path):
+    """Issue 11: `bricks train` compiles its updates by default (the same numbers, faster);
+    --no-compile trains eagerly, and the two runs are equal bit for bit."""
+    with open(os.path.join(moons_run, "config.toml")) as f:
+        assert "compile = true" in f.read()
+    out = str(tmp_path / "eager")
+    assert main(["train", *SMALL, "--no-compile", "--out", out]) == 0
+    with open(os.path.join(out, "config.toml")) as f:
+        assert "compile = false" in f.read()
+    for name in ("history.csv",):
+        with open(os.path.join(out, name)) as f1, open(os.path.join(moons_run, name)) as f2:
+            assert f1.read() == f2.read()
+    a, b = _weights(out), _weights(moons_run)
+    assert all(xp.array_equal(a[k].data, b[k].data) for k in a if k.startswith("model."))
+
+
+def test_compile_benchmark_runs_and_compares(capsys):
+    """benchmarks/bench_cli_compile.py (the numbers behind compile's default) in its
+    smallest setting: both modes run and give the same result line."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_cli_compile.py"
+    spec = importlib.util.spec_from_file_location("bench_cli_compile", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main_bench(["--reps", "1", "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert "same results: True" in out and out.count("test accuracy:") == 2
+
+
 # ---------------------------------------------------------------- resume
 def _weights(folder):
     return load(os.path.join(folder, "checkpoint.safetensors"))
@@ -203,7 +252,8 @@ def test_resume_gives_the_uninterrupted_weights(tmp_path):
     full, part = str(tmp_path / "full"), str(tmp_path / "part")
     assert main(["train", *opts, "--epochs", "4", "--out", full]) == 0
     assert main(["train", *opts, "--epochs", "2", "--out", part]) == 0
-    assert main(["train", "--resume", part, "--epochs", "4", "--quiet"]) == 0
+    # --no-compile may change on resume: the same numbers either way
+    assert main(["train", "--resume", part, "--epochs", "4", "--no-compile", "--quiet"]) == 0
     a, b = _weights(full), _weights(part)
     assert list(a) == list(b) and all(xp.array_equal(a[k].data, b[k].data) for k in a)
     with open(os.path.join(full, "history.csv")) as f1, open(

@@ -66,15 +66,18 @@ class _Lib:
 
 BR = _Lib("bricks", bricks, lambda a: bricks.tensor(np.array(a)),
           linear=bricks.nn.functional.linear, mse_loss=bricks.nn.functional.mse_loss,
-          cross_entropy=bricks.nn.functional.cross_entropy)
+          cross_entropy=bricks.nn.functional.cross_entropy,
+          softplus=bricks.functions.elementwise.softplus)
 TO = _Lib("torch", torch, lambda a: torch.from_numpy(np.array(a)), pad=TF.pad,
           one_hot=TF.one_hot, linear=TF.linear, mse_loss=TF.mse_loss,
-          cross_entropy=TF.cross_entropy)
+          cross_entropy=TF.cross_entropy,
+          # the pure log(1 + e^x): PyTorch's default threshold=20 switches to x itself
+          softplus=lambda x: TF.softplus(x, threshold=1e9))
 
 
 def _array(t):
     if isinstance(t, bricks.Tensor):
-        return np.array(t.data)
+        return np.array(bricks.backend.to_numpy(t.data))  # from any device (test_device_*)
     if t._is_zerotensor():  # PyTorch's symbolic zeros (abs's double backward) hold no data
         return np.zeros(t.shape, dtype=torch.empty((), dtype=t.dtype).numpy().dtype)
     return t.detach().numpy().copy()
@@ -742,6 +745,8 @@ ROWS = [
     U("tanh", lambda L, x: L.tanh(x), -3, 3),
     U("sigmoid", lambda L, x: L.sigmoid(x), -8, 8),
     U("sigmoid_saturated", lambda L, x: L.sigmoid(x), -60, 60, away=15),
+    U("softplus", lambda L, x: L.softplus(x), -8, 8),
+    U("softplus_saturated", lambda L, x: L.softplus(x), -60, 60, away=15),
     U("relu", lambda L, x: L.relu(x), away=0.05),
     U("abs", lambda L, x: L.abs(x), away=0.05),
     U("abs_builtin", lambda L, x: abs(x), away=0.05),

@@ -310,7 +310,24 @@ def test_checkpoint_tensor_layout(tmp_path):
     assert document["model"] == ["weight", "bias"]
     assert document["optimizer"]["class"] == "SGD"
     assert document["epoch"] == 1
+    assert document["bricks_version"] == bricks.__version__
     json.dumps(document, allow_nan=False)  # plain, strict JSON
+
+
+def test_io_reads_the_version_from_its_module_not_the_package():
+    # bricks.io sits below the package's __init__ (which imports it): it reads the version
+    # from bricks._version, the one place it is written, instead of importing bricks.
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(bio))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert "bricks" not in imported
+    assert "bricks._version.__version__" in imported
+    assert bricks._version.__version__ == bricks.__version__
 
 
 def test_checkpoint_partial_and_mismatches(tmp_path):

@@ -38,8 +38,10 @@ def test_a_disagreeing_implementation_is_caught(bench, monkeypatch):
 def test_small_run_prints_every_row(bench, capsys, monkeypatch):
     monkeypatch.setattr(bench, "time_tiny_steps",
                         lambda loops=1: dict.fromkeys(bench.IMPLEMENTATIONS, 1e-5))
-    table = bench.main(["--samples", "512"])
-    assert table in capsys.readouterr().out
+    table = bench.main(["--samples", "512", "--clock", "cpu"])
+    out = capsys.readouterr().out
+    assert table in out and "cpu clock" in out
+    assert bench.CLOCK[0] is bench.time.process_time
     rows = [r for r in table.splitlines()[2:] if r.startswith("|")]
     assert len(rows) == 12
     for impl in bench.IMPLEMENTATIONS:

@@ -142,6 +142,33 @@ def test_nll_loss_and_gather_compile_without_fallback():
     assert [n.op for n in g.nodes[:3]] == ["guard", "reshape", "guard"]
 
 
+_W = bricks.tensor([1.0, 2.0, 0.5])
+
+
+@pytest.mark.parametrize("loss_fn", [
+    lambda a, b: F.cross_entropy(a, b, weight=_W),
+    lambda a, b: F.nll_loss(a.log_softmax(dim=1), b, weight=_W),
+    lambda a, b: F.cross_entropy(a, b, ignore_index=1),
+    lambda a, b: F.nll_loss(a.log_softmax(dim=1), b, ignore_index=1),
+], ids=["ce-weight", "nll-weight", "ce-ignore", "nll-ignore"])
+def test_values_read_from_the_targets_are_never_frozen(loss_fn):
+    # Traced twice on the same targets, a plan used to keep their class weights, ignore
+    # mask and the mean's denominator as constants, and gave wrong losses for the next
+    # targets. Now the arrays are plan steps and the denominator a guard.
+    rng = np.random.default_rng(0)
+    (m1, o1), (m2, o2) = _ce_pair(loss_fn)
+    eager = _step(m1, o1, loss_fn)
+    compiled = bricks.compile(_step(m2, o2, loss_fn), fallback=False)
+    x = bricks.tensor(rng.standard_normal((8, 3)).astype(np.float32))
+    first = bricks.tensor(rng.integers(0, 3, 8))
+    for i in range(8):
+        y = first if i < 3 else bricks.tensor(rng.integers(0, 3, 8))
+        assert eager(x, y).item() == compiled(x, y).item()
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert compiled.graph is not None
+
+
 def _ce_pair(loss_fn):
     return _pair(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 3)),
                  lambda p: optim.SGD(p, lr=0.05))
@@ -234,6 +261,74 @@ def test_tracing_leaves_no_garbage_holding_arrays():
         assert not [o for o in gc.get_objects() if isinstance(o, Tracer)]
     finally:
         gc.enable()
+
+
+def test_sigmoid_and_bce_with_logits_become_kernels():
+    # The small classifiers of the demos: no Function is called per step any more.
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((16, 2)).astype(np.float32) * 30 for _ in range(3)]
+    ys = [(rng.random((16, 1)) > 0.5).astype(np.float32) for _ in range(3)]
+    compiled, _ = _run_both(
+        lambda: nn.Sequential(nn.Linear(2, 8), nn.Sigmoid(), nn.Linear(8, 1)),
+        lambda p: optim.Adam(p, lr=0.05), nn.BCEWithLogitsLoss(), xs, ys, calls=6)
+    g = compiled.graph
+    for op in ("sigmoid", "sigmoid_grad", "bce_logits", "bce_logits_grad"):
+        assert g.count(op) == 1, op
+    assert not [n for n in g.nodes if n.op in ("call", "call_bwd")]
+
+
+def test_indexing_and_powers_become_kernels():
+    # The optimizers demo's test functions: w[0], w[1], ** 2 (and ** 3, a slice).
+    w1 = bricks.nn.Parameter(bricks.tensor([-1.2, 1.0, 0.5], dtype=bricks.float64))
+    w2 = bricks.nn.Parameter(bricks.tensor([-1.2, 1.0, 0.5], dtype=bricks.float64))
+
+    def make(w):
+        opt = optim.SGD([w], lr=1e-3, momentum=0.5)
+
+        def step():
+            opt.zero_grad()
+            loss = (1.0 - w[0]) ** 2 + 100.0 * (w[1] - w[0] ** 2) ** 2 + (w[1:] ** 3).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    eager, compiled = make(w1), bricks.compile(make(w2), fallback=False)
+    for _ in range(6):
+        assert eager().item() == compiled().item()
+        np.testing.assert_array_equal(w1.data, w2.data)
+    g = compiled.graph
+    assert g.count("basic_index") == 3 and g.count("index_grad") >= 3  # w[0] made once
+    assert g.count("pow_scalar") == 4 and g.count("pow_scalar_grad") == 4
+    assert not [n for n in g.nodes if n.op in ("call", "call_bwd")]
+
+
+@pytest.mark.parametrize("change", ["none", "lr", "betas", "amsgrad", "state"])
+def test_adam_step_written_into_the_plan(change):
+    xs, ys = _data()
+    (m1, o1), (m2, o2) = _pair(lambda: nn.Sequential(nn.Linear(3, 8), nn.Tanh(),
+                                                     nn.Linear(8, 3)),
+                               lambda p: optim.Adam(p, lr=0.01))
+    eager = _step(m1, o1, F.cross_entropy)
+    compiled = bricks.compile(_step(m2, o2, F.cross_entropy), fallback=False)
+    for i in range(7):
+        if i == 4:
+            for opt in (o1, o2):
+                group = opt.param_groups[0]
+                if change == "lr":
+                    group["lr"] = 0.1
+                elif change == "betas":
+                    group["betas"] = (0.3, 0.5)  # 1 - beta1 >= 0.5: lerp's other form
+                elif change == "amsgrad":
+                    group["amsgrad"] = True
+                elif change == "state":
+                    opt.load_state_dict(opt.state_dict())
+        x, y = bricks.tensor(xs[i % 3]), bricks.tensor(ys[i % 3])
+        assert eager(x, y).item() == compiled(x, y).item()
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            np.testing.assert_array_equal(p.data, q.data)
+    assert "_np.sqrt(_es, out=_s)" in compiled.plan.source
+    assert [o2.state[p]["step"] for p in m2.parameters()] == [7.0] * 4
 
 
 @pytest.mark.parametrize("change", ["weight_decay", "nesterov", "momentum", "lr", "state",
@@ -482,8 +577,8 @@ def test_cli_train_compile_gives_the_same_run(tmp_path, capsys):
     from bricks.cli import main
 
     histories = []
-    for flag in ([], ["--compile"]):
-        out = tmp_path / ("c" if flag else "e")
+    for flag in (["--no-compile"], ["--compile"]):
+        out = tmp_path / flag[0][2:]
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)  # no eager fallback
             assert main(["train", "--data", "moons", "--model", "mlp:16", "--epochs", "2",
@@ -491,4 +586,5 @@ def test_cli_train_compile_gives_the_same_run(tmp_path, capsys):
         histories.append(json.loads((out / "history.json").read_text()))
     capsys.readouterr()
     assert histories[0]["history"]["loss"] == histories[1]["history"]["loss"]
-    assert "compile = true" in (tmp_path / "c" / "config.toml").read_text()
+    assert "compile = true" in (tmp_path / "compile" / "config.toml").read_text()
+    assert "compile = false" in (tmp_path / "no-compile" / "config.toml").read_text()

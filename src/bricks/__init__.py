@@ -4,6 +4,7 @@ The public surface, re-exported with an explicit list.  Reading order for learne
 ``tensor.py`` -> ``autograd.py`` -> ``functions/arithmetic.py`` (then the other op files).
 """
 
+from bricks import _version
 from bricks.autograd import (
     Function,
     enable_grad,
@@ -30,6 +31,7 @@ from bricks.backend import (
     set_rng_state,
     uint8,
 )
+from bricks.devices import device
 from bricks.functions.arithmetic import (
     add,
     div,
@@ -145,16 +147,18 @@ from bricks.higher_order import hessian, hvp, jacobian, jvp, vjp
 # The higher layers, so that `import bricks` gives bricks.nn and bricks.optim (as torch does).
 from bricks import data, io, nn, optim, testing, train, viz  # noqa: E402  isort: skip
 from bricks import symbolic  # noqa: E402  isort: skip
+from bricks import cuda  # noqa: E402  isort: skip
 from bricks.symbolic import compile  # noqa: E402  isort: skip
 from bricks.tensor import Tensor, tensor
 
 clip = clamp
-
-__version__ = "0.1.0"
+__version__ = _version.__version__
 
 __all__ = [
     # subpackages
-    "data", "io", "nn", "optim", "testing", "train", "viz", "symbolic", "compile",
+    "data", "io", "nn", "optim", "testing", "train", "viz", "symbolic", "compile", "cuda",
+    # devices
+    "device",
     # tensors and dtypes
     "Tensor", "tensor", "bool", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "get_default_dtype", "set_default_dtype",

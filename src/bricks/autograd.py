@@ -29,8 +29,10 @@ import functools
 import gc
 import threading
 import weakref
+from typing import NamedTuple
 
-from bricks.backend import generic, is_floating, ndarray, xp
+from bricks import backend
+from bricks.backend import generic, get_array_module, ndarray, xp
 
 __all__ = [
     "Function",
@@ -189,6 +191,49 @@ class set_grad_enabled(_GradMode):
 # ---------------------------------------------------------------- Function
 
 
+class Edge(NamedTuple):
+    """Where a node sends the gradient of one of its inputs: output ``output_nr`` of ``fn``,
+    the node that computed that input."""
+
+    fn: Function
+    output_nr: int
+
+
+class LeafEdge(NamedTuple):
+    """Where a node sends the gradient of an input that is a leaf (a tensor the user made
+    with ``requires_grad=True``): into that tensor's ``.grad``."""
+
+    leaf: Tensor
+
+
+_new_tuple = tuple.__new__  # Edge(fn, nr) without NamedTuple's Python-level __new__ (hot)
+
+
+def _edges_and_meta(inputs):
+    """A node's ``next_edges`` (an Edge, a LeafEdge, or None for an input that needs no
+    gradient) and ``input_meta`` (each input's shape and dtype, to check its gradient)."""
+    edges, meta = [], []
+    for t in inputs:
+        data = t.data
+        meta.append((data.shape, data.dtype))
+        if t.grad_fn is not None:
+            edges.append(_new_tuple(Edge, (t.grad_fn, t._output_nr)))
+        elif t._requires_grad:
+            edges.append(_new_tuple(LeafEdge, (t,)))
+        else:
+            edges.append(None)
+    return tuple(edges), tuple(meta)
+
+
+class _SavedInput:
+    """An input saved for backward, with its version when saved (for the in-place check)."""
+
+    __slots__ = ("tensor", "version")
+
+    def __init__(self, tensor, version):
+        self.tensor, self.version = tensor, version
+
+
 class _SavedOutput:
     """An output saved for backward, kept as its array to avoid an output->node->output cycle."""
 
@@ -235,7 +280,8 @@ class Function:
     def apply(cls, *inputs, **options):
         fn = cls.__new__(cls)
         record = False
-        values = None
+        values = []
+        elsewhere = False  # some input is not a NumPy array: check they share one device
         for t in inputs:
             if not isinstance(t, Tensor):
                 symbol = _deferred(inputs, options)
@@ -243,9 +289,16 @@ class Function:
                     return symbol._defer(cls.apply, inputs, options)
                 values, inputs = _constant_inputs(cls, inputs)
                 record = any(t._requires_grad for t in inputs)
+                elsewhere = True
                 break
+            data = t.data
+            values.append(data)
             if t._requires_grad:
                 record = True
+            if type(data) is not ndarray:
+                elsewhere = True
+        if elsewhere:
+            _check_devices(cls, inputs)
         if record:
             if _state.enabled:
                 fn._record = True
@@ -255,58 +308,40 @@ class Function:
                     _gc_pause.count_node()
             else:
                 record = False
-        if values is None:
-            values = [t.data for t in inputs]
         raw = fn.forward(*values, **options)
-        make = Tensor._make
-        if type(raw) is not tuple:
-            # The common single-output case, written out: this is the hottest path of bricks.
-            # NumPy hands back scalars, not 0-d arrays, from ufuncs and reductions on 0-d
-            # data; a scalar cannot be changed in place (optimizer steps on a 0-d grad).
-            original = raw
-            if isinstance(raw, generic):
-                raw = xp.asarray(raw)
-            if not record:
-                out = make(raw, False, None, 0)
-            else:
-                fn._set_edges(inputs)
-                fn.output_meta = ((raw.shape, raw.dtype),)
-                out = make(raw, True, fn, 0) if raw.dtype.kind == "f" else make(
-                    raw, False, None, 0)
-                if fn._saved is not None:
-                    fn._resolve_saved(inputs, (out,), (original,))
-            if cls.is_view:
-                out._vc = inputs[0]._vc
-            if _state.tracer is not None:
-                _state.tracer.record(fn, inputs, options, (out,))
-            return out
-        originals = raw
-        arrays = tuple(xp.asarray(a) if isinstance(a, generic) else a for a in raw)
-        if record:
-            fn._set_edges(inputs)
-            fn.output_meta = tuple((a.shape, a.dtype) for a in arrays)
-            outputs = tuple(
-                make(a, True, fn, i) if is_floating(a.dtype) else make(a, False, None, 0)
-                for i, a in enumerate(arrays)
-            )
-            if fn._saved is not None:
-                fn._resolve_saved(inputs, outputs, originals)
-        else:
-            outputs = tuple(make(a, False, None, 0) for a in arrays)
-        if cls.is_view:
-            for out in outputs:
-                out._vc = inputs[0]._vc
+        single = type(raw) is not tuple
+        outputs = fn._outputs(inputs, (raw,) if single else raw, record)
         if _state.tracer is not None:
             _state.tracer.record(fn, inputs, options, outputs)
-        return outputs
+        return outputs[0] if single else outputs
 
-    def _set_edges(self, inputs):
-        # Per input: its producer node and output slot, the leaf itself, or None (no grad).
-        self.next_edges = tuple(
-            (t.grad_fn, t._output_nr) if t.grad_fn is not None
-            else (t, -1) if t._requires_grad else None
-            for t in inputs)
-        self.input_meta = tuple((t.data.shape, t.data.dtype) for t in inputs)
+    def _outputs(self, inputs, raw, record):
+        """forward's arrays as Tensors; when ``record``, made by this node and connected to
+        the inputs' nodes, with the saved values resolved."""
+        make = Tensor._make
+        outputs = []
+        if record:
+            self.next_edges, self.input_meta = _edges_and_meta(inputs)
+            meta = []
+            for i, a in enumerate(raw):
+                if isinstance(a, generic):
+                    # NumPy hands back scalars, not 0-d arrays, from ufuncs and reductions on
+                    # 0-d data; a scalar cannot be changed in place (an optimizer's 0-d grad).
+                    a = xp.asarray(a)
+                meta.append((a.shape, a.dtype))
+                # Only floating outputs are differentiable (an argmax's indices are not).
+                outputs.append(make(a, True, self, i) if a.dtype.kind == "f" else const(a))
+            self.output_meta = tuple(meta)
+            if self._saved is not None:
+                self._resolve_saved(inputs, outputs, raw)
+        else:
+            for a in raw:
+                outputs.append(const(xp.asarray(a) if isinstance(a, generic) else a))
+        if self.is_view:
+            vc = inputs[0]._vc
+            for out in outputs:
+                out._vc = vc
+        return tuple(outputs)
 
     # ---- what forward and backward call
 
@@ -331,13 +366,14 @@ class Function:
             self._saved = arrays
 
     def _resolve_saved(self, inputs, outputs, originals):
+        # What forward saved, recognized: its inputs and outputs get version-checked.
         entries = []
         for a in self._saved:
             entry = a
             if a is not None:
                 for t in inputs:
                     if a is t.data:
-                        entry = (t, t._vc[0])
+                        entry = _SavedInput(t, t._vc[0])
                         break
                 else:
                     for i, t in enumerate(outputs):
@@ -346,57 +382,47 @@ class Function:
                             break
                     else:
                         if isinstance(a, (generic, bool, int, float)):
-                            entry = xp.asarray(a)
+                            entry = backend.asarray_like(a, outputs[0].data)
             entries.append(entry)
         self._saved = tuple(entries)
+
+    def _saved_values(self, as_tensors):
+        """The saved values, after checking that no in-place op changed them since."""
+        if self._freed:
+            raise RuntimeError(_FREED_MESSAGE.format(name=self.name()))
+        out = []
+        for entry in self._saved or ():
+            kind = type(entry)
+            if kind is _SavedInput:
+                t = entry.tensor
+                if t._vc[0] != entry.version:
+                    raise RuntimeError(
+                        _inplace_message(self, t.data.shape, t._vc[0], entry.version))
+                out.append(t if as_tensors else t.data)
+            elif kind is _SavedOutput:
+                if entry.vc[0] != entry.version:
+                    raise RuntimeError(
+                        _inplace_message(self, entry.array.shape, entry.vc[0], entry.version)
+                    )
+                if as_tensors:
+                    t = Tensor._make(entry.array, True, self, entry.index)
+                    t._vc = entry.vc
+                    out.append(t)
+                else:
+                    out.append(entry.array)
+            else:
+                out.append(const(entry) if as_tensors and entry is not None else entry)
+        return out
 
     @property
     def saved_tensors(self):
         """The saved values as Tensors, after checking no in-place op changed them."""
-        if self._freed:
-            raise RuntimeError(_FREED_MESSAGE.format(name=self.name()))
-        out = []
-        for entry in self._saved or ():
-            if entry is None:
-                out.append(None)
-            elif type(entry) is tuple:
-                t, version = entry
-                if t._vc[0] != version:
-                    raise RuntimeError(_inplace_message(self, t.data.shape, t._vc[0], version))
-                out.append(t)
-            elif type(entry) is _SavedOutput:
-                if entry.vc[0] != entry.version:
-                    raise RuntimeError(
-                        _inplace_message(self, entry.array.shape, entry.vc[0], entry.version)
-                    )
-                t = Tensor._make(entry.array, True, self, entry.index)
-                t._vc = entry.vc
-                out.append(t)
-            else:
-                out.append(Tensor._make(entry, False, None, 0))
-        return tuple(out)
+        return tuple(self._saved_values(True))
 
     @property
     def saved_arrays(self):
         """The saved values as arrays (for ``backward_arrays``), version-checked too."""
-        if self._freed:
-            raise RuntimeError(_FREED_MESSAGE.format(name=self.name()))
-        out = []
-        for entry in self._saved or ():
-            if type(entry) is tuple:
-                t, version = entry
-                if t._vc[0] != version:
-                    raise RuntimeError(_inplace_message(self, t.data.shape, t._vc[0], version))
-                out.append(t.data)
-            elif type(entry) is _SavedOutput:
-                if entry.vc[0] != entry.version:
-                    raise RuntimeError(
-                        _inplace_message(self, entry.array.shape, entry.vc[0], entry.version)
-                    )
-                out.append(entry.array)
-            else:
-                out.append(entry)
-        return out
+        return self._saved_values(False)
 
     def name(self) -> str:
         """``'ExpBackward'`` for ``Exp``: the name PyTorch users know from ``grad_fn``."""
@@ -445,20 +471,35 @@ def _deferred(inputs, options):
     return None
 
 
+def _check_devices(cls, inputs):
+    """Raise when the inputs of one op live on different devices (PyTorch's rule)."""
+    first = first_i = None
+    for i, t in enumerate(inputs):
+        kind = backend.device_type_of(t.data)
+        if first is None:
+            first, first_i = kind, i
+        elif kind is not first:
+            raise RuntimeError(
+                f"{cls.__name__.lower()}: expected all tensors to be on the same device, but "
+                f"input {first_i} is on {inputs[first_i].device} and input {i} on "
+                f"{t.device}; move one with .to(device)")
+
+
 def _constant_inputs(cls, inputs):
     """Inputs that are not Tensors (Python numbers, NumPy scalars and arrays) are constants,
     as in PyTorch's custom Functions: ``forward`` receives them unchanged, backward's
     gradient for them is ignored.  Returns (the values for forward, the inputs as Tensors).
     """
     values, tensors = [], []
+    like = next((t.data for t in inputs if isinstance(t, Tensor)), None)
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor):
             values.append(t.data)
             tensors.append(t)
             continue
-        if isinstance(t, (bool, int, float, generic, ndarray)):
+        if isinstance(t, (bool, int, float, generic)) or backend.is_array(t):
             values.append(t)
-            tensors.append(Tensor._make(xp.asarray(t), False, None, 0))
+            tensors.append(const(backend.asarray_like(t, like)))
             continue
         raise TypeError(
             f"{cls.__name__}.apply: input {i} is a {type(t).__name__}; pass Tensors, or "
@@ -536,9 +577,12 @@ class _GCPause:
 _gc_pause = _GCPause()
 
 
-def _zeros_for(meta):
+def _zeros(meta, raw, like):
+    """Zeros of an input's or output's (shape, dtype), on the device of the array ``like``:
+    an array when ``raw``, else a Tensor."""
     shape, dtype = meta
-    return Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0)
+    zeros = get_array_module(like).zeros(shape, dtype=dtype)
+    return zeros if raw else const(zeros)
 
 
 def _as_array(g):
@@ -548,10 +592,6 @@ def _as_array(g):
     if isinstance(g, (generic, bool, int, float)):
         return xp.asarray(g)
     return g  # an array of another module (CuPy)
-
-
-def _wrap(array):
-    return Tensor._make(array, False, None, 0)
 
 
 def run_backward(
@@ -570,54 +610,158 @@ def run_backward(
 
     Without ``create_graph`` the gradients flow as raw arrays (no Tensor per gradient, and
     each node's ``backward_arrays`` when it has one); hooks and results still see Tensors.
+
+    The steps: seed the roots' gradients (:func:`_seed`), discover the graph
+    (:func:`_discover`), count each node's dependencies (:func:`_count_dependencies`), run
+    the nodes' backward in dependency order, with their hooks (:func:`_propagate`), and
+    deliver the summed gradients to the leaves (:func:`_deliver_to_leaves`).
     """
     try:
-        return _run_backward(roots, grad_roots, retain_graph, create_graph, inputs,
-                             allow_unused)
+        # The fast path on raw arrays stays off while bricks.compile traces (the tracer
+        # records the Tensor-level backward of each node).
+        raw = not create_graph and _state.tracer is None
+        request = None if inputs is None else _Request(inputs)
+        buffers, leaves, root_nodes = _seed(roots, grad_roots, raw, request)
+        order = _discover(root_nodes)
+        needed = set(order) if request is None else request.nodes_reaching(order)
+        deps = _count_dependencies(order, needed)
+        with set_grad_enabled(create_graph):
+            _propagate(root_nodes, buffers, leaves, deps, needed, request, raw,
+                       retain_graph, create_graph)
+            _deliver_to_leaves(leaves, request, raw, create_graph)
+            if request is not None and create_graph:
+                request.connect_to_inputs()
     finally:
         _gc_pause.end()
+    return None if request is None else request.results(allow_unused)
 
 
-def _run_backward(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused):
-    # The fast path on raw arrays stays off while bricks.compile traces (the tracer records
-    # the Tensor-level backward of each node).
-    raw = not create_graph and _state.tracer is None
-    if raw:
-        grad_roots = [g.data for g in grad_roots]
-    captured = None
-    leaf_slot = {}
-    node_slot = {}
-    repeats = []  # (i, j): input i is input j again, and gets the same gradient
-    if inputs is not None:
-        captured = [None] * len(inputs)
+class _Request:
+    """What ``grad(outputs, inputs)`` asked for: one result slot per input, filled by the
+    engine when the input's gradient is complete (no ``.grad`` changes)."""
+
+    __slots__ = ("inputs", "leaf_slot", "node_slot", "repeats", "captured")
+
+    def __init__(self, inputs):
+        self.inputs = inputs
+        self.captured = [None] * len(inputs)
+        self.leaf_slot = {}  # id(leaf) -> slot
+        self.node_slot = {}  # (node, output_nr) -> slot, for inputs that are not leaves
+        self.repeats = []  # (i, j): input i is input j again, and gets the same gradient
         for i, t in enumerate(inputs):
             if not t._requires_grad:
                 raise RuntimeError(f"grad: input {i} does not require grad")
-            slots, key = (leaf_slot, id(t)) if t.grad_fn is None else (
-                node_slot, (t.grad_fn, t._output_nr))
+            slots, key = (self.leaf_slot, id(t)) if t.grad_fn is None else (
+                self.node_slot, (t.grad_fn, t._output_nr))
             if key in slots:
-                repeats.append((i, slots[key]))
+                self.repeats.append((i, slots[key]))
             else:
                 slots[key] = i
 
-    # Seed the buffers.  Leaves collect their gradient in leaf_buffers (one entry per leaf:
-    # tensor, summed gradient, whether that sum is a fresh array) and receive it once, at the
-    # end, so that their hooks see the total and not one partial sum per use.
-    buffers = {}
-    leaf_buffers = {}
-    root_nodes = []
+    def wants(self, leaf) -> bool:
+        return id(leaf) in self.leaf_slot
+
+    def set_leaf(self, leaf, g):
+        self.captured[self.leaf_slot[id(leaf)]] = g
+
+    def capture_outputs(self, fn, grads, raw):
+        """Keep the gradients of ``fn``'s outputs that are requested inputs."""
+        for i, g in enumerate(grads):
+            slot = self.node_slot.get((fn, i))
+            if slot is not None:
+                self.captured[slot] = const(g) if raw else g
+
+    def nodes_reaching(self, order):
+        """The nodes from which some requested input can be reached (the rest need not run)."""
+        targets = {fn for fn, _ in self.node_slot}
+        parents = {}
+        found = set()
+        for fn in order:
+            for edge in fn.next_edges:
+                if type(edge) is LeafEdge:
+                    if id(edge.leaf) in self.leaf_slot:
+                        found.add(fn)
+                elif edge is not None:
+                    parents.setdefault(edge.fn, []).append(fn)
+        stack = list(found | (targets & set(order)))
+        needed = set()
+        while stack:
+            fn = stack.pop()
+            if fn in needed:
+                continue
+            needed.add(fn)
+            stack.extend(parents.get(fn, ()))
+        return needed
+
+    def connect_to_inputs(self):
+        """create_graph: a gradient that does not depend on its input (x.sum(), relu's
+        mask) still is a function of it, one with derivative 0.  So a create_graph result
+        is always differentiable, and the Hessian of a piecewise-linear function is zeros,
+        not an error."""
+        for slot, g in enumerate(self.captured):
+            if g is not None and not g._requires_grad:
+                self.captured[slot] = ZeroDerivative.apply(g, self.inputs[slot])
+
+    def results(self, allow_unused):
+        captured = self.captured
+        for i, j in self.repeats:
+            captured[i] = captured[j]
+        for i, g in enumerate(captured):
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {tuple(self.inputs[i].shape)}) was not used to "
+                    f"compute the outputs; pass allow_unused=True to get None for it"
+                )
+        return captured
+
+
+class _LeafGrad:
+    """A leaf's gradient while backward runs: the sum of what reached it so far, and whether
+    that sum is a new array nobody else holds (then the leaf may keep it uncopied)."""
+
+    __slots__ = ("leaf", "grad", "fresh")
+
+    def __init__(self, leaf, grad, fresh):
+        self.leaf, self.grad, self.fresh = leaf, grad, fresh
+
+
+def _add_to_leaf(leaves, leaf, g, request, fresh=False):
+    """Sum ``g`` into the leaf's pending gradient; it is delivered once, at the end, so that
+    the leaf's hooks see the total and not one partial sum per use."""
+    if request is not None and not request.wants(leaf):
+        return  # grad(): a leaf that was not asked for gets nothing, and its hooks do not run
+    pending = leaves.get(id(leaf))
+    if pending is None:
+        leaves[id(leaf)] = _LeafGrad(leaf, g, fresh)
+    else:
+        pending.grad = pending.grad + g
+        pending.fresh = True
+
+
+def _seed(roots, grad_roots, raw, request):
+    """Step 1: each root's gradient, into the buffer of the node that made the root (or of
+    the leaf, for a root that is a leaf).  Returns the node buffers (node -> one gradient
+    per output), the leaves' pending gradients and the roots' nodes, in order."""
+    buffers, leaves, root_nodes = {}, {}, []
     for t, g in zip(roots, grad_roots):
-        if t.grad_fn is None:
-            _buffer_leaf(leaf_buffers, t, g, leaf_slot, captured)
-            continue
+        if raw:
+            g = g.data
         fn = t.grad_fn
+        if fn is None:
+            _add_to_leaf(leaves, t, g, request)
+            continue
         buf = buffers.get(fn)
         if buf is None:
             buf = buffers[fn] = [None] * len(fn.output_meta)
             root_nodes.append(fn)
-        buf[t._output_nr] = g if buf[t._output_nr] is None else buf[t._output_nr] + g
+        nr = t._output_nr
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    return buffers, leaves, root_nodes
 
-    # Discover the graph iteratively: children of each node, in first-seen order.
+
+def _discover(root_nodes):
+    """Step 2: every node reachable from the roots, in first-seen order (iteratively, so
+    that a chain of 100,000 ops does not hit Python's recursion limit)."""
     order = []
     seen = set()
     stack = list(root_nodes)
@@ -628,124 +772,118 @@ def _run_backward(roots, grad_roots, retain_graph, create_graph, inputs, allow_u
         seen.add(fn)
         order.append(fn)
         for edge in fn.next_edges:
-            if edge is not None and edge[1] >= 0 and edge[0] not in seen:
+            if type(edge) is Edge and edge[0] not in seen:
                 stack.append(edge[0])
+    return order
 
-    needed = seen
-    if inputs is not None:
-        needed = _nodes_reaching(order, leaf_slot, node_slot)
 
+def _count_dependencies(order, needed):
+    """Step 3: per node, how many needed nodes send it a gradient; a node runs once all of
+    them have (then its gradient is complete)."""
     deps = {}
     for fn in order:
         if fn not in needed:
             continue
         for edge in fn.next_edges:
-            if edge is not None and edge[1] >= 0 and edge[0] in needed:
+            if type(edge) is Edge and edge[0] in needed:
                 deps[edge[0]] = deps.get(edge[0], 0) + 1
+    return deps
 
-    ready = [fn for fn in root_nodes if fn in needed and deps.get(fn, 0) == 0]
-    mode = set_grad_enabled(create_graph)
-    try:
-        while ready:
-            fn = ready.pop()
-            grads = buffers.pop(fn)
-            for i, g in enumerate(grads):
-                if g is None:
-                    grads[i] = _zeros_for(fn.output_meta[i])
-                    if raw:
-                        grads[i] = grads[i].data
-            if fn._hooks:
-                for i, hooks in fn._hooks.items():
-                    g = _wrap(grads[i]) if raw else grads[i]
-                    for hook in list(hooks):
-                        result = hook(g)
-                        if result is not None:
-                            g = result
-                    grads[i] = g.data if raw else g
-            if node_slot:
-                for i in range(len(grads)):
-                    slot = node_slot.get((fn, i))
-                    if slot is not None:
-                        captured[slot] = _wrap(grads[i]) if raw else grads[i]
-            if fn._freed:
-                raise RuntimeError(_FREED_MESSAGE.format(name=fn.name()))
-            if _state.tracer is not None:
-                in_grads = _state.tracer.backward(fn, grads)  # records it as one step
-            elif not raw:
-                in_grads = fn.backward(*grads)
-            elif fn.backward_arrays is not None:
-                in_grads = fn.backward_arrays(*grads)
-            else:
-                in_grads = fn.backward(*[_wrap(g) for g in grads])
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            if len(in_grads) != len(fn.next_edges):
-                raise RuntimeError(
-                    f"{fn.name()} returned {len(in_grads)} gradients for "
-                    f"{len(fn.next_edges)} inputs"
-                )
-            if not retain_graph:
-                fn._release()
-            if create_graph and fn.piecewise:
-                in_grads = _depend_on_inputs(fn, in_grads)
-            for edge, g, meta in zip(fn.next_edges, in_grads, fn.input_meta):
-                if edge is None or g is None:
-                    continue
-                if raw:
-                    if type(g) is not ndarray:
-                        g = _as_array(g)
-                    if g.shape != meta[0]:
-                        _check_grad(fn, _wrap(g), meta)  # raises, naming the shapes
-                    if g.dtype != meta[1]:
-                        g = g.astype(meta[1])
-                else:
-                    g = _check_grad(fn, g, meta)
-                target, nr = edge
-                if nr < 0:
-                    _buffer_leaf(leaf_buffers, target, g, leaf_slot, captured,
-                                 raw and fn.fresh_grads)
-                    continue
-                if target not in needed:
-                    continue
-                buf = buffers.get(target)
-                if buf is None:
-                    buf = buffers[target] = [None] * len(target.output_meta)
-                if buf[nr] is None:
-                    buf[nr] = g
-                else:
-                    g = buf[nr] + g
-                    buf[nr] = _as_array(g) if raw and isinstance(g, generic) else g
-                deps[target] -= 1
-                if deps[target] == 0:
-                    ready.append(target)
-        for t, g, fresh in leaf_buffers.values():
-            if raw:
-                _deliver_array_to_leaf(t, g, fresh, leaf_slot, captured)
+
+def _run_output_hooks(fn, grads, raw):
+    """The hooks registered on ``fn``'s outputs (``register_hook``, ``retain_grad``), which
+    see and may replace each output's complete gradient."""
+    for i, hooks in fn._hooks.items():
+        g = const(grads[i]) if raw else grads[i]
+        for hook in list(hooks):
+            result = hook(g)
+            if result is not None:
+                g = result
+        grads[i] = g.data if raw else g
+
+
+def _propagate(root_nodes, buffers, leaves, deps, needed, request, raw, retain_graph,
+               create_graph):
+    """Step 4: run each node's backward once its gradient is complete, and send the
+    gradients it returns along its edges: to the nodes' buffers, or to the leaves."""
+    # The hottest loop of a training step: local names, and the rare cases in helpers.
+    tracer = _state.tracer
+    capture = request is not None and request.node_slot
+    ready = [fn for fn in root_nodes if fn in needed and fn not in deps]
+    while ready:
+        fn = ready.pop()
+        grads = buffers.pop(fn)
+        for i, g in enumerate(grads):
+            if g is None:  # an output that did not reach the roots
+                like = next(a for a in grads if a is not None)
+                grads[i] = _zeros(fn.output_meta[i], raw, like if raw else like.data)
+        if fn._hooks:
+            _run_output_hooks(fn, grads, raw)
+        if capture:
+            request.capture_outputs(fn, grads, raw)
+        if fn._freed:
+            raise RuntimeError(_FREED_MESSAGE.format(name=fn.name()))
+        if tracer is not None:
+            in_grads = tracer.backward(fn, grads)  # records it as one step
+        elif not raw:
+            in_grads = fn.backward(*grads)
+        elif fn.backward_arrays is not None:
+            in_grads = fn.backward_arrays(*grads)
+        else:
+            in_grads = fn.backward(*[const(g) for g in grads])
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if len(in_grads) != len(fn.next_edges):
+            raise RuntimeError(
+                f"{fn.name()} returned {len(in_grads)} gradients for "
+                f"{len(fn.next_edges)} inputs"
+            )
+        if not retain_graph:
+            fn._release()
+        if create_graph and fn.piecewise:
+            in_grads = _depend_on_inputs(fn, in_grads)
+        for edge, g, meta in zip(fn.next_edges, in_grads, fn.input_meta):
+            if edge is None or g is None:
                 continue
-            if create_graph and not g._requires_grad:
-                g, fresh = ZeroDerivative.apply(g, t), False
-            _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph)
-        if create_graph and captured is not None:
-            for slot, g in enumerate(captured):
-                if g is not None and not g._requires_grad:
-                    # A gradient that does not depend on the input (x.sum(), relu's mask)
-                    # still is a function of it: one with derivative 0.  So a
-                    # create_graph result is always differentiable, and the Hessian of a
-                    # piecewise-linear function is zeros, not an error.
-                    captured[slot] = ZeroDerivative.apply(g, inputs[slot])
-    finally:
-        mode.__exit__()
+            if raw:
+                if type(g) is not ndarray:
+                    g = _as_array(g)
+                if g.shape != meta[0]:
+                    _check_grad(fn, const(g), meta)  # raises, naming the shapes
+                if g.dtype != meta[1]:
+                    g = g.astype(meta[1])
+            else:
+                g = _check_grad(fn, g, meta)
+            if type(edge) is LeafEdge:
+                _add_to_leaf(leaves, edge[0], g, request, raw and fn.fresh_grads)
+                continue
+            target, nr = edge
+            if target not in needed:
+                continue
+            buf = buffers.get(target)
+            if buf is None:
+                buf = buffers[target] = [None] * len(target.output_meta)
+            if buf[nr] is None:
+                buf[nr] = g
+            else:
+                g = buf[nr] + g
+                buf[nr] = _as_array(g) if raw and isinstance(g, generic) else g
+            deps[target] -= 1
+            if deps[target] == 0:
+                ready.append(target)
 
-    if captured is not None:
-        for i, j in repeats:
-            captured[i] = captured[j]
-        for i, g in enumerate(captured):
-            if g is None and not allow_unused:
-                raise RuntimeError(
-                    f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute "
-                    f"the outputs; pass allow_unused=True to get None for it"
-                )
-    return captured
+
+def _deliver_to_leaves(leaves, request, raw, create_graph):
+    """Step 5: each leaf's complete gradient, through its hooks, into its ``.grad`` (or
+    into the result of ``grad()``)."""
+    for pending in leaves.values():
+        t, g, fresh = pending.leaf, pending.grad, pending.fresh
+        if raw:
+            _deliver_array_to_leaf(t, g, fresh, request)
+            continue
+        if create_graph and not g._requires_grad:
+            g, fresh = ZeroDerivative.apply(g, t), False
+        _deliver_to_leaf(t, g, fresh, request, create_graph)
 
 
 class ZeroDerivative(Function):
@@ -762,52 +900,29 @@ class ZeroDerivative(Function):
 
     def backward(self, grad):
         zeros = tuple(
-            None if edge is None else _zeros_for(meta)
+            None if edge is None else _zeros(meta, False, grad.data)
             for edge, meta in zip(self.next_edges[1:], self.input_meta[1:])
         )
         return (grad,) + zeros
 
 
-def _edge_tensor(edge, meta):
+def _edge_tensor(edge, meta, like):
     """A stand-in Tensor for a node's input, from the edge alone (its values are not needed)."""
-    target, nr = edge
-    if nr < 0:
-        return target  # a leaf
+    if type(edge) is LeafEdge:
+        return edge.leaf
     shape, dtype = meta
-    return Tensor._make(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True, target, nr)
+    xp = get_array_module(like)
+    return Tensor._make(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True, edge.fn,
+                        edge.output_nr)
 
 
 def _depend_on_inputs(fn, in_grads):
-    sources = [_edge_tensor(e, m) for e, m in zip(fn.next_edges, fn.input_meta)
+    like = next((g.data for g in in_grads if g is not None), None)
+    sources = [_edge_tensor(e, m, like) for e, m in zip(fn.next_edges, fn.input_meta)
                if e is not None]
     if not sources:
         return in_grads
     return tuple(g if g is None else ZeroDerivative.apply(g, *sources) for g in in_grads)
-
-
-def _nodes_reaching(order, leaf_slot, node_slot):
-    """The nodes from which some requested input can be reached (the rest need not run)."""
-    targets = {fn for fn, _ in node_slot}
-    parents = {}
-    found = set()
-    for fn in order:
-        for edge in fn.next_edges:
-            if edge is None:
-                continue
-            if edge[1] < 0:
-                if id(edge[0]) in leaf_slot:
-                    found.add(fn)
-            else:
-                parents.setdefault(edge[0], []).append(fn)
-    stack = list(found | (targets & set(order)))
-    needed = set()
-    while stack:
-        fn = stack.pop()
-        if fn in needed:
-            continue
-        needed.add(fn)
-        stack.extend(parents.get(fn, ()))
-    return needed
 
 
 def _check_grad(fn, g, meta):
@@ -822,27 +937,21 @@ def _check_grad(fn, g, meta):
     return g
 
 
-def _buffer_leaf(leaf_buffers, t, g, leaf_slot, captured, fresh=False):
-    if captured is not None and id(t) not in leaf_slot:
-        return  # grad(): a leaf that was not asked for gets nothing, and its hooks do not run
-    entry = leaf_buffers.get(id(t))
-    if entry is None:
-        leaf_buffers[id(t)] = [t, g, fresh]
-    else:
-        entry[1] = entry[1] + g
-        entry[2] = True
+def _run_leaf_hooks(t, g, fresh):
+    for hook in list(t._hooks):
+        result = hook(g)
+        if result is not None:
+            g, fresh = result, False
+    return g, fresh
 
 
-def _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph):
+def _deliver_to_leaf(t, g, fresh, request, create_graph):
     if t._hooks:
-        for hook in list(t._hooks):
-            result = hook(g)
-            if result is not None:
-                g, fresh = result, False
-    if _state.tracer is not None and captured is None:
+        g, fresh = _run_leaf_hooks(t, g, fresh)
+    if _state.tracer is not None and request is None:
         _state.tracer.deliver(t, g, create_graph)
-    if captured is not None:
-        captured[leaf_slot[id(t)]] = g
+    if request is not None:
+        request.set_leaf(t, g)
         return
     if create_graph:
         # A clone (differentiable): the same gradient tensor may reach several leaves (a + b),
@@ -850,33 +959,28 @@ def _deliver_to_leaf(t, g, fresh, leaf_slot, captured, create_graph):
         t.grad = (g if fresh else g.clone()) if t.grad is None else t.grad + g
     elif t.grad is None:
         # Copy unless the sum is new: the same gradient array may reach several leaves.
-        t.grad = Tensor._make(g.data if fresh else g.data.copy(), False, None, 0)
+        t.grad = const(g.data if fresh else g.data.copy())
     else:
         total = t.grad.data + g.data
-        t.grad = Tensor._make(xp.asarray(total) if isinstance(total, generic) else total,
-                              False, None, 0)
+        t.grad = const(xp.asarray(total) if isinstance(total, generic) else total)
 
 
-def _deliver_array_to_leaf(t, g, fresh, leaf_slot, captured):
+def _deliver_array_to_leaf(t, g, fresh, request):
     """``_deliver_to_leaf`` for a gradient that is a raw array (no create_graph)."""
     if isinstance(g, generic):  # a sum of 0-d arrays
         g = xp.asarray(g)
     if t._hooks:
-        gt = _wrap(g)
-        for hook in list(t._hooks):
-            result = hook(gt)
-            if result is not None:
-                gt, fresh = result, False
+        gt, fresh = _run_leaf_hooks(t, const(g), fresh)
         g = gt.data
-    if captured is not None:
-        captured[leaf_slot[id(t)]] = _wrap(g)
+    if request is not None:
+        request.set_leaf(t, const(g))
         return
     if t.grad is None:
         # Copy unless the sum is new: the same gradient array may reach several leaves.
-        t.grad = _wrap(g if fresh else g.copy())
+        t.grad = const(g if fresh else g.copy())
     else:
         total = t.grad.data + g
-        t.grad = _wrap(xp.asarray(total) if isinstance(total, generic) else total)
+        t.grad = const(xp.asarray(total) if isinstance(total, generic) else total)
 
 
 def _as_grad_list(outputs, grad_outputs, who):
@@ -905,7 +1009,7 @@ def _as_grad_list(outputs, grad_outputs, who):
                     f"{who}: grad can be created implicitly only for scalar outputs, but output "
                     f"{i} has shape {tuple(out.shape)}; pass gradient= (a tensor of that shape)"
                 )
-            g = Tensor._make(xp.ones_like(out.data), False, None, 0)
+            g = const(get_array_module(out.data).ones_like(out.data))
         else:
             if not isinstance(g, Tensor):
                 g = tensor_from(g, out.data.dtype)
@@ -992,11 +1096,11 @@ class _RetainGrad:
         t = self.ref()
         if t is not None:
             if t.grad is None:
-                t.grad = g if _state.enabled else Tensor._make(g.data.copy(), False, None, 0)
+                t.grad = g if _state.enabled else const(g.data.copy())
             else:
                 t.grad = t.grad + g
         return None
 
 
 # The engine makes and inspects Tensors; tensor.py imports this module first.
-from bricks.tensor import Tensor, tensor_from  # noqa: E402
+from bricks.tensor import Tensor, const, tensor_from  # noqa: E402

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bricks.autograd import enable_grad, grad
 from bricks.backend import xp
 from bricks.functions.shape import stack
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["vjp", "jvp", "hvp", "jacobian", "hessian"]
 
@@ -55,7 +55,7 @@ def _grads(outputs, inputs, grad_outputs, create_graph):
     out = []
     for g, t in zip(gs, inputs):
         if g is None:
-            g = Tensor._make(xp.zeros(t.shape, dtype=t.dtype), False, None, 0)
+            g = const(xp.zeros(t.shape, dtype=t.dtype))
         out.append(g if create_graph else g.detach())
     return tuple(out)
 
@@ -112,7 +112,7 @@ def jvp(func, inputs, v=None, create_graph=False):
     if v is None:
         if any(t.numel() != 1 for t in xs):
             raise RuntimeError("jvp: v can be omitted only for single-element inputs")
-        vs = tuple(Tensor._make(xp.ones(t.shape, dtype=t.dtype), False, None, 0) for t in xs)
+        vs = tuple(const(xp.ones(t.shape, dtype=t.dtype)) for t in xs)
     else:
         vs = _check_v(v, xs, "v")
     with enable_grad():
@@ -122,7 +122,7 @@ def jvp(func, inputs, v=None, create_graph=False):
         gx = grad(outs, xs, us, create_graph=True, allow_unused=True)
         pairs = [(g, w) for g, w in zip(gx, vs) if g is not None]
         if not pairs:
-            jv = tuple(Tensor._make(xp.zeros(o.shape, dtype=o.dtype), False, None, 0)
+            jv = tuple(const(xp.zeros(o.shape, dtype=o.dtype))
                        for o in outs)
         else:
             jv = _grads([g for g, _ in pairs], us, [w for _, w in pairs], create_graph)

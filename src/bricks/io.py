@@ -70,8 +70,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from bricks import backend
+from bricks import devices as _devices
+from bricks._version import __version__
 from bricks.backend import xp
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 try:  # optional extra; without it files are written as .npz (see the module docstring)
     import safetensors.numpy as _safetensors
@@ -522,7 +524,7 @@ def save(state_dict, path, metadata=None, *, format: str | None = None) -> None:
     _write(path, arrays, document, format)
 
 
-def load(path, with_metadata: bool = False):
+def load(path, with_metadata: bool = False, map_location=None):
     """Load a file written by :func:`save` (or any safetensors or ``.npz`` file of arrays).
 
     Nothing in the file is executed: safetensors holds raw bytes and JSON, and ``.npz``
@@ -531,6 +533,9 @@ def load(path, with_metadata: bool = False):
     Args:
         path: the file.
         with_metadata: also return the metadata.
+        map_location: the device to put the tensors on (``'cpu'``, ``'cuda'``,
+            ``'cuda:1'``, a :class:`bricks.device`); None: the CPU.  Files hold no
+            device: a state saved from a GPU loads to either.
 
     Returns:
         An ``OrderedDict`` name -> Tensor in the order they were saved (for files from
@@ -552,13 +557,13 @@ def load(path, with_metadata: bool = False):
     """
     arrays, document, raw = _read(path)
     if document is None:
-        out = OrderedDict((k, _as_tensor(v)) for k, v in arrays.items())
+        out = OrderedDict((k, _as_tensor(v, map_location)) for k, v in arrays.items())
         return (out, raw) if with_metadata else out
     if document.get("format") == _STATE_DICT:
         metadata = _Unpacker(path, arrays).unpack(document.get("metadata", {}), "metadata")
     else:
         metadata = document
-    out = OrderedDict((k, _as_tensor(v)) for k, v in arrays.items())
+    out = OrderedDict((k, _as_tensor(v, map_location)) for k, v in arrays.items())
     return (out, metadata) if with_metadata else out
 
 
@@ -605,7 +610,7 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
     """
     arrays = OrderedDict()
     document = {"format": _CHECKPOINT, "version": FORMAT_VERSION,
-                "bricks_version": _bricks_version(), "model": None}
+                "bricks_version": __version__, "model": None}
     if model is not None:
         names = []
         for name, value in _state_of("model", model).items():
@@ -638,7 +643,8 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
 
 
 def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=None, *,
-                    generators=None, restore_rng: bool = True, strict: bool = True) -> dict:
+                    generators=None, restore_rng: bool = True, strict: bool = True,
+                    map_location=None) -> dict:
     """Load a checkpoint from :func:`save_checkpoint` and restore it into the given objects.
 
     The whole file is read and checked before anything is restored.  Then, in this order:
@@ -654,6 +660,10 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
             names.
         restore_rng: restore the global random generator (default True, as resuming needs).
         strict: passed to ``model.load_state_dict``.
+        map_location: the device of the returned ``"model"`` tensors (None: the CPU).  The
+            objects given are restored on their own devices whatever it is: a model (and
+            its optimizer) on a GPU gets the values on the GPU, one on the CPU on the CPU,
+            wherever the checkpoint was saved from.
 
     Returns:
         A dict with ``"epoch"``, ``"history"``, ``"extra"``, ``"metadata"``, ``"rng"``
@@ -695,7 +705,8 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
         if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
                 or any("model." + n not in arrays for n in names)):
             raise CheckpointError(path, "the model's key list does not match its tensors")
-        result["model"] = OrderedDict((n, _as_tensor(arrays["model." + n])) for n in names)
+        result["model"] = OrderedDict((n, _as_tensor(arrays["model." + n], map_location))
+                                      for n in names)
     for part in ("optimizer", "scheduler", "scaler"):
         entry = document.get(part)
         if entry is None:
@@ -753,8 +764,9 @@ def _is_array(value) -> bool:
             and hasattr(value, "dtype") and hasattr(value, "__array__"))
 
 
-def _as_tensor(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
+def _as_tensor(array, device=None) -> Tensor:
+    """A loaded array as a tensor on ``device`` (None: the CPU, where files are read)."""
+    return const(_devices.move(array, device, "load"))
 
 
 class _Packer:
@@ -842,7 +854,7 @@ class _Unpacker:
             raise self._bad(where, f"a tagged value has extra keys {sorted(obj)}")
         (tag, arg), = obj.items()
         if tag == "__tensor__":
-            return _as_tensor(self._array(arg, where, tag))
+            return const(self._array(arg, where, tag))
         if tag == "__array__":
             return self._array(arg, where, tag)
         if tag == "__scalar__":
@@ -902,12 +914,6 @@ def _set_generator_state(path, name, gen, state):
             gen.state = state
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(path, f"invalid state for generator {name!r}: {e}") from None
-
-
-def _bricks_version():
-    import bricks  # the package is fully imported by the time anything is saved
-
-    return getattr(bricks, "__version__", None)
 
 
 # ---------------------------------------------------------------- containers

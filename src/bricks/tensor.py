@@ -16,9 +16,10 @@ Example:
 from __future__ import annotations
 
 from bricks import backend
+from bricks import devices as _device
 from bricks.backend import as_dtype, is_floating, xp
 
-__all__ = ["Tensor", "tensor", "tensor_from"]
+__all__ = ["Tensor", "tensor", "tensor_from", "const"]
 
 
 class Tensor:
@@ -102,8 +103,13 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu" if backend.get_array_module(self.data) is xp else "cuda"
+    def device(self) -> _device.device:
+        """Where the data lives: ``device(type='cpu')`` or ``device(type='cuda', index=0)``."""
+        return _device.device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return backend.device_type_of(self.data).name == "cuda"
 
     @property
     def T(self) -> Tensor:
@@ -147,18 +153,23 @@ class Tensor:
         return self.data.tolist()
 
     def numpy(self):
-        """The data as a NumPy array (shares memory, like PyTorch's ``numpy()``)."""
+        """The data as a NumPy array (shares memory, like PyTorch's ``numpy()``).
+
+        CPU tensors only, as in PyTorch: copy a GPU tensor first with ``.cpu()``.
+        """
         _autograd._escape("numpy()")
         if self._requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; "
                 "use tensor.detach().numpy()"
             )
-        return backend.to_numpy(self.data)
+        _check_host(self, "numpy()")
+        return self.data
 
     def __array__(self, dtype=None, copy=None):
         _autograd._escape("conversion to a NumPy array")
-        a = backend.to_numpy(self.data)
+        _check_host(self, "conversion to a NumPy array")
+        a = self.data
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def __float__(self):
@@ -201,6 +212,9 @@ class Tensor:
         dt = self.data.dtype
         if self.data.size == 0:
             extras.append(f"size={tuple(self.shape)}")
+        where = _device.device_of(self.data)
+        if where.type != "cpu":
+            extras.append(f"device='{where}'")
         if not (dt == backend.get_default_dtype() or dt == backend.int64 or dt == backend.bool_):
             extras.append(f"dtype={_dtype_name(dt)}")
         if self.grad_fn is not None:
@@ -223,7 +237,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph (``requires_grad=False``)."""
-        t = Tensor._make(self.data, False, None, 0)
+        t = const(self.data)
         t._vc = self._vc
         return t
 
@@ -262,9 +276,43 @@ class Tensor:
         return _autograd._HookHandle(self._hooks, hook)
 
     # ------------------------------------------------------------ conversion
-    def to(self, dtype) -> Tensor:
-        """A copy converted to ``dtype`` (differentiable between floating dtypes)."""
-        return _arith.to_dtype(self, dtype)
+    def to(self, *args, device=None, dtype=None, copy=False, non_blocking=False) -> Tensor:
+        """This tensor on another device and/or with another dtype, PyTorch's ``to``.
+
+        ``x.to(dtype)``, ``x.to(device)``, ``x.to(device, dtype)``, ``x.to(other)`` (other's
+        device and dtype), or the keywords ``device=``, ``dtype=``.  Returns ``self`` when
+        nothing changes (unless ``copy=True``).  Differentiable: the gradient flows back to
+        the original device and dtype.
+
+        Example:
+            >>> x = bricks.tensor([1, 2])
+            >>> x.to(bricks.float64).dtype, x.to("cpu") is x
+            (dtype('float64'), True)
+        """
+        device, dtype = _to_args(args, device, dtype)
+        out = self
+        if device is not None:
+            out = _transfer.to_device(out, device)
+        if dtype is not None and as_dtype(dtype) != out.data.dtype:
+            out = _arith.to_dtype(out, dtype)
+        if copy and out is self:
+            out = _arith.clone(self)
+        return out
+
+    def cuda(self, device=None, non_blocking=False) -> Tensor:
+        """This tensor on a GPU (``device``: an index or ``'cuda:N'``; default the current)."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int) and not isinstance(device, bool):
+            device = _device.device("cuda", device)
+        target = _device.as_device(device)
+        if target.type != "cuda":
+            raise ValueError(f"cuda: expected a cuda device, got {str(target)!r}")
+        return _transfer.to_device(self, target)
+
+    def cpu(self) -> Tensor:
+        """This tensor in main memory (``self`` when it is there already)."""
+        return _transfer.to_device(self, _device.CPU)
 
     def type(self, dtype) -> Tensor:
         return self.to(dtype)
@@ -694,11 +742,46 @@ class Tensor:
         return _inplace.normal_(self, mean, std, generator)
 
 
+def _to_args(args, device, dtype):
+    """Sort ``Tensor.to``'s positional arguments into (device, dtype)."""
+    if len(args) > 2:
+        raise TypeError(f"to: expected at most 2 positional arguments, got {len(args)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.data.dtype
+        elif isinstance(a, (str, _device.device)) and not _is_dtype_name(a):
+            device = a
+        elif isinstance(a, int) and not isinstance(a, bool):
+            device = a  # a GPU index, as in PyTorch
+        else:
+            dtype = a
+    if device is not None:
+        device = _device.as_device(device)
+    return device, dtype
+
+
+def _is_dtype_name(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        as_dtype(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _check_host(t, what):
+    where = _device.device_of(t.data)
+    if where.type != "cpu":
+        raise TypeError(f"{what}: can't convert a {where} tensor to NumPy; use tensor.cpu() "
+                        f"to copy it to the host first")
+
+
 def _dtype_name(dtype) -> str:
     return f"bricks.{dtype.name}" if dtype.name != "bool" else "bricks.bool"
 
 
-def tensor(data, dtype=None, requires_grad=False) -> Tensor:
+def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Make a leaf tensor from a number, a nested list, an array or another tensor.
 
     Dtypes follow PyTorch: Python floats and float lists give the default dtype (float32),
@@ -709,6 +792,8 @@ def tensor(data, dtype=None, requires_grad=False) -> Tensor:
         data: the values.
         dtype: convert to this dtype (``bricks.float64``, ``'float64'``, ...).
         requires_grad: record operations on the tensor for backward (floating dtypes only).
+        device: where to put it (``'cpu'``, ``'cuda'``, ``'cuda:1'``); default: where
+            ``data`` lives (the CPU for lists and NumPy arrays).
 
     Example:
         >>> bricks.tensor([[1, 2], [3, 4]]).dtype
@@ -740,7 +825,9 @@ def tensor(data, dtype=None, requires_grad=False) -> Tensor:
             arr = arr.astype(backend.int64, copy=False)
         elif arr.dtype.kind == "c":
             raise TypeError("tensor: complex numbers are not supported")
-    t = Tensor._make(arr, False, None, 0)
+    if device is not None:
+        arr = _device.move(arr, device, "tensor")
+    t = const(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -753,6 +840,19 @@ def tensor_from(value, dtype=None) -> Tensor:
     return tensor(value, dtype=dtype)
 
 
+def const(array) -> Tensor:
+    """``array`` as a Tensor that is a constant to autograd: no copy, no graph,
+    ``requires_grad=False``.  What ops use for masks, indices and other arrays they hand
+    to Tensor code; the user-facing way to make a tensor is :func:`tensor` (which copies).
+
+    Example:
+        >>> from bricks.tensor import const
+        >>> const(bricks.ones(2).data).requires_grad
+        False
+    """
+    return Tensor._make(array, False, None, 0)
+
+
 # Operators call the ops, which in turn build on Tensor: import them once Tensor exists.
 from bricks import autograd as _autograd  # noqa: E402
 from bricks.functions import arithmetic as _arith  # noqa: E402
@@ -762,3 +862,4 @@ from bricks.functions import inplace as _inplace  # noqa: E402
 from bricks.functions import linalg as _linalg  # noqa: E402
 from bricks.functions import reduction as _red  # noqa: E402
 from bricks.functions import shape as _shape  # noqa: E402
+from bricks.functions import transfer as _transfer  # noqa: E402

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bricks.autograd import enable_grad, grad, no_grad
 from bricks.backend import float64, xp
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian",
            "analytical_jacobian"]
@@ -77,7 +77,7 @@ def analytical_jacobian(func, inputs):
                 continue
             seed = xp.zeros(o.shape, dtype=o.dtype)
             seed.reshape(-1)[k] = 1
-            gs = grad(o, [inputs[i] for i in diff], Tensor._make(seed, False, None, 0),
+            gs = grad(o, [inputs[i] for i in diff], const(seed),
                       retain_graph=True, allow_unused=True)
             for i, g in zip(diff, gs):
                 if g is not None:

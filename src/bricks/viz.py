@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 
+from bricks.autograd import LeafEdge
 from bricks.backend import get_default_dtype, to_numpy, xp
 from bricks.tensor import Tensor
 
@@ -161,10 +162,10 @@ def to_dot(
         for edge in fn.next_edges:
             if edge is None:
                 continue
-            src, nr = edge
-            if nr < 0:
-                edges.append(f"    {add_leaf(src)} -> {nid};")
+            if type(edge) is LeafEdge:
+                edges.append(f"    {add_leaf(edge.leaf)} -> {nid};")
                 continue
+            src, nr = edge
             if id(src) not in seen_fns:
                 seen_fns.add(id(src))
                 stack.append(src)

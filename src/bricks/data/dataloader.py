@@ -13,16 +13,13 @@ import math
 from collections.abc import Mapping, Sequence
 
 from bricks import backend
+from bricks import devices as _devices
 from bricks.backend import xp
 from bricks.data.dataset import Subset, TensorDataset, _generator
 from bricks.data.transforms import Transform
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["DataLoader", "default_collate"]
-
-
-def _wrap(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 def _stack(arrays, what: str):
@@ -33,7 +30,7 @@ def _stack(arrays, what: str):
                                f"item 0 has shape {tuple(shapes[0])}, item {i} has shape "
                                f"{tuple(shape)}")
     mod = backend.get_array_module(arrays[0])
-    return _wrap(mod.stack(arrays))
+    return const(mod.stack(arrays))
 
 
 def default_collate(batch):
@@ -67,13 +64,13 @@ def default_collate(batch):
                             "objects)")
         return _stack(arrays, "tensors")
     if isinstance(elem, backend.generic):
-        return _wrap(xp.array(batch))
+        return const(xp.array(batch))
     if isinstance(elem, bool):
-        return _wrap(xp.array(batch, dtype=backend.bool_))
+        return const(xp.array(batch, dtype=backend.bool_))
     if isinstance(elem, int):
-        return _wrap(xp.array(batch, dtype=backend.int64))
+        return const(xp.array(batch, dtype=backend.int64))
     if isinstance(elem, float):
-        return _wrap(xp.array(batch, dtype=backend.float64))
+        return const(xp.array(batch, dtype=backend.float64))
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):
@@ -139,9 +136,15 @@ class DataLoader:
         drop_last: drop the last batch when it has fewer than B samples.
         generator: numpy Generator or int seed for shuffling (default: the global generator
             seeded by ``bricks.manual_seed``, looked up at each epoch).
+        sampler: yields the indices of each epoch in order, instead of ``shuffle``; e.g. a
+            ``bricks.distributed.DistributedSampler`` (each process its own share).
         collate_fn: merges a list of samples into a batch (default ``default_collate``).
         transform: callable applied to each batch's inputs.
         target_transform: callable applied to each batch's targets.
+        device: move every tensor of each batch (after the transforms, which run on the
+            host) to this device, e.g. ``'cuda'`` (default: leave batches where they are).
+        pin_memory: copy to a GPU through page-locked host memory (CuPy), PyTorch's
+            option; it has no effect for other devices.
 
     Example:
         >>> ds = bricks.data.TensorDataset(np.arange(10.0).reshape(5, 2), np.arange(5))
@@ -152,7 +155,7 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, generator=None, collate_fn=None, transform=None,
-                 target_transform=None):
+                 target_transform=None, sampler=None, device=None, pin_memory: bool = False):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, xp.integer)) or (
                 batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int, got "
@@ -165,7 +168,15 @@ class DataLoader:
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader: dataset must define __getitem__ and __len__, got "
                             f"{type(dataset).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the "
+                             "sampler chooses the order)")
+        if sampler is not None and not (hasattr(sampler, "__iter__")
+                                        and hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be an iterable of indices with a "
+                            f"length, got {type(sampler).__name__}")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -175,12 +186,17 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.transform = transform
         self.target_transform = target_transform
+        self.device = None if device is None else _devices.check_available(
+            _devices.as_device(device), "DataLoader")
+        self.pin_memory = bool(pin_memory)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _order(self):
+        if self.sampler is not None:
+            return xp.asarray(list(self.sampler), dtype=backend.int64)
         n = len(self.dataset)
         if self.shuffle:
             gen = self.generator if self.generator is not None else backend.default_generator()
@@ -199,10 +215,26 @@ class DataLoader:
                 arrays, mapping = fast
                 if mapping is not None:
                     idx = mapping[idx]
-                batch = tuple(_wrap(a[idx]) for a in arrays)
+                # The index goes to each array's device (a dataset kept on a GPU).
+                batch = tuple(const(a[backend.asarray_like(idx, a)]) for a in arrays)
             else:
                 batch = collate([self.dataset[int(i)] for i in idx])
-            yield self._transform(batch)
+            batch = self._transform(batch)
+            yield batch if self.device is None else self._to_device(batch)
+
+    def _to_device(self, batch):
+        """Every tensor of ``batch`` (nested in tuples, lists, dicts) on ``self.device``."""
+        if isinstance(batch, Tensor):
+            where = self.device
+            return Tensor._make(backend.to_device(batch.data, where.type, where.index,
+                                                  pinned=self.pin_memory), False, None, 0)
+        if isinstance(batch, Mapping):
+            return {k: self._to_device(v) for k, v in batch.items()}
+        if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+            return type(batch)(*(self._to_device(v) for v in batch))
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self._to_device(v) for v in batch)
+        return batch
 
     def _transform(self, batch):
         if self.transform is None and self.target_transform is None:

@@ -12,7 +12,7 @@ import warnings
 
 from bricks import backend
 from bricks.backend import xp
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split"]
 
@@ -22,7 +22,7 @@ def _as_tensor(value) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, backend.ndarray) or backend.get_array_module(value) is not xp:
-        return Tensor._make(value, False, None, 0)
+        return const(value)
     raise TypeError(f"expected a Tensor or an array, got {type(value).__name__}")
 
 

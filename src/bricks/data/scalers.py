@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bricks import backend
 from bricks.backend import xp
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["StandardScaler", "MinMaxScaler"]
 
@@ -56,7 +56,7 @@ class _Scaler:
     def _output(result, how):
         is_tensor, dtype = how
         result = result.astype(dtype, copy=False)
-        return Tensor._make(result, False, None, 0) if is_tensor else result
+        return const(result) if is_tensor else result
 
     def fit_transform(self, X):
         """``fit(X)`` then ``transform(X)``."""

@@ -7,7 +7,7 @@ import math
 from bricks import backend
 from bricks.backend import xp
 from bricks.data.dataset import _generator
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["train_test_split"]
 
@@ -100,7 +100,7 @@ def _stratified(labels, n_train: int, n_test: int, rng):
 
 def _take(a, idx):
     if isinstance(a, Tensor):
-        return Tensor._make(a.data[idx], False, None, 0)
+        return const(a.data[idx])
     if isinstance(a, backend.ndarray) or backend.get_array_module(a) is not xp:
         return a[idx]
     if isinstance(a, tuple):

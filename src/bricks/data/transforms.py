@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from bricks import backend
 from bricks.backend import xp
 from bricks.data.dataset import _generator
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["Transform", "Compose", "Normalize", "Flatten", "OneHot", "RandomShift",
            "RandomRotation", "GaussianNoise", "RandomHorizontalFlip", "RandomCrop"]
@@ -38,7 +38,7 @@ class Transform:
 
     def __call__(self, x, batched: bool | None = None):
         if isinstance(x, Tensor):
-            return Tensor._make(self._apply(x.data, batched), False, None, 0)
+            return const(self._apply(x.data, batched))
         if isinstance(x, backend.ndarray) or backend.get_array_module(x) is not xp:
             return self._apply(x, batched)
         return self._apply(xp.asarray(x), batched)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import is_floating, xp
-from bricks.tensor import Tensor, tensor
+from bricks.backend import get_array_module, is_floating
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "floor_divide", "remainder", "sum_to",
@@ -31,13 +31,17 @@ def _raw(x):
         return x.data
     if isinstance(x, (bool, int, float)):
         return x
-    if isinstance(x, backend.ndarray) or hasattr(x, "dtype"):
-        return xp.asarray(x)
+    if isinstance(x, backend.generic) or backend.is_array(x):
+        return x
+    if hasattr(x, "dtype"):
+        return backend.to_numpy(x)
     raise TypeError(f"unsupported operand type: {type(x).__name__}")
 
 
 def binary_operands(a, b, op: str, floating: bool = False):
     """Return ``a`` and ``b`` as Tensors of their common (PyTorch-promoted) dtype.
+
+    A constant operand (a number, list or array) is put on the device of the tensor one.
 
     Args:
         a, b: Tensors, Python numbers, NumPy arrays or (nested) lists.
@@ -45,9 +49,9 @@ def binary_operands(a, b, op: str, floating: bool = False):
         floating: promote integer results to the default floating dtype (true division).
     """
     if isinstance(a, (list, tuple)):
-        a = tensor(a)
+        a = tensor(a).data
     if isinstance(b, (list, tuple)):
-        b = tensor(b)
+        b = tensor(b).data
     try:
         ra, rb = _raw(a), _raw(b)
     except TypeError:
@@ -57,14 +61,16 @@ def binary_operands(a, b, op: str, floating: bool = False):
     dtype = backend.result_type(ra, rb)
     if floating and not is_floating(dtype):
         dtype = backend.get_default_dtype()
-    return as_tensor_like(a, ra, dtype), as_tensor_like(b, rb, dtype)
+    like = ra if isinstance(a, Tensor) else rb
+    return as_tensor_like(a, ra, dtype, like), as_tensor_like(b, rb, dtype, like)
 
 
-def as_tensor_like(x, raw, dtype):
-    """``x`` as a Tensor of ``dtype``: tensors are cast (differentiably), constants wrapped."""
+def as_tensor_like(x, raw, dtype, like=None):
+    """``x`` as a Tensor of ``dtype``: tensors are cast (differentiably), constants wrapped
+    (on the device of the array ``like``, when given)."""
     if isinstance(x, Tensor):
         return x if x.data.dtype == dtype else to_dtype(x, dtype)
-    return Tensor._make(xp.asarray(raw, dtype=dtype), False, None, 0)
+    return const(backend.asarray_like(raw, like, dtype))
 
 
 def _broadcast_error(op, a, b):
@@ -85,7 +91,7 @@ def _apply_binary(cls, op, a, b, floating=False):
     except ValueError:
         if ta.data.ndim and tb.data.ndim:
             try:
-                xp.broadcast_shapes(ta.data.shape, tb.data.shape)
+                backend.broadcast_shapes(ta.data.shape, tb.data.shape)
             except ValueError:
                 raise _broadcast_error(op, ta, tb) from None
         raise
@@ -114,6 +120,7 @@ class SumTo(Function):
         return broadcast_to(grad, self.input_meta[0][0])
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         return xp.broadcast_to(grad, self.input_meta[0][0])
 
 
@@ -146,7 +153,7 @@ def sum_to_size(x: Tensor, *size) -> Tensor:
     shape = tuple(int(n) for n in (size[0] if len(size) == 1 and isinstance(
         size[0], (tuple, list)) else size))
     try:
-        ok = len(shape) <= x.data.ndim and xp.broadcast_shapes(shape, x.data.shape) == \
+        ok = len(shape) <= x.data.ndim and backend.broadcast_shapes(shape, x.data.shape) == \
             x.data.shape
     except ValueError:
         ok = False
@@ -160,6 +167,7 @@ class BroadcastTo(Function):
     is_view = True
 
     def forward(self, x, shape):
+        xp = get_array_module(x)
         return xp.broadcast_to(x, shape)
 
     def backward(self, grad):
@@ -180,8 +188,8 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     if x.data.shape == shape:
         return x
     try:
-        xp.broadcast_shapes(x.data.shape, shape)
-        if len(shape) < x.data.ndim or xp.broadcast_shapes(x.data.shape, shape) != shape:
+        backend.broadcast_shapes(x.data.shape, shape)
+        if len(shape) < x.data.ndim or backend.broadcast_shapes(x.data.shape, shape) != shape:
             raise ValueError
     except ValueError:
         raise RuntimeError(
@@ -357,7 +365,7 @@ class Pow(Function):
             # d(a^b)/db = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's choice).
             # Shifting those a to 1 makes log a = 0 there, and keeps the rest differentiable.
             zero = ((a.data == 0) & (b.data >= 0)).astype(a.data.dtype)
-            gb = sum_to(grad * y * _elem.log(a + Tensor._make(zero, False, None, 0)), sb)
+            gb = sum_to(grad * y * _elem.log(a + const(zero)), sb)
         return ga, gb
 
 
@@ -387,6 +395,7 @@ class FloorDivide(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         return xp.floor_divide(a, b)
 
     def backward(self, grad):
@@ -407,6 +416,7 @@ class Remainder(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.remainder(a, b)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions.arithmetic import binary_operands
 from bricks.functions.dims import normalize_dims
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
@@ -15,16 +14,17 @@ __all__ = [
 ]
 
 
-def _bool(array) -> Tensor:
-    return Tensor._make(xp.asarray(array), False, None, 0)
+def _bool(xp, array) -> Tensor:
+    return const(xp.asarray(array))  # NumPy gives scalars for dim=None
 
 
 class Elementwise(Function):
-    """``ufunc(*arrays)`` with a bool result and no gradient.  An op (not array code) so
-    that ``bricks.compile`` records masks like ``x > 0`` and recomputes them each call."""
+    """The ufunc named ``ufunc`` (``'equal'``, ``'isnan'``, ...) of the inputs' array module,
+    with a bool result and no gradient.  An op (not array code) so that ``bricks.compile``
+    records masks like ``x > 0`` and recomputes them each call."""
 
     def forward(self, *arrays, ufunc):
-        return ufunc(*arrays)
+        return getattr(get_array_module(*arrays), ufunc)(*arrays)
 
 
 def _compare(ufunc, op, a, b) -> Tensor:
@@ -39,65 +39,65 @@ def _compare(ufunc, op, a, b) -> Tensor:
 
 def eq(a, b) -> Tensor:
     """Elementwise a == b (bool tensor)."""
-    return _compare(xp.equal, "eq", a, b)
+    return _compare("equal", "eq", a, b)
 
 
 def ne(a, b) -> Tensor:
     """Elementwise a != b (bool tensor)."""
-    return _compare(xp.not_equal, "ne", a, b)
+    return _compare("not_equal", "ne", a, b)
 
 
 def lt(a, b) -> Tensor:
     """Elementwise a < b (bool tensor)."""
-    return _compare(xp.less, "lt", a, b)
+    return _compare("less", "lt", a, b)
 
 
 def le(a, b) -> Tensor:
     """Elementwise a <= b (bool tensor)."""
-    return _compare(xp.less_equal, "le", a, b)
+    return _compare("less_equal", "le", a, b)
 
 
 def gt(a, b) -> Tensor:
     """Elementwise a > b (bool tensor)."""
-    return _compare(xp.greater, "gt", a, b)
+    return _compare("greater", "gt", a, b)
 
 
 def ge(a, b) -> Tensor:
     """Elementwise a >= b (bool tensor)."""
-    return _compare(xp.greater_equal, "ge", a, b)
+    return _compare("greater_equal", "ge", a, b)
 
 
 def logical_and(a, b) -> Tensor:
     """Elementwise a and b; for bool tensors also ``a & b``."""
-    return _compare(xp.logical_and, "logical_and", a, b)
+    return _compare("logical_and", "logical_and", a, b)
 
 
 def logical_or(a, b) -> Tensor:
     """Elementwise a or b; for bool tensors also ``a | b``."""
-    return _compare(xp.logical_or, "logical_or", a, b)
+    return _compare("logical_or", "logical_or", a, b)
 
 
 def logical_xor(a, b) -> Tensor:
     """Elementwise a xor b; for bool tensors also ``a ^ b``."""
-    return _compare(xp.logical_xor, "logical_xor", a, b)
+    return _compare("logical_xor", "logical_xor", a, b)
 
 
 def logical_not(a) -> Tensor:
     """Elementwise not a; for bool tensors also ``~a``."""
     a = a if isinstance(a, Tensor) else tensor(a)
-    return Elementwise.apply(a, ufunc=xp.logical_not)
+    return Elementwise.apply(a, ufunc="logical_not")
 
 
 def isnan(a: Tensor) -> Tensor:
-    return Elementwise.apply(a, ufunc=xp.isnan)
+    return Elementwise.apply(a, ufunc="isnan")
 
 
 def isinf(a: Tensor) -> Tensor:
-    return Elementwise.apply(a, ufunc=xp.isinf)
+    return Elementwise.apply(a, ufunc="isinf")
 
 
 def isfinite(a: Tensor) -> Tensor:
-    return Elementwise.apply(a, ufunc=xp.isfinite)
+    return Elementwise.apply(a, ufunc="isfinite")
 
 
 def _axes(dim, ndim):
@@ -106,21 +106,24 @@ def _axes(dim, ndim):
 
 def all(a: Tensor, dim=None, keepdim=False) -> Tensor:
     """True where every element (along ``dim``) is nonzero."""
-    return _bool(xp.all(a.data, axis=_axes(dim, a.ndim), keepdims=keepdim))
+    xp = get_array_module(a.data)
+    return _bool(xp, xp.all(a.data, axis=_axes(dim, a.ndim), keepdims=keepdim))
 
 
 def any(a: Tensor, dim=None, keepdim=False) -> Tensor:
     """True where some element (along ``dim``) is nonzero."""
-    return _bool(xp.any(a.data, axis=_axes(dim, a.ndim), keepdims=keepdim))
+    xp = get_array_module(a.data)
+    return _bool(xp, xp.any(a.data, axis=_axes(dim, a.ndim), keepdims=keepdim))
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
     """True when |a - b| <= atol + rtol |b| everywhere."""
     ta, tb = binary_operands(a, b, "allclose")
-    return bool(xp.allclose(ta.data, tb.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(get_array_module(ta.data).allclose(ta.data, tb.data, rtol=rtol, atol=atol,
+                                                   equal_nan=equal_nan))
 
 
 def equal(a, b) -> bool:
     """True when both have the same shape and the same values."""
     ta, tb = binary_operands(a, b, "equal")
-    return ta.shape == tb.shape and bool(backend.xp.array_equal(ta.data, tb.data))
+    return ta.shape == tb.shape and bool(get_array_module(ta.data).array_equal(ta.data, tb.data))

@@ -27,15 +27,12 @@ from __future__ import annotations
 import numbers
 
 from bricks.autograd import Function
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions.shape import pad as _pad
 from bricks.tensor import Tensor
 
 __all__ = ["unfold", "fold", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
            "pair", "conv_output_size"]
-
-_as_strided = xp.lib.stride_tricks.as_strided
-
 
 def pair(value, name: str, op: str, n: int = 2, minimum: int = 0) -> tuple:
     """``3`` -> ``(3, 3)``; a tuple of ``n`` ints is checked and kept."""
@@ -70,6 +67,7 @@ class Im2col(Function):
     """x (N, C, H, W) -> cols (N, C*kh*kw, oh*ow); ``padding`` is (top, bottom, left, right)."""
 
     def forward(self, x, args):
+        xp = get_array_module(x)
         self.args = args
         n, c, h, w = x.shape
         (kh, kw), (dh, dw), (pt, pb, pl, pr), (sh, sw), (oh, ow) = self.args
@@ -81,9 +79,10 @@ class Im2col(Function):
         else:
             padded = xp.ascontiguousarray(x)
         s_n, s_c, s_h, s_w = padded.strides
-        windows = _as_strided(padded, (n, c, kh, kw, oh, ow),
-                              (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw),
-                              writeable=False)
+        # A read-only view in spirit (CuPy's as_strided has no writeable flag): it is only
+        # read, by the reshape below.
+        windows = xp.lib.stride_tricks.as_strided(
+            padded, (n, c, kh, kw, oh, ow), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw))
         return windows.reshape(n, c * kh * kw, oh * ow)  # the one copy: im2col itself
 
     def backward(self, grad):
@@ -94,6 +93,7 @@ class Col2im(Function):
     """cols (N, C*kh*kw, oh*ow) -> x (N, C, H, W), adding overlapping entries."""
 
     def forward(self, cols, size, args):
+        xp = get_array_module(cols)
         self.args = args
         (kh, kw), (dh, dw), (pt, pb, pl, pr), (sh, sw), (oh, ow) = args
         h, w = size

@@ -7,9 +7,10 @@ Each takes PyTorch's arguments (a shape as ``zeros(2, 3)`` or ``zeros((2, 3))``,
 from __future__ import annotations
 
 from bricks import backend
-from bricks.backend import as_dtype, xp
+from bricks import devices as _devices
+from bricks.backend import as_dtype
 from bricks.functions.dims import shape_args
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "zeros_like",
            "ones_like", "full_like", "empty_like", "leaf", "from_numpy"]
@@ -19,7 +20,7 @@ _NUMPY_KINDS = "fiub"  # float, int, unsigned, bool: the dtypes bricks computes 
 
 def leaf(array, requires_grad=False) -> Tensor:
     """Wrap ``array`` as a leaf tensor (no copy)."""
-    t = Tensor._make(array, False, None, 0)
+    t = const(array)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -44,7 +45,7 @@ def from_numpy(array) -> Tensor:
     if array.dtype.kind not in _NUMPY_KINDS:
         raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}; "
                         f"supported: floating, integer and bool arrays")
-    return Tensor._make(array, False, None, 0)
+    return const(array)
 
 
 def _shape(size, op):
@@ -58,19 +59,25 @@ def _dtype(dtype):
     return as_dtype(dtype) or backend.get_default_dtype()
 
 
-def zeros(*size, dtype=None, requires_grad=False) -> Tensor:
-    """A tensor of zeros of the given shape."""
-    return leaf(xp.zeros(_shape(size, "zeros"), dtype=_dtype(dtype)), requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros of the given shape (on ``device``: ``'cpu'``, ``'cuda:0'``, ...)."""
+    xp, where = _devices.array_module(device, "zeros")
+    with where:
+        return leaf(xp.zeros(_shape(size, "zeros"), dtype=_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ones of the given shape."""
-    return leaf(xp.ones(_shape(size, "ones"), dtype=_dtype(dtype)), requires_grad)
+    xp, where = _devices.array_module(device, "ones")
+    with where:
+        return leaf(xp.ones(_shape(size, "ones"), dtype=_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """An uninitialized tensor of the given shape (its values are arbitrary)."""
-    return leaf(xp.empty(_shape(size, "empty"), dtype=_dtype(dtype)), requires_grad)
+    xp, where = _devices.array_module(device, "empty")
+    with where:
+        return leaf(xp.empty(_shape(size, "empty"), dtype=_dtype(dtype)), requires_grad)
 
 
 def _fill_dtype(value):
@@ -81,29 +88,47 @@ def _fill_dtype(value):
     return backend.get_default_dtype()
 
 
-def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``fill_value``; the dtype follows the value (int64, bool or float)."""
     dtype = as_dtype(dtype) or _fill_dtype(fill_value)
-    return leaf(xp.full(_shape((size,), "full"), fill_value, dtype=dtype), requires_grad)
+    xp, where = _devices.array_module(device, "full")
+    with where:
+        return leaf(xp.full(_shape((size,), "full"), fill_value, dtype=dtype), requires_grad)
 
 
-def zeros_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return leaf(xp.zeros(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+def _like(x, device, who):
+    # The *_like functions make their tensor on x's device unless told otherwise (PyTorch).
+    if device is None:
+        return backend.get_array_module(x.data), backend._nullcontext
+    return _devices.array_module(device, who)
 
 
-def ones_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return leaf(xp.ones(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+def zeros_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp, where = _like(x, device, "zeros_like")
+    with where:
+        return leaf(xp.zeros(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
 
 
-def empty_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return leaf(xp.empty(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+def ones_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp, where = _like(x, device, "ones_like")
+    with where:
+        return leaf(xp.ones(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
 
 
-def full_like(x: Tensor, fill_value, dtype=None, requires_grad=False) -> Tensor:
-    return leaf(xp.full(x.shape, fill_value, dtype=as_dtype(dtype) or x.dtype), requires_grad)
+def empty_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp, where = _like(x, device, "empty_like")
+    with where:
+        return leaf(xp.empty(x.shape, dtype=as_dtype(dtype) or x.dtype), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp, where = _like(x, device, "full_like")
+    with where:
+        return leaf(xp.full(x.shape, fill_value, dtype=as_dtype(dtype) or x.dtype),
+                    requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Values from ``start`` (default 0) up to, not including, ``end``, spaced by ``step``.
 
     All-integer arguments give int64, otherwise the default float dtype.
@@ -121,16 +146,22 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
         raise RuntimeError("arange: step must be nonzero")
     integral = all(isinstance(v, int) for v in (start, end, step))
     dtype = as_dtype(dtype) or (backend.int64 if integral else backend.get_default_dtype())
-    return leaf(xp.arange(start, end, step).astype(dtype), requires_grad)
+    xp, where = _devices.array_module(device, "arange")
+    with where:
+        return leaf(xp.arange(start, end, step).astype(dtype), requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise RuntimeError(f"linspace: steps must be non-negative, got {steps}")
-    return leaf(xp.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad)
+    xp, where = _devices.array_module(device, "linspace")
+    with where:
+        return leaf(xp.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The n×m identity matrix (m defaults to n)."""
-    return leaf(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+    xp, where = _devices.array_module(device, "eye")
+    with where:
+        return leaf(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)

@@ -11,38 +11,50 @@ import math
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import is_floating, xp
+from bricks.backend import get_array_module, is_floating
 from bricks.functions.arithmetic import binary_operands, sum_to, to_dtype
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid",
-    "relu", "abs", "sign", "clamp", "maximum", "minimum", "where", "reciprocal", "erf",
+    "softplus", "relu", "abs", "sign", "clamp", "maximum", "minimum", "where", "reciprocal", "erf",
     "floor", "ceil", "round",
 ]
 
 
-def _float(x, op: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        x = tensor(x)
+def float_input(x, op: str, name: str = "input") -> Tensor:
+    """``x`` as a floating Tensor, for an op defined on real numbers: numbers and arrays
+    become Tensors, integer and bool tensors the default float dtype (as in PyTorch).  The
+    one helper every op and loss uses for this; ``op`` and ``name`` go into the error for
+    something that is not numeric.
+    """
+    if isinstance(x, Tensor):
+        if x.data.dtype.kind == "f":
+            return x  # the usual case, first
+    else:
+        try:
+            converted = tensor(x)
+        except (TypeError, ValueError):
+            converted = None
+        if converted is None or converted.data.dtype.kind not in "biuf":  # e.g. strings
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+        x = converted
     if not is_floating(x.data.dtype):
         x = to_dtype(x, backend.get_default_dtype())
     return x
 
 
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
-
-
 def _masked(grad: Tensor, mask) -> Tensor:
     """``grad`` where the bool array ``mask`` holds, exact 0 elsewhere (even for inf grads)."""
-    return where(_const(mask), grad, _const(xp.zeros((), dtype=grad.data.dtype)))
+    xp = get_array_module(grad.data)
+    return where(const(mask), grad, const(xp.zeros((), dtype=grad.data.dtype)))
 
 
 class Exp(Function):
     fresh_grads = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.exp(x)
         self.save_for_backward(y)
         return y
@@ -58,11 +70,12 @@ class Exp(Function):
 
 def exp(x) -> Tensor:
     """Elementwise e^x.  Derivative: e^x."""
-    return Exp.apply(_float(x, "exp"))
+    return Exp.apply(float_input(x, "exp"))
 
 
 class Log(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.log(x)
 
@@ -77,11 +90,12 @@ class Log(Function):
 
 def log(x) -> Tensor:
     """Elementwise natural logarithm.  Derivative: 1/x."""
-    return Log.apply(_float(x, "log"))
+    return Log.apply(float_input(x, "log"))
 
 
 class Log1p(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.log1p(x)
 
@@ -92,11 +106,12 @@ class Log1p(Function):
 
 def log1p(x) -> Tensor:
     """Elementwise log(1 + x), accurate for small x.  Derivative: 1/(1 + x)."""
-    return Log1p.apply(_float(x, "log1p"))
+    return Log1p.apply(float_input(x, "log1p"))
 
 
 class Expm1(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.expm1(x)
         self.save_for_backward(y)
         return y
@@ -108,11 +123,12 @@ class Expm1(Function):
 
 def expm1(x) -> Tensor:
     """Elementwise e^x - 1, accurate for small x.  Derivative: e^x."""
-    return Expm1.apply(_float(x, "expm1"))
+    return Expm1.apply(float_input(x, "expm1"))
 
 
 class Sqrt(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.sqrt(x)
         self.save_for_backward(y)
         return y
@@ -128,11 +144,12 @@ class Sqrt(Function):
 
 def sqrt(x) -> Tensor:
     """Elementwise square root.  Derivative: 1/(2 sqrt(x))."""
-    return Sqrt.apply(_float(x, "sqrt"))
+    return Sqrt.apply(float_input(x, "sqrt"))
 
 
 class Rsqrt(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = 1.0 / xp.sqrt(x)
         self.save_for_backward(y)
         return y
@@ -144,11 +161,12 @@ class Rsqrt(Function):
 
 def rsqrt(x) -> Tensor:
     """Elementwise 1/sqrt(x).  Derivative: -1/2 x^(-3/2)."""
-    return Rsqrt.apply(_float(x, "rsqrt"))
+    return Rsqrt.apply(float_input(x, "rsqrt"))
 
 
 class Sin(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.sin(x)
 
@@ -159,11 +177,12 @@ class Sin(Function):
 
 def sin(x) -> Tensor:
     """Elementwise sine.  Derivative: cos x."""
-    return Sin.apply(_float(x, "sin"))
+    return Sin.apply(float_input(x, "sin"))
 
 
 class Cos(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.cos(x)
 
@@ -174,11 +193,12 @@ class Cos(Function):
 
 def cos(x) -> Tensor:
     """Elementwise cosine.  Derivative: -sin x."""
-    return Cos.apply(_float(x, "cos"))
+    return Cos.apply(float_input(x, "cos"))
 
 
 class Tan(Function):
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.tan(x)
         self.save_for_backward(y)
         return y
@@ -190,13 +210,14 @@ class Tan(Function):
 
 def tan(x) -> Tensor:
     """Elementwise tangent.  Derivative: 1 + tan^2 x."""
-    return Tan.apply(_float(x, "tan"))
+    return Tan.apply(float_input(x, "tan"))
 
 
 class Tanh(Function):
     fresh_grads = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.tanh(x)
         self.save_for_backward(y)
         return y
@@ -212,7 +233,7 @@ class Tanh(Function):
 
 def tanh(x) -> Tensor:
     """Elementwise hyperbolic tangent.  Derivative: 1 - tanh^2 x."""
-    return Tanh.apply(_float(x, "tanh"))
+    return Tanh.apply(float_input(x, "tanh"))
 
 
 class Sigmoid(Function):
@@ -220,6 +241,7 @@ class Sigmoid(Function):
 
     def forward(self, x):
         # exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) for x < 0.
+        xp = get_array_module(x)
         e = xp.exp(-xp.abs(x))
         y = xp.where(x >= 0, 1.0, e) / (1.0 + e)
         y = y.astype(x.dtype, copy=False)
@@ -244,13 +266,59 @@ def sigmoid(x) -> Tensor:
         >>> bricks.sigmoid(bricks.tensor([0.0, 1e4, -1e4])).tolist()
         [0.5, 1.0, 0.0]
     """
-    return Sigmoid.apply(_float(x, "sigmoid"))
+    return Sigmoid.apply(float_input(x, "sigmoid"))
+
+
+class Softplus(Function):
+    """log(1 + e^x) as max(x, 0) + log(1 + e^-|x|): e^ is only ever taken of a non-positive
+    number, so it never overflows.
+
+    A Function, not that composition, for the derivative at 0: relu and abs both have
+    derivative 0 there, so the composition's gradient at x = 0 would be 0 instead of
+    sigmoid(0) = 1/2.  The derivative sigmoid(x) is written exp(-softplus(-x)), so that its
+    own derivative, sigmoid(x) sigmoid(-x), is exact to the last digits even where
+    sigmoid(x) rounds to 1 (sigmoid's y (1 - y) loses them there: 4e-8 at x = 20).
+    """
+
+    fresh_grads = True
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return softplus_array(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * exp(-Softplus.apply(-x))
+
+    def backward_arrays(self, grad):
+        (x,) = self.saved_arrays
+        return grad * get_array_module(x).exp(-softplus_array(-x))
+
+
+def softplus_array(x):
+    """log(1 + e^x) on an array, computed without overflow (what ``Softplus`` computes)."""
+    xp = get_array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def softplus(x) -> Tensor:
+    """log(1 + e^x), stable for any x (``bricks.nn.functional.softplus`` adds beta and
+    threshold).
+
+    Derivative: sigmoid(x).
+
+    Example:
+        >>> softplus(bricks.tensor([-1e4, 0.0, 1e4], dtype=bricks.float64)).tolist()
+        [0.0, 0.6931471805599453, 10000.0]
+    """
+    return Softplus.apply(float_input(x, "softplus"))
 
 
 class Relu(Function):
     piecewise = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         y = xp.maximum(x, 0)
         self.save_for_backward(y)
         return y
@@ -260,6 +328,7 @@ class Relu(Function):
         return _masked(grad, y.data > 0)
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         (y,) = self.saved_arrays
         mask = y > 0
         out = grad * mask  # 4x faster than where ...
@@ -281,12 +350,14 @@ class Abs(Function):
     piecewise = True
 
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         return xp.abs(x)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (x,) = self.saved_tensors
-        return grad * _const(xp.sign(x.data))
+        return grad * const(xp.sign(x.data))
 
 
 def abs(x) -> Tensor:
@@ -304,11 +375,13 @@ class _ZeroGrad(Function):
     def backward(self, grad):
         # Exact zeros, not grad * 0 (an inf or nan upstream gradient must not leak through),
         # still connected to grad so that a create_graph result stays differentiable.
+        xp = get_array_module(grad.data)
         return _masked(grad, xp.zeros(grad.data.shape, dtype=bool))
 
 
 class Sign(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.sign(x)
 
 
@@ -319,6 +392,7 @@ def sign(x) -> Tensor:
 
 class Floor(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.floor(x)
 
 
@@ -329,6 +403,7 @@ def floor(x) -> Tensor:
 
 class Ceil(_ZeroGrad):
     def forward(self, x):
+        xp = get_array_module(x)
         return xp.ceil(x)
 
 
@@ -339,6 +414,7 @@ def ceil(x) -> Tensor:
 
 class Round(_ZeroGrad):
     def forward(self, x, decimals):
+        xp = get_array_module(x)
         return xp.round(x, decimals)
 
 
@@ -360,7 +436,7 @@ class Reciprocal(Function):
 
 def reciprocal(x) -> Tensor:
     """1/x.  Derivative: -1/x^2."""
-    return Reciprocal.apply(_float(x, "reciprocal"))
+    return Reciprocal.apply(float_input(x, "reciprocal"))
 
 
 class Erf(Function):
@@ -375,18 +451,20 @@ class Erf(Function):
 
 def erf(x) -> Tensor:
     """The error function 2/sqrt(pi) ∫_0^x e^(-t^2) dt.  Derivative: 2/sqrt(pi) e^(-x^2)."""
-    return Erf.apply(_float(x, "erf"))
+    return Erf.apply(float_input(x, "erf"))
 
 
 class Clamp(Function):
     piecewise = True
 
     def forward(self, x, lo, hi):
+        xp = get_array_module(x)
         self.save_for_backward(x)
         self.lo, self.hi = lo, hi
         return xp.clip(x, lo, hi)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (x,) = self.saved_tensors
         inside = xp.ones(x.data.shape, dtype=bool)
         if self.lo is not None:
@@ -421,6 +499,7 @@ class Maximum(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.maximum(a, b)
 
@@ -435,6 +514,7 @@ class Minimum(Function):
     piecewise = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.minimum(a, b)
 
@@ -446,7 +526,7 @@ class Minimum(Function):
 
 def _split(fn, grad, weight_a):
     (sa, _), (sb, _) = fn.input_meta
-    wa = _const(weight_a.astype(grad.data.dtype))
+    wa = const(weight_a.astype(grad.data.dtype))
     ga = sum_to(grad * wa, sa) if fn.next_edges[0] is not None else None
     gb = sum_to(grad * (1.0 - wa), sb) if fn.next_edges[1] is not None else None
     return ga, gb
@@ -466,7 +546,7 @@ def minimum(a, b) -> Tensor:
 
 def _broadcasting(cls, op, *tensors):
     try:
-        xp.broadcast_shapes(*(t.data.shape for t in tensors))
+        backend.broadcast_shapes(*(t.data.shape for t in tensors))
     except ValueError:
         shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
         raise RuntimeError(f"{op}: shapes {shapes} cannot be broadcast together") from None
@@ -477,14 +557,16 @@ class Where(Function):
     piecewise = True
 
     def forward(self, cond, a, b):
+        xp = get_array_module(cond)
         self.save_for_backward(cond)
         return xp.where(cond, a, b)
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         (cond,) = self.saved_tensors
         _, (sa, _), (sb, _) = self.input_meta
         # A constant zero, not grad * 0: inf or nan upstream must give exact zeros (PyTorch).
-        zero = _const(xp.zeros((), dtype=grad.data.dtype))
+        zero = const(xp.zeros((), dtype=grad.data.dtype))
         ga = sum_to(where(cond, grad, zero), sa) if self.next_edges[1] is not None else None
         gb = sum_to(where(cond, zero, grad), sb) if self.next_edges[2] is not None else None
         return None, ga, gb

@@ -10,7 +10,7 @@ refused, as in PyTorch.
 from __future__ import annotations
 
 from bricks import autograd, backend
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions.shape import index_key
 from bricks.tensor import Tensor
 
@@ -40,11 +40,17 @@ def _check(t: Tensor, op: str):
         )
 
 
-def _value(v):
-    return v.data if isinstance(v, Tensor) else v
+def _value(v, like):
+    """An operand as an array (on the device of the array ``like``) or a Python number."""
+    if isinstance(v, Tensor):
+        return v.data
+    if isinstance(v, (bool, int, float)):
+        return v
+    return backend.asarray_like(v, like)
 
 
 def _store(t: Tensor, op: str, result):
+    xp = get_array_module(t.data)
     result = xp.asarray(result)
     if not xp.can_cast(result.dtype, t.data.dtype, casting="same_kind") and not (
         result.ndim == 0 and backend.result_type(t.data, result.item()) == t.data.dtype
@@ -66,23 +72,23 @@ def _store(t: Tensor, op: str, result):
 
 def add_(t: Tensor, other, alpha=1):
     _check(t, "add_")
-    other = _value(other)
-    return _store(t, "add_", t.data + (other if alpha == 1 else alpha * xp.asarray(other)))
+    other = _value(other, t.data)
+    return _store(t, "add_", t.data + (other if alpha == 1 else alpha * other))
 
 
 def mul_(t: Tensor, other):
     _check(t, "mul_")
-    return _store(t, "mul_", t.data * _value(other))
+    return _store(t, "mul_", t.data * _value(other, t.data))
 
 
 def div_(t: Tensor, other):
     _check(t, "div_")
-    return _store(t, "div_", t.data / _value(other))
+    return _store(t, "div_", t.data / _value(other, t.data))
 
 
 def fill_(t: Tensor, value, op="fill_"):
     _check(t, op)
-    t.data.fill(_value(value))
+    t.data.fill(_value(value, t.data))
     t._vc[0] += 1
     return t
 
@@ -93,11 +99,12 @@ def zero_(t: Tensor):
 
 def copy_(t: Tensor, src):
     _check(t, "copy_")
-    src = _value(src)
+    # copy_ may cross devices (PyTorch's x_gpu.copy_(x_cpu)): the source moves to t's.
+    src = backend.asarray_like(src.data if isinstance(src, Tensor) else src, t.data)
     try:
         t.data[...] = src
     except ValueError:
-        raise RuntimeError(f"copy_: source of shape {tuple(xp.shape(src))} does not broadcast "
+        raise RuntimeError(f"copy_: source of shape {tuple(src.shape)} does not broadcast "
                            f"to the tensor's shape {tuple(t.shape)}") from None
     t._vc[0] += 1
     return t
@@ -105,7 +112,7 @@ def copy_(t: Tensor, src):
 
 def clamp_(t: Tensor, lo=None, hi=None):
     _check(t, "clamp_")
-    xp.clip(t.data, lo, hi, out=t.data)
+    get_array_module(t.data).clip(t.data, lo, hi, out=t.data)
     t._vc[0] += 1
     return t
 
@@ -113,7 +120,7 @@ def clamp_(t: Tensor, lo=None, hi=None):
 def uniform_(t: Tensor, a=0.0, b=1.0, generator=None):
     _check(t, "uniform_")
     gen = generator or backend.default_generator()
-    t.data[...] = gen.uniform(a, b, size=t.data.shape)
+    t.data[...] = backend.asarray_like(gen.uniform(a, b, size=t.data.shape), t.data)
     t._vc[0] += 1
     return t
 
@@ -121,7 +128,7 @@ def uniform_(t: Tensor, a=0.0, b=1.0, generator=None):
 def normal_(t: Tensor, mean=0.0, std=1.0, generator=None):
     _check(t, "normal_")
     gen = generator or backend.default_generator()
-    t.data[...] = gen.normal(mean, std, size=t.data.shape)
+    t.data[...] = backend.asarray_like(gen.normal(mean, std, size=t.data.shape), t.data)
     t._vc[0] += 1
     return t
 
@@ -129,9 +136,9 @@ def normal_(t: Tensor, mean=0.0, std=1.0, generator=None):
 def setitem(t: Tensor, index, value):
     """``t[index] = value``, in place (under the same rules as the other in-place ops)."""
     _check(t, "setitem")
-    key, _ = index_key(index)
+    key, _ = index_key(index, t.data)
     try:
-        t.data[key] = _value(value)
+        t.data[key] = _value(value, t.data)
     except (ValueError, IndexError) as err:
         raise type(err)(f"setitem: {err} (tensor of shape {tuple(t.shape)})") from None
     t._vc[0] += 1

@@ -12,11 +12,12 @@ import math
 import string
 
 from bricks import autograd as _autograd
+from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions.arithmetic import broadcast_to, sum_to, sum_to_array
 from bricks.functions.shape import Permute, reshape, unsqueeze
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = ["matmul", "mm", "dot", "outer", "einsum", "linear", "Linear"]
 
@@ -35,6 +36,7 @@ class MatMul(Function):
     fresh_grads = True
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         self.save_for_backward(a, b)
         return xp.matmul(a, b)
 
@@ -51,6 +53,7 @@ class MatMul(Function):
         return ga, gb
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         a, b = self.saved_arrays
         (sa, _), (sb, _) = self.input_meta
         ga = gb = None
@@ -71,6 +74,7 @@ class Linear(Function):
     fresh_grads = True
 
     def forward(self, x, w, b=None):
+        xp = get_array_module(x)
         self.save_for_backward(x, w)
         rows, n_out = (x.shape[0] if x.ndim == 2 else 0), w.shape[0]
         if 0 < rows <= 128 and n_out >= 2 * rows:
@@ -103,6 +107,7 @@ class Linear(Function):
         return (gx, gw) if len(need) == 2 else (gx, gw, gb)
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         x, w = self.saved_arrays
         n_out, n_in = w.shape
         rows = math.prod(grad.shape[:-1])
@@ -180,7 +185,7 @@ def matmul(a, b) -> Tensor:
                            f"multiplied ({ka} != {kb})")
     if a.ndim > 2 or b.ndim > 2:
         try:
-            xp.broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
+            backend.broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
         except ValueError:
             raise RuntimeError(f"matmul: batch dimensions of {tuple(a.shape)} and "
                                f"{tuple(b.shape)} cannot be broadcast together") from None
@@ -271,6 +276,7 @@ def _parse_einsum(equation: str, shapes):
 
 class Einsum(Function):
     def forward(self, *arrays, subs, out):
+        xp = get_array_module(*arrays)
         self.subs, self.out = subs, out
         self.save_for_backward(*arrays)
         eq = ",".join(subs) + "->" + out
@@ -293,6 +299,7 @@ def _einsum_grad(k, grad, operands, subs, out, sizes):
     Letters only operand k has are restored with a vector of ones (broadcast), repeated
     letters (a diagonal, as in 'ii->i') with an identity matrix.
     """
+    xp = get_array_module(grad.data)
     target = subs[k]
     elsewhere = set(out).union(*(set(s) for j, s in enumerate(subs) if j != k))
     spare = iter(c for c in string.ascii_letters if c not in set("".join(subs) + out))
@@ -302,7 +309,7 @@ def _einsum_grad(k, grad, operands, subs, out, sizes):
         if c in seen:
             fresh = next(spare)
             extra_subs.append(c + fresh)
-            extra_ops.append(Tensor._make(xp.eye(sizes[c], dtype=dtype), False, None, 0))
+            extra_ops.append(const(xp.eye(sizes[c], dtype=dtype)))
             result.append(fresh)
         else:
             seen.add(c)
@@ -310,7 +317,7 @@ def _einsum_grad(k, grad, operands, subs, out, sizes):
     for c in seen:
         if c not in elsewhere:
             extra_subs.append(c)
-            extra_ops.append(Tensor._make(xp.ones(sizes[c], dtype=dtype), False, None, 0))
+            extra_ops.append(const(xp.ones(sizes[c], dtype=dtype)))
     others = [t for j, t in enumerate(operands) if j != k]
     other_subs = [s for j, s in enumerate(subs) if j != k]
     eq = ",".join([out] + other_subs + extra_subs) + "->" + "".join(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bricks import backend
+from bricks import devices as _devices
 from bricks.backend import as_dtype
 from bricks.functions.creation import _shape, leaf
 from bricks.tensor import Tensor
@@ -27,28 +28,35 @@ def _draw(method, shape, dtype, generator):
     return getattr(gen, method)(shape).astype(dtype)
 
 
-def rand(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+# Draws come from the one NumPy generator and are then copied to ``device``: a seed gives
+# the same numbers on every device, which makes CPU and GPU runs comparable.
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Uniform samples in [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
-    return leaf(_draw("random", _shape(size, "rand"), dtype, generator), requires_grad)
+    values = _draw("random", _shape(size, "rand"), dtype, generator)
+    return leaf(_devices.move(values, device, "rand"), requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Standard normal samples (mean 0, variance 1)."""
     dtype = _float_dtype(dtype, "randn")
-    return leaf(_draw("standard_normal", _shape(size, "randn"), dtype, generator),
-                requires_grad)
+    values = _draw("standard_normal", _shape(size, "randn"), dtype, generator)
+    return leaf(_devices.move(values, device, "randn"), requires_grad)
 
 
-def rand_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return rand(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+def rand_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device,
+                requires_grad=requires_grad)
 
 
-def randn_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return randn(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+def randn_like(x: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device,
+                 requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, generator=None) -> Tensor:
+def randint(low, high=None, size=None, dtype=None, device=None, generator=None) -> Tensor:
     """Integers drawn uniformly from [low, high): ``randint(high, size)`` or
     ``randint(low, high, size)``."""
     if isinstance(high, (tuple, list)) and size is None:
@@ -61,10 +69,11 @@ def randint(low, high=None, size=None, dtype=None, generator=None) -> Tensor:
         raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
     gen = generator or backend.default_generator()
     values = gen.integers(low, high, size=_shape((size,), "randint"))
-    return leaf(values.astype(as_dtype(dtype) or backend.int64))
+    values = values.astype(as_dtype(dtype) or backend.int64)
+    return leaf(_devices.move(values, device, "randint"))
 
 
-def randperm(n: int, generator=None) -> Tensor:
+def randperm(n: int, generator=None, device=None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     gen = generator or backend.default_generator()
-    return leaf(gen.permutation(n).astype(backend.int64))
+    return leaf(_devices.move(gen.permutation(n).astype(backend.int64), device, "randperm"))

@@ -13,12 +13,12 @@ from collections import namedtuple
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import is_floating, xp
+from bricks.backend import get_array_module, is_floating
 from bricks.functions import elementwise as E
 from bricks.functions import shape as S
 from bricks.functions.arithmetic import broadcast_to, to_dtype
 from bricks.functions.dims import normalize_dim, normalize_dims
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = [
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "prod",
@@ -50,6 +50,7 @@ def _require_float(x: Tensor, op: str):
 
 class Sum(Function):
     def forward(self, x, axes, keepdim):
+        xp = get_array_module(x)
         self.axes, self.keepdim = axes, keepdim
         return xp.asarray(x.sum(axis=axes, keepdims=keepdim))
 
@@ -58,6 +59,7 @@ class Sum(Function):
         return broadcast_to(_unreduce(grad, shape, self.axes, self.keepdim), shape)
 
     def backward_arrays(self, grad):
+        xp = get_array_module(grad)
         shape = self.input_meta[0][0]
         if not self.keepdim:
             grad = grad.reshape(_kept_shape(shape, self.axes))
@@ -113,6 +115,7 @@ def var(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
 
     ``unbiased=False`` is the older spelling of ``correction=0``.
     """
+    xp = get_array_module(x.data)
     _require_float(x, "var")
     correction = _correction(correction, unbiased)
     axes = normalize_dims(dim, x.ndim, "var")
@@ -123,11 +126,11 @@ def var(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
         # rounding noise divided by rounding noise; a large common offset loses no digits.
         first = tuple(slice(0, 1) if axes is None or i in axes else slice(None)
                       for i in range(x.ndim))
-        x = x - Tensor._make(xp.asarray(x.data[first]), False, None, 0)
+        x = x - const(xp.asarray(x.data[first]))
     d = x - mean(x, dim=axes, keepdim=True)
     denom = n - correction
     total = Sum.apply(d * d, axes=axes, keepdim=keepdim)
-    with xp.errstate(divide="ignore", invalid="ignore"):  # N <= correction: inf or nan
+    with backend.errstate(xp, divide="ignore", invalid="ignore"):  # N <= correction: inf or nan
         return total / float(builtins.max(denom, 0))
 
 
@@ -140,7 +143,7 @@ def std(x: Tensor, dim=None, correction=1, keepdim=False, unbiased=None) -> Tens
     _require_float(x, "std")
     dim = normalize_dims(dim, x.ndim, "std")  # a bad dim names std, not var
     v = var(x, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
-    zero = Tensor._make(v.data == 0, False, None, 0)
+    zero = const(v.data == 0)
     return E.where(zero, 0.0, E.sqrt(E.where(zero, 1.0, v)))
 
 
@@ -162,7 +165,7 @@ class AMax(Function):
     def backward(self, grad):
         shape = self.input_meta[0][0]
         g = broadcast_to(_unreduce(grad, shape, self.axes, self.keepdim), shape)
-        return g * Tensor._make(self.weights, False, None, 0)
+        return g * const(self.weights)
 
 
 def _check_nonempty(x: Tensor, axes, op: str):
@@ -189,6 +192,7 @@ class MaxDim(Function):
     piecewise = True
 
     def forward(self, x, dim, keepdim, largest):
+        xp = get_array_module(x)
         self.dim, self.keepdim = dim, keepdim
         idx = xp.argmax(x, axis=dim, keepdims=True) if largest else xp.argmin(
             x, axis=dim, keepdims=True)
@@ -205,12 +209,13 @@ class MaxDim(Function):
 
 
 def _max_min(x: Tensor, dim, keepdim, largest, op):
+    xp = get_array_module(x.data)
     if dim is None:
         return amax(x) if largest else amin(x)
     d = normalize_dim(dim, x.ndim, op)
     _check_nonempty(x, (d,) if x.ndim else None, op)
     if x.ndim == 0:
-        return values_indices(x, Tensor._make(xp.zeros((), backend.int64), False, None, 0))
+        return values_indices(x, const(xp.zeros((), backend.int64)))
     return values_indices(*MaxDim.apply(x, dim=d, keepdim=keepdim, largest=largest))
 
 
@@ -230,6 +235,7 @@ def min(x: Tensor, dim=None, keepdim=False):
 
 def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """Index of the first maximum (of the flattened tensor when ``dim`` is None)."""
+    xp = get_array_module(x.data)
     if dim is None:
         _check_nonempty(x, None, "argmax")
         idx = xp.argmax(x.data)
@@ -238,11 +244,12 @@ def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
     else:
         d = normalize_dim(dim, x.ndim, "argmax")
         idx = xp.argmax(x.data, axis=d, keepdims=keepdim) if x.ndim else xp.zeros((), int)
-    return Tensor._make(xp.asarray(idx, dtype=backend.int64), False, None, 0)
+    return const(xp.asarray(idx, dtype=backend.int64))
 
 
 def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """Index of the first minimum (of the flattened tensor when ``dim`` is None)."""
+    xp = get_array_module(x.data)
     if dim is None:
         _check_nonempty(x, None, "argmin")
         idx = xp.argmin(x.data)
@@ -251,11 +258,12 @@ def argmin(x: Tensor, dim=None, keepdim=False) -> Tensor:
     else:
         d = normalize_dim(dim, x.ndim, "argmin")
         idx = xp.argmin(x.data, axis=d, keepdims=keepdim) if x.ndim else xp.zeros((), int)
-    return Tensor._make(xp.asarray(idx, dtype=backend.int64), False, None, 0)
+    return const(xp.asarray(idx, dtype=backend.int64))
 
 
 class Prod(Function):
     def forward(self, x, dim, keepdim):
+        xp = get_array_module(x)
         self.dim, self.keepdim = dim, keepdim
         # Save the very array returned: only then is it recognized as this node's output,
         # so that double backward differentiates through it instead of taking a constant.
@@ -264,6 +272,7 @@ class Prod(Function):
         return y
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         x, y = self.saved_tensors
         if not self.keepdim:
             grad, y = grad.unsqueeze(self.dim), y.unsqueeze(self.dim)
@@ -274,7 +283,7 @@ class Prod(Function):
         n = x.shape[self.dim]
         xl = S.movedim_last(x, self.dim)  # (..., n)
         rows = xl.unsqueeze(-2).expand(*xl.shape[:-1], n, n)
-        eye = Tensor._make(xp.eye(n, dtype=bool), False, None, 0)
+        eye = const(xp.eye(n, dtype=bool))
         others = prod(E.where(eye, 1.0, rows), dim=-1)  # (..., n)
         return grad * S.movedim_back(others, self.dim)
 
@@ -315,6 +324,7 @@ def logsumexp(x: Tensor, dim, keepdim=False) -> Tensor:
 
 class Norm(Function):
     def forward(self, x, p, axes, keepdim):
+        xp = get_array_module(x)
         self.p, self.axes, self.keepdim = p, axes, keepdim
         self.piecewise = p == 1  # |x| summed: piecewise linear (see Function.piecewise)
         a = xp.abs(x)
@@ -332,14 +342,15 @@ class Norm(Function):
         return y
 
     def backward(self, grad):
+        xp = get_array_module(grad.data)
         x, y = self.saved_tensors
         shape, p = self.input_meta[0][0], self.p
         g = _unreduce(grad, shape, self.axes, self.keepdim)
         y = _unreduce(y, shape, self.axes, self.keepdim)
         if p == 1:
-            return broadcast_to(g, shape) * Tensor._make(xp.sign(x.data), False, None, 0)
+            return broadcast_to(g, shape) * const(xp.sign(x.data))
         # d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1); 0 where the norm is 0 (PyTorch).
-        zero = Tensor._make(y.data == 0, False, None, 0)
+        zero = const(y.data == 0)
         safe_y = E.where(zero, 1.0, y)
         scale = E.where(zero, 0.0, g / (safe_y if p == 2 else safe_y ** (p - 1)))
         if p == 2:
@@ -374,6 +385,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
 
 class Cumsum(Function):
     def forward(self, x, dim):
+        xp = get_array_module(x)
         self.dim = dim
         return xp.cumsum(x, axis=dim)
 
@@ -397,14 +409,16 @@ def _max_shift(x: Tensor, axes) -> Tensor:
     not finite, or the reduction is empty (softmax of an empty dim is empty, logsumexp
     -inf, as in PyTorch), 0 is used instead.
     """
+    xp = get_array_module(x.data)
     if x.data.size == 0:
-        return Tensor._make(xp.zeros(_kept_shape(x.shape, axes), x.dtype), False, None, 0)
+        return const(xp.zeros(_kept_shape(x.shape, axes), x.dtype))
     return _MaxShift.apply(x.detach(), axes=axes)
 
 
 class _MaxShift(Function):
     # An op without a gradient (not array code) so that bricks.compile recomputes it.
     def forward(self, x, axes):
+        xp = get_array_module(x)
         m = x.max(axis=axes, keepdims=True)
         return xp.where(xp.isfinite(m), m, 0)
 

@@ -12,11 +12,11 @@ import builtins
 
 from bricks import backend
 from bricks.autograd import Function, array_op, decide
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions import elementwise as E
 from bricks.functions.arithmetic import broadcast_to, to_dtype
 from bricks.functions.dims import normalize_dim, normalize_dims, shape_args
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "reshape", "view", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "expand",
@@ -25,9 +25,6 @@ __all__ = [
     "getitem", "movedim_last", "movedim_back", "normalize_dim", "normalize_dims", "shape_args",
 ]
 
-
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 # ---------------------------------------------------------------- reshape
@@ -199,6 +196,7 @@ def expand(x: Tensor, sizes) -> Tensor:
 
 class Cat(Function):
     def forward(self, *xs, dim):
+        xp = get_array_module(*xs)
         self.dim = dim
         return xp.concatenate(xs, axis=dim)
 
@@ -296,16 +294,19 @@ def chunk(x: Tensor, chunks: int, dim=0) -> tuple:
 # ---------------------------------------------------------------- indexing
 
 
-def index_key(index):
-    """Turn an index (ints, slices, None, Ellipsis, tensors, lists) into NumPy's form."""
+def index_key(index, like=None):
+    """Turn an index (ints, slices, None, Ellipsis, tensors, lists) into NumPy's form, with
+    its arrays on the device of the array ``like`` (the indexed one)."""
     items = index if isinstance(index, tuple) else (index,)
     out, advanced = [], False
     for it in items:
         if isinstance(it, Tensor):
             it = it.data
         elif isinstance(it, list):
-            it = xp.asarray(it)
-        if isinstance(it, backend.ndarray):
+            it = backend.asarray_like(it, like)
+        if backend.is_array(it):
+            if type(it) is not type(like) and like is not None:
+                it = backend.asarray_like(it, like)  # a CPU index for a GPU tensor
             if it.dtype.kind not in "biu":
                 raise IndexError(
                     f"index: tensors used as indices must be integer or bool, got {it.dtype}"
@@ -321,11 +322,11 @@ class BasicIndex(Function):
     def forward(self, x, key):
         self.key = key
         out = x[key]
-        if type(out) is not backend.ndarray:
+        if not backend.is_array(out):
             # Every dimension indexed by an int: NumPy returns a scalar copy; an Ellipsis
             # keeps it a 0-d view, so x[i].fill_(v) writes through as in PyTorch.
             has_ellipsis = any(k is Ellipsis for k in key)
-            out = xp.asarray(out) if has_ellipsis else x[key + (Ellipsis,)]
+            out = get_array_module(x).asarray(out) if has_ellipsis else x[key + (Ellipsis,)]
         return out
 
     def backward(self, grad):
@@ -347,6 +348,7 @@ class IndexBackward(Function):
     """Scatter a gradient into zeros at the indexed positions (adding repeated indices)."""
 
     def forward(self, grad, key, shape, accumulate):
+        xp = get_array_module(grad)
         self.key = key
         out = xp.zeros(shape, dtype=grad.dtype)
         if accumulate:
@@ -365,7 +367,7 @@ def getitem(x: Tensor, index) -> Tensor:
     The gradient is scattered back into the indexed positions; an index that appears
     several times receives the sum of its gradients.
     """
-    key, advanced = index_key(index)
+    key, advanced = index_key(index, x.data)
     try:
         return (AdvancedIndex if advanced else BasicIndex).apply(x, key=key)
     except IndexError as err:
@@ -375,7 +377,7 @@ def getitem(x: Tensor, index) -> Tensor:
 def index_select(x: Tensor, dim: int, index) -> Tensor:
     """The entries of ``x`` at positions ``index`` (1-D integer) along ``dim``."""
     d = normalize_dim(dim, x.ndim, "index_select")
-    idx = index.data if isinstance(index, Tensor) else xp.asarray(index)
+    idx = backend.asarray_like(index.data if isinstance(index, Tensor) else index, x.data)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(f"index_select: index must be a 1-D integer tensor, got shape "
                          f"{tuple(idx.shape)} and dtype {idx.dtype}")
@@ -384,6 +386,7 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
 
 class Gather(Function):
     def forward(self, x, dim, index):
+        xp = get_array_module(x)
         self.dim, self.index = dim, index
         if index.shape != x.shape:
             # PyTorch reads only the leading index.shape[d] entries of the other dims.
@@ -397,6 +400,7 @@ class Gather(Function):
 
 class ScatterInto(Function):
     def forward(self, grad, dim, index, shape):
+        xp = get_array_module(grad)
         self.dim, self.index = dim, index
         out = xp.zeros(shape, dtype=grad.dtype)
         key = list(xp.indices(index.shape, sparse=True))
@@ -419,7 +423,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
     ``index`` is an integer tensor with as many dimensions as ``x``.
     """
     d = normalize_dim(dim, x.ndim, "gather")
-    idx = index.data if isinstance(index, Tensor) else xp.asarray(index)
+    idx = backend.asarray_like(index.data if isinstance(index, Tensor) else index, x.data)
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather: index must be an integer tensor, got {idx.dtype}")
     if idx.ndim != x.ndim:
@@ -432,7 +436,12 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
     # The range check and the wrapped index are computed from the index's values: steps
     # that bricks.compile repeats on every call (a guard, an array op), not constants.
     decide(_check_index, idx, x.shape[d], d)
-    return Gather.apply(x, dim=d, index=array_op(xp.remainder, idx, builtins.max(x.shape[d], 1)))
+    return Gather.apply(x, dim=d, index=array_op(_wrap_index, idx, builtins.max(x.shape[d], 1)))
+
+
+def _wrap_index(idx, n: int):
+    # Negative indices counted from the end; ``%`` runs on the index's own device.
+    return idx % n
 
 
 def _check_index(idx, n: int, d: int) -> None:
@@ -442,11 +451,12 @@ def _check_index(idx, n: int, d: int) -> None:
 
 def masked_fill(x: Tensor, mask, value) -> Tensor:
     """``x`` with ``value`` wherever the bool ``mask`` (broadcast to x) is true."""
-    mask = mask if isinstance(mask, Tensor) else tensor(mask)
+    mask = mask if isinstance(mask, Tensor) else tensor(mask, device=x.device)
     if mask.dtype != backend.bool_:
         raise RuntimeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
     try:
-        xp.broadcast_to(mask.data, x.shape)
+        if backend.broadcast_shapes(mask.shape, x.shape) != x.shape:
+            raise ValueError
     except ValueError:
         raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast "
                            f"to the tensor's shape {tuple(x.shape)}") from None
@@ -457,6 +467,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
 
 class Pad(Function):
     def forward(self, x, widths, value):
+        xp = get_array_module(x)
         self.key = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
         return xp.pad(x, widths, mode="constant", constant_values=value)
 
@@ -471,6 +482,7 @@ def pad(x: Tensor, pad, mode="constant", value=0.0) -> Tensor:
     ``(1, 1)`` pads the last dimension, ``(1, 1, 2, 2)`` the last two.
     ``mode`` is 'constant' (with ``value``), 'reflect', 'replicate' or 'circular'.
     """
+    xp = get_array_module(x.data)
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise RuntimeError(f"pad: expected an even number of sizes, at most 2 × ndim "
@@ -534,6 +546,7 @@ def repeat(x: Tensor, sizes) -> Tensor:
 
 
 def _tri_mask(x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    xp = get_array_module(x.data)
     if x.ndim < 2:
         raise RuntimeError(f"{'tril' if lower else 'triu'}: expects a tensor with at least "
                            f"2 dimensions, got shape {tuple(x.shape)}")
@@ -541,7 +554,7 @@ def _tri_mask(x: Tensor, diagonal: int, lower: bool) -> Tensor:
     mask = xp.tri(r, c, k=diagonal, dtype=bool)
     if not lower:
         mask = ~xp.tri(r, c, k=diagonal - 1, dtype=bool)
-    return _const(mask)
+    return const(mask)
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -562,6 +575,7 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
         [[1, 0, 0], [0, 0, 1]]
     """
     x = x if isinstance(x, Tensor) else tensor(x)
+    xp = get_array_module(x.data)
     if x.data.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: expected an integer tensor of class indices, got {x.dtype}")
     if x.data.size and x.data.min() < 0:
@@ -573,4 +587,4 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
         raise ValueError(f"one_hot: class index {top - 1} is out of range for "
                          f"num_classes={num_classes}")
     out = (x.data[..., None] == xp.arange(num_classes)).astype(backend.int64)
-    return _const(out)
+    return const(out)

@@ -33,7 +33,6 @@ import math
 
 from bricks import backend
 from bricks.autograd import no_grad
-from bricks.backend import is_floating
 from bricks.functions import elementwise as E
 from bricks.functions import reduction as R
 from bricks.functions.arithmetic import to_dtype
@@ -53,14 +52,6 @@ __all__ = [
 # SELU's constants, to PyTorch's precision (Klambauer et al. 2017, eq. 14).
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _float(x) -> Tensor:
-    if not isinstance(x, Tensor):
-        x = tensor(x)
-    if not is_floating(x.data.dtype):
-        x = to_dtype(x, backend.get_default_dtype())
-    return x
 
 
 def _inplace_repr(inplace: bool) -> str:
@@ -162,7 +153,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
         >>> bricks.nn.functional.leaky_relu(bricks.tensor([-2.0, 3.0]), 0.5).tolist()
         [-1.0, 3.0]
     """
-    x = _float(input)
+    x = E.float_input(input, "leaky_relu")
     return E.where(x > 0, x, x * negative_slope)
 
 
@@ -203,7 +194,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         >>> bricks.nn.functional.prelu(x, bricks.tensor([0.5, 0.25])).tolist()
         [[-1.0, -0.5], [1.0, 1.0]]
     """
-    x = _float(input)
+    x = E.float_input(input, "prelu")
     if not isinstance(weight, Tensor):
         weight = tensor(weight)
     n = weight.numel()
@@ -275,7 +266,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         >>> y.tolist()
         [-2.0, 0.0, 10000.0]
     """
-    x = _float(input)
+    x = E.float_input(input, "elu")
     # expm1 of the clamped input: the unpicked branch stays finite for x = 1e4, so its
     # zeroed gradient is 0, not 0 * inf = NaN.
     return E.where(x > 0, x, E.expm1(E.clamp(x, max=0.0)) * alpha)
@@ -351,7 +342,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         >>> [round(v, 4) for v in F.gelu(x, approximate='tanh').tolist()]
         [-0.0, 0.0, 0.8412, 10000.0]
     """
-    x = _float(input)
+    x = E.float_input(input, "gelu")
     if approximate == "none":
         return x * 0.5 * (1.0 + E.erf(x * (1.0 / math.sqrt(2.0))))
     if approximate == "tanh":
@@ -381,16 +372,6 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-def _softplus(z: Tensor) -> Tensor:
-    # log(1 + e^z) as z + log(1 + e^-z) for z > 0 and log(1 + e^z) for z <= 0: e^ is only
-    # ever taken of a non-positive number.  Each branch gets its own clamped input so that
-    # the unpicked one stays finite (no 0 * inf in backward) and both derivatives are smooth
-    # and exact at z = 0 (σ(0) = 1/2, σ'(0) = 1/4), unlike max(z, 0) + log1p(e^-|z|).
-    pos = E.clamp(z, min=0.0)
-    neg = E.clamp(z, max=0.0)
-    return E.where(z > 0, pos + E.log1p(E.exp(-pos)), E.log1p(E.exp(neg)))
-
-
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """Softplus(x) = (1/β) log(1 + e^(βx)), and x itself where βx > ``threshold``
     (as in PyTorch, where the two agree to float precision).
@@ -405,9 +386,9 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
         >>> [round(v, 6) for v in F.softplus(x, beta=2.0, threshold=1e9).tolist()]
         [0.0, 0.346574, 10000.0]
     """
-    x = _float(input)
+    x = E.float_input(input, "softplus")
     z = x * beta
-    return E.where(z > threshold, x, _softplus(z) / beta)
+    return E.where(z > threshold, x, E.softplus(z) / beta)
 
 
 class Softplus(Module):
@@ -439,7 +420,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
         >>> bricks.nn.functional.silu(bricks.tensor([-1e4, 0.0, 1e4])).tolist()
         [-0.0, 0.0, 10000.0]
     """
-    x = _float(input)
+    x = E.float_input(input, "silu")
     return x * E.sigmoid(x)
 
 
@@ -472,8 +453,8 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
         >>> [round(v, 4) for v in y.tolist()]
         [-0.0, 0.0, 0.8651, 10000.0]
     """
-    x = _float(input)
-    return x * E.tanh(_softplus(x))
+    x = E.float_input(input, "mish")
+    return x * E.tanh(E.softplus(x))
 
 
 class Mish(Module):
@@ -507,7 +488,7 @@ def softsign(input: Tensor) -> Tensor:
         >>> bricks.nn.functional.softsign(bricks.tensor([-3.0, 0.0, 1.0])).tolist()
         [-0.75, 0.0, 0.5]
     """
-    x = _float(input)
+    x = E.float_input(input, "softsign")
     return x / (1.0 + E.abs(x))
 
 
@@ -545,7 +526,7 @@ def step(input: Tensor, straight_through: bool = False) -> Tensor:
         >>> x.grad = None; F.step(x, straight_through=True).sum().backward(); x.grad.tolist()
         [1.0, 1.0, 1.0]
     """
-    x = _float(input)
+    x = E.float_input(input, "step")
     # sign() is the engine's zero-gradient op; relu maps its -1/0/1 to 0/0/1.
     h = E.relu(E.sign(x))
     if straight_through:
@@ -591,7 +572,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
         [-1.0, 0.5, 1.0]
     """
     _check_range(min_val, max_val, "hardtanh")
-    x = _float(input)
+    x = E.float_input(input, "hardtanh")
     return E.where(x <= min_val, min_val, E.where(x >= max_val, max_val, x))
 
 
@@ -625,7 +606,7 @@ def _softmax_input(input, dim, dtype, op) -> Tensor:
     if dim is None:
         raise ValueError(f"{op}: pass dim explicitly, e.g. {op}(x, dim=-1) (PyTorch's "
                          f"implicit choice of dim is deprecated)")
-    x = _float(input)
+    x = E.float_input(input, op)
     return x if dtype is None else to_dtype(x, dtype)
 
 

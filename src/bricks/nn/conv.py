@@ -22,8 +22,8 @@ from bricks.functions.conv import (
     pad_for_mode,
     pair,
 )
-from bricks.nn.layers import _add_weight_bias, _factory_dtype, _reset_weight_bias
-from bricks.nn.module import Module
+from bricks.nn.layers import _add_weight_bias, _reset_weight_bias
+from bricks.nn.module import Module, parameter_dtype
 from bricks.tensor import Tensor
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
@@ -56,7 +56,7 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got "
                              f"{padding_mode!r}")
-        dtype = _factory_dtype(dtype, device, name)
+        dtype = parameter_dtype(dtype, device, name)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = pair(kernel_size, "kernel_size", name, n, minimum=1)
         self.stride = pair(stride, "stride", name, n, minimum=1)

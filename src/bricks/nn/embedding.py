@@ -14,23 +14,20 @@ import numbers
 
 from bricks import backend
 from bricks.autograd import no_grad
-from bricks.backend import xp
+from bricks.backend import get_array_module
+from bricks.functions.creation import empty
 from bricks.functions.elementwise import where
 from bricks.functions.shape import cat
 from bricks.nn import init
-from bricks.nn.layers import _empty, _factory_dtype
-from bricks.nn.module import Module, Parameter
-from bricks.tensor import Tensor
+from bricks.nn.module import Module, Parameter, parameter_dtype
+from bricks.tensor import Tensor, const
 
 __all__ = ["Embedding", "EmbeddingBag", "embedding", "embedding_bag"]
 
 
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
-
 
 def _indices(op, input, num):
-    idx = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    idx = input.data if isinstance(input, Tensor) else backend.to_numpy(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer token indices, got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
@@ -50,6 +47,7 @@ def _padding_idx(op, padding_idx, num):
 
 
 def _renorm_(weight, idx, max_norm, norm_type):
+    xp = get_array_module(weight.data)
     rows = xp.unique(idx)
     with no_grad():
         w = weight.data
@@ -88,13 +86,13 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
     num = weight.shape[0]
-    idx = _indices("embedding", input, num)
+    idx = backend.asarray_like(_indices("embedding", input, num), weight.data)
     padding_idx = _padding_idx("embedding", padding_idx, num)
     if max_norm is not None:
         _renorm_(weight, idx, max_norm, norm_type)
     out = weight[idx]
     if padding_idx is not None and out.requires_grad:
-        keep = _const((idx != padding_idx)[..., None])
+        keep = const((idx != padding_idx)[..., None])
         out = where(keep, out, out.detach())
     return out
 
@@ -131,20 +129,20 @@ class Embedding(Module):
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
-        dtype = _factory_dtype(dtype, device, "Embedding")
+        dtype = parameter_dtype(dtype, device, "Embedding")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _padding_idx("Embedding", padding_idx, self.num_embeddings)
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(_empty((self.num_embeddings, self.embedding_dim), dtype))
+            self.weight = Parameter(empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not "
                                  f"match ({self.num_embeddings}, {self.embedding_dim})")
-            data = _weight.data if isinstance(_weight, Tensor) else xp.asarray(_weight)
-            self.weight = Parameter(_const(data.copy()), requires_grad=not _freeze)
+            data = _weight.data if isinstance(_weight, Tensor) else backend.to_numpy(_weight)
+            self.weight = Parameter(const(data.copy()), requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
         """weight ~ N(0, 1), the padding row zeros."""
@@ -225,7 +223,8 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     if scale_grad_by_freq or sparse:
         raise ValueError(f"{op}: scale_grad_by_freq and sparse are not supported")
     num = weight.shape[0]
-    idx = _indices(op, input, num)
+    idx = backend.asarray_like(_indices(op, input, num), weight.data)
+    xp = get_array_module(idx)
     padding_idx = _padding_idx(op, padding_idx, num)
     if idx.ndim == 2:
         if offsets is not None:
@@ -236,7 +235,8 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     elif idx.ndim == 1:
         if offsets is None:
             raise ValueError(f"{op}: a 1-D input needs offsets (the start of each bag)")
-        off = offsets.data if isinstance(offsets, Tensor) else xp.asarray(offsets)
+        off = backend.asarray_like(offsets.data if isinstance(offsets, Tensor) else offsets,
+                                   idx)
         off = off.astype(backend.int64)
         if off.ndim != 1 or (off.size and (off[0] != 0 or xp.any(xp.diff(off) < 0)
                                            or off[-1] > idx.size)):
@@ -257,7 +257,7 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     rows = weight[idx[keep]]  # (kept tokens, dim)
     bag_of = bag_of[keep]
     if per_sample_weights is not None:
-        psw = per_sample_weights.reshape(-1)[_const(xp.nonzero(keep)[0])]
+        psw = per_sample_weights.reshape(-1)[const(xp.nonzero(keep)[0])]
         rows = rows * psw.unsqueeze(1)
     counts = xp.bincount(bag_of, minlength=bags)
     if mode == "max":
@@ -267,14 +267,14 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
         pos = xp.arange(bag_of.size) - start[bag_of]
         slot = xp.full((bags, builtin_max(longest, 1)), bag_of.size, dtype=backend.int64)
         slot[bag_of, pos] = xp.arange(bag_of.size)
-        pad_row = _const(xp.full((1, weight.shape[1]), -xp.inf, dtype=weight.data.dtype))
-        table = cat([rows, pad_row], 0)[_const(slot)]  # (B, longest, dim)
+        pad_row = const(xp.full((1, weight.shape[1]), -xp.inf, dtype=weight.data.dtype))
+        table = cat([rows, pad_row], 0)[const(slot)]  # (B, longest, dim)
         out = table.max(dim=1)[0]
-        return where(_const((counts > 0)[:, None]), out, 0.0)
+        return where(const((counts > 0)[:, None]), out, 0.0)
     member = (bag_of[None, :] == xp.arange(bags)[:, None]).astype(weight.data.dtype)
     if mode == "mean":
         member = member / xp.maximum(counts, 1)[:, None].astype(weight.data.dtype)
-    return _const(member) @ rows
+    return const(member) @ rows
 
 
 builtin_max = max
@@ -304,18 +304,18 @@ class EmbeddingBag(Module):
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got "
                              f"{mode!r}")
-        dtype = _factory_dtype(dtype, device, "EmbeddingBag")
+        dtype = parameter_dtype(dtype, device, "EmbeddingBag")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.max_norm, self.norm_type, self.mode = max_norm, norm_type, mode
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.include_last_offset = include_last_offset
         self.padding_idx = _padding_idx("EmbeddingBag", padding_idx, self.num_embeddings)
         if _weight is None:
-            self.weight = Parameter(_empty((self.num_embeddings, self.embedding_dim), dtype))
+            self.weight = Parameter(empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
             self.reset_parameters()
         else:
-            data = _weight.data if isinstance(_weight, Tensor) else xp.asarray(_weight)
-            self.weight = Parameter(_const(data.copy()))
+            data = _weight.data if isinstance(_weight, Tensor) else backend.to_numpy(_weight)
+            self.weight = Parameter(const(data.copy()))
 
     def reset_parameters(self) -> None:
         """weight ~ N(0, 1), the padding row zeros."""

@@ -13,40 +13,26 @@ import numbers
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import as_dtype, is_floating
+from bricks.backend import is_floating
 from bricks.functions import linalg as _linalg
+from bricks.functions.creation import empty
 from bricks.functions.shape import flatten as _flatten
 from bricks.functions.shape import normalize_dim
 from bricks.nn import init
-from bricks.nn.module import Module, Parameter
-from bricks.tensor import Tensor
+from bricks.nn.module import Module, Parameter, parameter_dtype
+from bricks.tensor import Tensor, const
 
 __all__ = ["Linear", "Identity", "Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d",
            "Maxout", "linear", "dropout", "dropout1d", "dropout2d"]
-
-
-def _factory_dtype(dtype, device, layer):
-    """The dtype for a layer's parameters; ``device`` exists only for PyTorch's signature."""
-    if device not in (None, "cpu"):
-        raise ValueError(f"{layer}: device={device!r} is not supported (bricks layers live on "
-                         f"the CPU; use device=None or 'cpu')")
-    dtype = as_dtype(dtype) or backend.get_default_dtype()
-    if not is_floating(dtype):
-        raise TypeError(f"{layer}: parameters must have a floating dtype, got {dtype}")
-    return dtype
-
-
-def _empty(shape, dtype) -> Tensor:
-    return Tensor._make(backend.xp.empty(shape, dtype=dtype), False, None, 0)
 
 
 def _add_weight_bias(module: Module, weight_shape: tuple, bias: bool, out_features: int,
                      dtype) -> None:
     """Register ``weight`` of ``weight_shape`` and ``bias`` of (out_features,) (None without
     ``bias``), in this order (the state_dict keys follow it); left for reset_parameters."""
-    module.weight = Parameter(_empty(weight_shape, dtype))
+    module.weight = Parameter(empty(weight_shape, dtype=dtype))
     if bias:
-        module.bias = Parameter(_empty((out_features,), dtype))
+        module.bias = Parameter(empty((out_features,), dtype=dtype))
     else:
         module.register_parameter("bias", None)
 
@@ -122,7 +108,7 @@ class Linear(Module):
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {n!r}")
-        dtype = _factory_dtype(dtype, device, "Linear")
+        dtype = parameter_dtype(dtype, device, "Linear")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         _add_weight_bias(self, (self.out_features, self.in_features), bias, self.out_features,
@@ -279,8 +265,11 @@ class _DropoutMask(Function):
     draws_random = True
 
     def forward(self, x, p):
+        # Drawn on the host from the one generator (the same masks on every device for a
+        # seed), then copied to x's device.
         u = backend.default_generator().random(x.shape, dtype=backend.float64)
-        return (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        mask = (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        return backend.asarray_like(mask, x)
 
 
 class Dropout(Module):
@@ -331,7 +320,7 @@ def _channel_dropout(op, input, p, training, spatial):
     shape = input.shape[:input.ndim - spatial] + (1,) * spatial
     u = backend.default_generator().random(shape, dtype=backend.float64)
     mask = (u >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
-    return input * Tensor._make(mask, False, None, 0)
+    return input * const(backend.asarray_like(mask, input.data))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,

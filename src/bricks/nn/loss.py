@@ -11,7 +11,8 @@ cross-entropy on logits (fused with log-softmax), negative log-likelihood on
 log-probabilities, and the Kullback-Leibler divergence. ``l1_penalty`` and ``l2_penalty``
 give the R(w) of the lecture's regularized objective ``loss + reg * R(w)``.
 
-Most losses are short compositions of differentiable ops. Three are fused ``Function``s,
+Most losses are short compositions of differentiable ops. Three are fused ``Function``s
+(in ``bricks.functions.loss``, with ``SquaredError``, mse_loss's one-node common case),
 each for a numerical reason stated where it is defined: binary cross-entropy (PyTorch's
 clamped log and its finite gradient at 0 and 1), binary cross-entropy with logits and
 cross-entropy (no overflow for logits of any size, and the simple gradient
@@ -25,14 +26,13 @@ import warnings
 
 from bricks import autograd as _autograd
 from bricks import backend
-from bricks.autograd import Function, is_grad_enabled
-from bricks.backend import is_floating, xp
+from bricks.backend import get_array_module, is_floating
 from bricks.functions import elementwise as E
 from bricks.functions.arithmetic import to_dtype
-from bricks.functions.reduction import log_softmax, softmax
+from bricks.functions.loss import BCEWithLogits, BinaryCrossEntropy, CrossEntropy, SquaredError
 from bricks.functions.shape import gather
 from bricks.nn.module import Module
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = [
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
@@ -62,9 +62,6 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
-
 
 def _as_tensor(x, op: str, name: str) -> Tensor:
     if isinstance(x, Tensor):
@@ -73,13 +70,6 @@ def _as_tensor(x, op: str, name: str) -> Tensor:
         return tensor(x)
     except (TypeError, ValueError):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}") from None
-
-
-def _float_input(x, op: str) -> Tensor:
-    x = _as_tensor(x, op, "input")
-    if not is_floating(x.data.dtype):
-        x = to_dtype(x, backend.get_default_dtype())
-    return x
 
 
 def _shape(t) -> tuple:
@@ -92,11 +82,11 @@ def _broadcast_pair(input, target, op: str, warn: bool = True):
     Different shapes are broadcast with a warning, as in PyTorch: an (N, 1) prediction
     against an (N,) target silently becomes an (N, N) loss, which is almost never meant.
     """
-    input = _float_input(input, op)
+    input = E.float_input(input, op)
     target = _as_tensor(target, op, "target")
     if input.shape != target.shape:
         try:
-            xp.broadcast_shapes(input.shape, target.shape)
+            backend.broadcast_shapes(input.shape, target.shape)
         except ValueError:
             raise RuntimeError(
                 f"{op}: input of shape {_shape(input)} and target of shape {_shape(target)} "
@@ -114,7 +104,7 @@ def _broadcast_pair(input, target, op: str, warn: bool = True):
 
 
 def _same_shape(input, target, op: str):
-    input = _float_input(input, op)
+    input = E.float_input(input, op)
     target = _as_tensor(target, op, "target")
     if input.shape != target.shape:
         raise ValueError(
@@ -277,41 +267,11 @@ def smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0)
 # ---------------------------------------------------------------- binary classification
 
 
-# PyTorch's floor for p (1 - p) in the gradient: 1e-12 rounded to float32, as in its kernel.
-_BCE_EPS = 9.999999960041972e-13
-
-
-class BinaryCrossEntropy(Function):
-    """Elementwise -(y log p + (1 - y) log(1 - p)) with PyTorch's clamped logarithms.
-
-    Fused because the composition breaks at the edges: PyTorch clamps each log at -100,
-    so a prediction of exactly 0 or 1 costs at most 100 instead of inf, and its gradient
-    (p - y) / max(p (1 - p), 1e-12) stays finite; composing log and clamp would give
-    0 * inf = nan there.
-    """
-
-    def forward(self, p, y):
-        self.save_for_backward(p, y)
-        with xp.errstate(divide="ignore"):
-            log_p = xp.maximum(xp.log(p), -100.0)
-            log_1mp = xp.maximum(xp.log1p(-p), -100.0)
-        return (y - 1.0) * log_1mp - y * log_p
-
-    def backward(self, grad):
-        p, y = self.saved_tensors
-        gp = gy = None
-        if self.needs_input_grad[0]:
-            gp = grad * (p - y) / E.clamp(p * (1.0 - p), min=_BCE_EPS)
-        if self.needs_input_grad[1]:
-            gy = grad * (E.log1p(-p) - E.log(p))
-        return gp, gy
-
-
 def _class_free_weight(weight, shape, dtype, op: str) -> Tensor:
     """An optional weight that must broadcast to the loss's ``shape``, as a Tensor."""
     w = _as_tensor(weight, op, "weight")
     try:
-        out = xp.broadcast_shapes(w.shape, shape)
+        out = backend.broadcast_shapes(w.shape, shape)
     except ValueError:
         out = None
     if out != tuple(shape):
@@ -363,52 +323,6 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     return _reduce(loss, reduction)
 
 
-class _Softplus(Function):
-    """log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), which never overflows.
-
-    A Function rather than that composition because relu and abs both have derivative 0
-    at x = 0, so the composition's gradient there would be 0 instead of sigmoid(0) = 1/2.
-    """
-
-    def forward(self, x):
-        self.save_for_backward(x)
-        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-
-    def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * E.sigmoid(x)
-
-
-class BCEWithLogits(Function):
-    """Elementwise binary cross-entropy of sigmoid(x), computed from the logit x.
-
-    Fused for stability and a simple gradient. With p_w the positive-class weight,
-    l = (1 - y) x + (1 + (p_w - 1) y) log(1 + e^-x), and log(1 + e^-x) is evaluated as
-    max(-x, 0) + log(1 + e^-|x|), so logits of magnitude 1e4 neither overflow exp nor
-    take log(0); the gradient is (1 + (p_w - 1) y) sigmoid(x) - p_w y (sigmoid(x) - y
-    without p_w). ``pos_weight`` is a constant, as in PyTorch.
-    """
-
-    def forward(self, x, y, pos_weight):
-        self.save_for_backward(x, y)
-        self.pos_weight = pos_weight
-        softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-        if pos_weight is None:
-            return (1.0 - y) * x + softplus_neg
-        return (1.0 - y) * x + (1.0 + (pos_weight - 1.0) * y) * softplus_neg
-
-    def backward(self, grad):
-        x, y = self.saved_tensors
-        pw = None if self.pos_weight is None else _const(self.pos_weight)
-        gx = gy = None
-        if self.needs_input_grad[0]:
-            s = E.sigmoid(x)
-            gx = grad * (s - y) if pw is None else grad * ((1.0 + (pw - 1.0) * y) * s - pw * y)
-        if self.needs_input_grad[1]:
-            gy = -grad * x if pw is None else grad * ((pw - 1.0) * _Softplus.apply(x) - pw * x)
-        return gx, gy
-
-
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean",
                                      pos_weight=None) -> Tensor:
     """Binary cross-entropy (log-loss) of sigmoid(input), stable for logits of any size.
@@ -451,10 +365,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
 # ---------------------------------------------------------------- multi-class
 
 
-def _class_weight(weight, classes: int, dtype, op: str):
+def _class_weight(weight, classes: int, dtype, op: str, like=None):
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = weight.data if isinstance(weight, Tensor) else backend.asarray_like(weight, like)
     if w.shape != (classes,):
         raise RuntimeError(
             f"{op}: weight must be a 1-D tensor with one entry per class ({classes}), got "
@@ -493,11 +407,41 @@ def _class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
             f"{expected} (or probability targets of shape {tuple(shape)}), got target of "
             f"shape {tuple(t.shape)}"
         )
-    # A decision on the targets' values: bricks.compile checks it again on every call.
+    # A decision on the targets' values: bricks.compile checks it again on every call, and
+    # recomputes the arrays made from them (array_op) instead of freezing them.
     if not _autograd.decide(_any_ignored, t, tuple(shape), ignore_index, op):
         return t, None
-    ignored = t == ignore_index
-    return xp.where(ignored, 0, t), ~ignored
+    return (_autograd.array_op(_zero_ignored, t, ignore_index),
+            _autograd.array_op(_not_ignored, t, ignore_index))
+
+
+def _zero_ignored(t, ignore_index: int):
+    return get_array_module(t).where(t == ignore_index, 0, t)
+
+
+def _not_ignored(t, ignore_index: int):
+    return t != ignore_index  # on t's own device
+
+
+def _pick(w, index):
+    return w[index]
+
+
+def _denominator(index, active, w) -> float:
+    """The mean's denominator: how many targets count, or the sum of their class weights.
+
+    A number read from the targets' values: with ignored targets or class weights it is a
+    decision that bricks.compile checks on every call (it is a constant of the plan).
+    """
+    if w is None and active is None:
+        return float(index.size)
+    return _autograd.decide(_count_or_weigh, index, active, w)
+
+
+def _count_or_weigh(index, active, w) -> float:
+    if w is None:
+        return float(active.sum())
+    return float((w[index] if active is None else w[index] * active).sum())
 
 
 def _any_ignored(t, shape, ignore_index: int, op: str) -> bool:
@@ -529,173 +473,6 @@ def _batched(input: Tensor, target: Tensor, op: str, probs: bool):
             f"{_shape(target)}"
         )
     return input.reshape(1, -1), target.reshape(1, *target.shape)
-
-
-class CrossEntropy(Function):
-    """Cross-entropy of softmax(x) against a target, log-softmax and NLL in one op.
-
-    Fused for stability and speed. log-softmax is computed as (x - max) - log(sum e^(x -
-    max)), finite for logits of magnitude 1e4, and the gradient is the famous
-    softmax(x) - target, scaled by the target's weights: with q_c the weight of class c in
-    the loss -sum_c q_c log softmax(x)_c, it is (sum_c q_c) softmax(x) - q. A composition
-    would build softmax, log, gather and their backward graph for every batch.
-
-    Backward is written in Tensor ops: while a graph is being recorded (create_graph=True)
-    softmax is recomputed from x so that the gradient can be differentiated again;
-    otherwise the forward's log-softmax is reused.
-
-    Class-index mode: inputs (x,), ``q`` is (1 - eps) w_t at the target class t plus
-    eps/C w_c everywhere, and 0 for ignored targets. Probability mode: inputs (x, target),
-    ``q`` is ((1 - eps) target + eps/C) w_c, and gradients flow to the target too.
-    """
-
-    def forward(self, x, *probs, index, active, weight, smoothing, reduction, denom):
-        self.index, self.active, self.weight = index, active, weight
-        self.smoothing, self.reduction, self.denom = smoothing, reduction, denom
-        with xp.errstate(divide="ignore", invalid="ignore"):
-            m = x.max(axis=1, keepdims=True)
-            m = xp.where(xp.isfinite(m), m, 0)
-            shifted = x - m
-            logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        self.save_for_backward(x, logp, *probs)
-        classes = x.shape[1]
-        w_c = None if weight is None else weight.reshape((1, -1) + (1,) * (x.ndim - 2))
-        if probs:
-            q = probs[0] if not smoothing else probs[0] * (1.0 - smoothing) + smoothing / classes
-            if w_c is not None:
-                q = q * w_c
-            loss = -(q * logp).sum(axis=1)
-        else:
-            picked = xp.take_along_axis(logp, index[:, None], axis=1)[:, 0]
-            coef = 1.0 - smoothing
-            if weight is not None:
-                coef = coef * weight[index]
-            loss = -coef * picked
-            if smoothing:
-                spread = logp.sum(axis=1) if w_c is None else (logp * w_c).sum(axis=1)
-                loss = loss - (smoothing / classes) * spread
-            if active is not None:
-                loss = xp.where(active, loss, 0)
-        loss = loss.astype(x.dtype, copy=False)
-        if reduction == "none":
-            return loss
-        total = loss.sum()
-        if reduction == "mean":
-            total = total / denom if denom else total * math.nan
-        return xp.asarray(total, dtype=x.dtype)
-
-    def _class_weights(self, shape, dtype):
-        """q and its sum over classes s for class-index targets, as arrays (None: 1)."""
-        index, active, weight, eps = self.index, self.active, self.weight, self.smoothing
-        classes = shape[1]
-        coef = xp.full(index.shape, 1.0 - eps, dtype=dtype)
-        if weight is not None:
-            coef = coef * weight[index]
-        q = xp.zeros(shape, dtype=dtype)
-        xp.put_along_axis(q, index[:, None], coef[:, None], axis=1)
-        s = None
-        if eps or weight is not None:
-            w_c = xp.ones(classes, dtype=dtype) if weight is None else weight
-            q += (eps / classes) * w_c.reshape((1, -1) + (1,) * (len(shape) - 2))
-            s = (coef + (eps / classes) * w_c.sum())[:, None]
-        if active is not None:
-            mask = active[:, None]
-            q = q * mask
-            s = mask.astype(dtype) if s is None else s * mask
-        return q, s
-
-    def _grad_scale(self, grad, shape):
-        """The incoming gradient, shaped to broadcast over (N, C, d1, ...)."""
-        rows = (shape[0], 1) + tuple(shape[2:])
-        if self.reduction == "none":
-            return grad.reshape(rows)
-        if self.reduction == "sum":
-            return grad
-        if self.denom:
-            return grad / self.denom
-        # The mean is 0 / 0: every target is ignored or has weight 0. PyTorch's gradient is
-        # 0 for the ignored targets and nan (0 * inf) for the others.
-        active = self.active if self.active is not None else xp.ones(rows[:1] + rows[2:], bool)
-        nan_rows = xp.where(active, math.nan, 0.0).astype(grad.data.dtype)
-        return grad * _const(nan_rows.reshape(rows))
-
-    def backward(self, grad):
-        saved = self.saved_tensors
-        x, logp = saved[0], saved[1]
-        probs = saved[2] if len(saved) > 2 else None
-        shape, dtype = x.data.shape, x.data.dtype
-        g = self._grad_scale(grad, shape)
-        graph = is_grad_enabled()
-        classes, eps = shape[1], self.smoothing
-        w_c = None
-        if self.weight is not None:
-            w_c = _const(self.weight.reshape((1, -1) + (1,) * (len(shape) - 2)))
-        gx = gt = None
-        if self.needs_input_grad[0]:
-            p = softmax(x, dim=1) if graph else _const(xp.exp(logp.data))
-            if probs is None:
-                q, s = self._class_weights(shape, dtype)
-                gx = g * ((p if s is None else p * _const(s)) - _const(q))
-            else:
-                q = probs if not eps else probs * (1.0 - eps) + eps / classes
-                if w_c is not None:
-                    q = q * w_c
-                gx = g * (p * q.sum(dim=1, keepdim=True) - q)
-        if probs is not None and self.needs_input_grad[1]:
-            lp = log_softmax(x, dim=1) if graph else logp
-            gt = g * lp * -(1.0 - eps)
-            if w_c is not None:
-                gt = gt * w_c
-        return (gx,) if probs is None else (gx, gt)
-
-    def backward_arrays(self, grad):
-        # The training step's case on raw arrays: class indices, input gradient only.
-        saved = self.saved_arrays
-        if len(saved) > 2 or not self.needs_input_grad[0] or (
-                self.reduction == "mean" and not self.denom):
-            return self.backward(_const(grad))  # the general case (the engine unwraps)
-        x, logp = saved
-        g = self._grad_scale(grad, x.shape)
-        q, s = self._class_weights(x.shape, x.dtype)
-        p = xp.exp(logp)
-        if s is not None:
-            p *= s
-        p -= q
-        p *= g
-        return (p,)
-
-
-class SquaredError(Function):
-    """sum((x - t)^2) / n in one node: ``mse_loss``'s common case (same shapes, no weight).
-
-    Composed it is four nodes (subtract, square, sum, divide) with as many backward
-    steps; the gradient is just 2 (x - t) / n, computed here in the same order of
-    operations, so the result is the composition's, bit for bit.
-    """
-
-    def forward(self, x, t, n):
-        self.n = n
-        self.save_for_backward(x, t)
-        d = x - t
-        total = (d * d).sum()
-        return xp.asarray(total / n if n != 1 else total, dtype=x.dtype)
-
-    def backward(self, grad):
-        x, t = self.saved_tensors
-        g = grad / float(self.n) if self.n != 1 else grad
-        gd = (x - t) * g
-        gd = gd + gd
-        return gd, -gd
-
-    fresh_grads = True
-
-    def backward_arrays(self, grad):
-        x, t = self.saved_arrays
-        g = grad / xp.asarray(self.n, dtype=grad.dtype) if self.n != 1 else grad
-        gd = x - t
-        gd *= g
-        gd += gd
-        return gd, -gd if self.next_edges[1] is not None else None
 
 
 def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
@@ -744,7 +521,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
     unbatched = input.ndim == 1
     input, target = _batched(input, target, op, probs)
     shape, dtype = input.shape, input.data.dtype
-    w = _class_weight(weight, shape[1], dtype, op)
+    w = _class_weight(weight, shape[1], dtype, op, input.data)
     options = dict(weight=w, smoothing=float(label_smoothing), reduction=reduction)
     if probs and target.shape == shape:
         if target.data.dtype != dtype:
@@ -754,11 +531,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
                                  **options)
     else:
         index, active = _class_targets(input, target, ignore_index, op)
-        if w is None:
-            denom = float(index.size if active is None else active.sum())
-        else:
-            picked = w[index] if active is None else w[index] * active
-            denom = float(picked.sum())
+        denom = _denominator(index, active, w)
         out = CrossEntropy.apply(input, index=index, active=active, denom=denom, **options)
     if unbatched and reduction == "none":
         out = out.reshape(())
@@ -796,27 +569,25 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
     unbatched = input.ndim == 1
     input, target = _batched(input, target, op, probs=False)
     index, active = _class_targets(input, target, ignore_index, op)
-    w = _class_weight(weight, input.shape[1], input.data.dtype, op)
+    w = _class_weight(weight, input.shape[1], input.data.dtype, op, input.data)
     loss = -gather(input, 1, index[:, None]).squeeze(1)
     if w is not None:
-        loss = loss * _const(w[index])
+        loss = loss * const(_autograd.array_op(_pick, w, index))
     if active is not None:
-        loss = E.where(_const(active), loss, 0.0)
+        loss = E.where(const(active), loss, 0.0)
     if reduction == "mean":
-        if w is None:
-            denom = float(index.size if active is None else active.sum())
-        else:
-            denom = float((w[index] if active is None else w[index] * active).sum())
+        denom = _denominator(index, active, w)
         if denom:
             loss = loss.sum() / denom
         else:
             # 0 / 0: every target is ignored or has weight 0. PyTorch returns nan, with a
             # gradient of nan for the targets that count and 0 for the ignored ones; a
             # constant per-target factor gives both, and no division-by-zero warning.
+            xp = get_array_module(index)
             nan_rows = xp.full(index.shape, math.nan, dtype=input.data.dtype)
             if active is not None:
                 nan_rows = xp.where(active, nan_rows, 0).astype(input.data.dtype)
-            loss = (loss * _const(nan_rows)).sum() + math.nan
+            loss = (loss * const(nan_rows)).sum() + math.nan
     elif reduction == "sum":
         loss = loss.sum()
     elif unbatched:

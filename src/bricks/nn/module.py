@@ -22,13 +22,16 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict, namedtuple
 
 from bricks import autograd as _autograd
 from bricks import backend
+from bricks import devices as _devices
 from bricks.autograd import Deferred, no_grad
-from bricks.backend import xp
-from bricks.tensor import Tensor, tensor
+from bricks.backend import as_dtype, get_array_module, is_floating
+from bricks.functions.creation import zeros
+from bricks.tensor import Tensor, _to_args, const, tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Buffer"]
 
@@ -44,7 +47,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
-            array = xp.empty((0,), dtype=backend.get_default_dtype())
+            array = zeros(0).data
         elif isinstance(data, Tensor):
             array = data.data
         else:
@@ -62,6 +65,20 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def parameter_dtype(dtype, device, layer: str):
+    """The dtype for a layer's parameters (the default float dtype when None), checked for
+    ``layer``'s errors; ``device`` exists only for PyTorch's signature."""
+    if device not in (None, "cpu") and not (isinstance(device, _devices.device)
+                                             and device.type == "cpu"):
+        raise ValueError(f"{layer}: device={device!r} is not supported here: layers are made "
+                         f"on the CPU; move them with .to(device) (e.g. "
+                         f"model = {layer}(...).to('cuda'))")
+    dtype = as_dtype(dtype) or backend.get_default_dtype()
+    if not is_floating(dtype):
+        raise TypeError(f"{layer}: parameters must have a floating dtype, got {dtype}")
+    return dtype
 
 
 class Buffer(Tensor):
@@ -157,7 +174,7 @@ class Module:
             modules[name] = value
         elif isinstance(value, Buffer):
             self._forget(name, keep=buffers)
-            self.register_buffer(name, Tensor._make(value.data, False, None, 0),
+            self.register_buffer(name, const(value.data),
                                  value.persistent)
         elif name in params:
             if value is not None:
@@ -360,6 +377,8 @@ class Module:
                 if k in state_dict:
                     value = state_dict[k]
                     array = value.data if isinstance(value, Tensor) else backend.to_numpy(value)
+                    # Into the module's own device, wherever the value comes from.
+                    array = backend.asarray_like(array, target.data)
                     target.data[...] = array.astype(target.data.dtype, copy=False)
                     target._vc[0] += 1
         return _IncompatibleKeys(missing, unexpected)
@@ -387,7 +406,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._make(xp.zeros_like(p.grad.data), False, None, 0)
+                p.grad = const(get_array_module(p.grad.data).zeros_like(p.grad.data))
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
@@ -401,17 +420,40 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype) -> Module:
-        """Convert floating parameters and buffers to ``dtype`` in place; returns self."""
+    def to(self, *args, device=None, dtype=None, non_blocking=False) -> Module:
+        """Move parameters and buffers to ``device`` and/or convert the floating ones to
+        ``dtype``, in place (the Parameter objects stay the same, so an optimizer built
+        before still holds them); returns self.  PyTorch's forms: ``to(dtype)``,
+        ``to(device)``, ``to(device, dtype)``, ``to(tensor)``, keywords.
+        """
+        device, dtype = _to_args(args, device, dtype)
         dtype = backend.as_dtype(dtype)
+        if device is not None:
+            _devices.check_available(device, "Module.to")
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for t in store.values():
-                    if t is not None and backend.is_floating(t.data.dtype):
+                    if t is None:
+                        continue
+                    if device is not None:
+                        t.data = backend.to_device(t.data, device.type, device.index)
+                        if t.grad is not None:
+                            t.grad = Tensor._make(backend.to_device(
+                                t.grad.data, device.type, device.index), False, None, 0)
+                    if dtype is not None and backend.is_floating(t.data.dtype):
                         t.data = t.data.astype(dtype)
                         if t.grad is not None:
-                            t.grad = Tensor._make(t.grad.data.astype(dtype), False, None, 0)
+                            t.grad = const(t.grad.data.astype(dtype))
         return self
+
+    def cuda(self, device=None) -> Module:
+        """Move parameters and buffers to a GPU (``device``: an index or ``'cuda:N'``)."""
+        return self.to(_devices.device("cuda", device) if isinstance(device, int)
+                       else device or "cuda")
+
+    def cpu(self) -> Module:
+        """Move parameters and buffers to main memory."""
+        return self.to(_devices.CPU)
 
     def float(self) -> Module:
         return self.to(backend.float32)
@@ -454,7 +496,7 @@ class Module:
             return body + lines[0] + ")"
         return body + "\n  " + "\n  ".join(lines) + "\n)"
 
-    def summary(self, input_shape, dtype=None) -> str:
+    def summary(self, input_shape, dtype=None, device=None) -> str:
         """A table of every leaf layer: name, type, output shape and parameter count.
 
         Runs one forward pass on zeros of ``input_shape`` (batch dimension included)
@@ -479,8 +521,7 @@ class Module:
         self.eval()
         try:
             with no_grad():
-                x = Tensor._make(xp.zeros(tuple(input_shape), dtype=backend.as_dtype(dtype)
-                                          or backend.get_default_dtype()), False, None, 0)
+                x = zeros(tuple(input_shape), dtype=dtype, device=device or _first_device(self))
                 self(x)
         finally:
             for h in handles:
@@ -499,6 +540,13 @@ class Module:
 
 
 builtin_sum = sum
+
+
+def _first_device(module):
+    """The device of the module's first parameter or buffer (the CPU when it has none)."""
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        return t.device
+    return _devices.CPU
 
 
 def _check_name(name, what):

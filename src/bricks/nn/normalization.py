@@ -12,9 +12,8 @@ import numbers
 
 from bricks import backend
 from bricks.autograd import Function, no_grad
-from bricks.backend import xp
-from bricks.nn.layers import _empty, _factory_dtype
-from bricks.nn.module import Module, Parameter
+from bricks.functions.creation import empty, zeros
+from bricks.nn.module import Module, Parameter, parameter_dtype
 from bricks.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
@@ -146,9 +145,9 @@ def _add_gamma_beta(module: Module, shape: tuple, affine: bool, bias: bool, dtyp
     """Register the learned scale ``weight`` (gamma) and shift ``bias`` (beta) of a norm
     layer, or ``None`` in their places, in PyTorch's order."""
     if affine:
-        module.weight = Parameter(_empty(shape, dtype))
+        module.weight = Parameter(empty(shape, dtype=dtype))
         if bias:
-            module.bias = Parameter(_empty(shape, dtype))
+            module.bias = Parameter(empty(shape, dtype=dtype))
         else:
             module.register_parameter("bias", None)
     else:
@@ -175,7 +174,7 @@ class _NormBase(Module):
     def __init__(self, num_features, eps, momentum, affine: bool, track_running_stats: bool,
                  device, dtype, name: str, *, bias: bool = True):
         super().__init__()
-        dtype = _factory_dtype(dtype, device, name)
+        dtype = parameter_dtype(dtype, device, name)
         self.num_features = int(num_features)
         self.eps = eps
         self.momentum = momentum
@@ -183,10 +182,10 @@ class _NormBase(Module):
         self.track_running_stats = track_running_stats
         _add_gamma_beta(self, (self.num_features,), affine, bias, dtype)
         if track_running_stats:
-            self.register_buffer("running_mean", _empty((self.num_features,), dtype))
-            self.register_buffer("running_var", _empty((self.num_features,), dtype))
+            self.register_buffer("running_mean", empty((self.num_features,), dtype=dtype))
+            self.register_buffer("running_var", empty((self.num_features,), dtype=dtype))
             self.register_buffer("num_batches_tracked",
-                                 Tensor._make(xp.zeros((), dtype=backend.int64), False, None, 0))
+                                 zeros((), dtype=backend.int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -357,7 +356,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None):
         super().__init__()
-        dtype = _factory_dtype(dtype, device, "LayerNorm")
+        dtype = parameter_dtype(dtype, device, "LayerNorm")
         self.normalized_shape = _normalized_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
@@ -457,7 +456,7 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
-        dtype = _factory_dtype(dtype, device, "GroupNorm")
+        dtype = parameter_dtype(dtype, device, "GroupNorm")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, affine
         _add_gamma_beta(self, (self.num_channels,), affine, True, dtype)

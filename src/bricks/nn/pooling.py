@@ -16,12 +16,12 @@ import numbers
 
 from bricks import backend
 from bricks.autograd import Function
-from bricks.backend import xp
+from bricks.backend import get_array_module
 from bricks.functions.conv import Im2col, pair
 from bricks.functions.shape import gather
 from bricks.functions.shape import pad as _pad
 from bricks.nn.module import Module
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = [
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -31,14 +31,12 @@ __all__ = [
 ]
 
 
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
-
 
 class WindowMax(Function):
     """Max over one axis with the argmax; the gradient goes to the first maximum only."""
 
     def forward(self, x, dim):
+        xp = get_array_module(x)
         k = x.shape[dim]
         values = x.max(axis=dim)
         if k <= 16:
@@ -57,7 +55,7 @@ class WindowMax(Function):
         return values, idx
 
     def backward(self, grad, _grad_idx):
-        return grad.unsqueeze(self.dim) * _const(self.mask)
+        return grad.unsqueeze(self.dim) * const(self.mask)
 
 
 class TiledMax(Function):
@@ -67,6 +65,7 @@ class TiledMax(Function):
     goes to each block's first maximum (row-major), as in PyTorch."""
 
     def forward(self, x, kernel):
+        xp = get_array_module(x)
         n, c, h, w = x.shape
         kh, kw = kernel
         oh, ow = h // kh, w // kw
@@ -85,7 +84,7 @@ class TiledMax(Function):
         return values, idx
 
     def backward(self, grad, _grad_idx):
-        g = grad.reshape(self.shape) * _const(self.mask)
+        g = grad.reshape(self.shape) * const(self.mask)
         return g.reshape(self.input_meta[0][0])
 
 
@@ -181,12 +180,13 @@ def _max_pool(op, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
         return values
     # Flat index into each (H, W) plane, as PyTorch's return_indices gives it.
     a = idx.data.reshape(shape)
+    xp = get_array_module(a)
     oi = xp.arange(out[0]).reshape(-1, 1)
     oj = xp.arange(out[1]).reshape(1, -1)
     row = oi * stride_[0] - pad[0] + (a // kernel[1]) * dilation_[0]
     col = oj * stride_[1] - pad[1] + (a % kernel[1]) * dilation_[1]
     flat = (row * size[1] + col).astype(backend.int64)
-    return values, _from_2d(_const(flat), n, unbatched)
+    return values, _from_2d(const(flat), n, unbatched)
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -234,7 +234,7 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
 # ---------------------------------------------------------------- average pooling
 
 
-def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
+def _avg_divisor(size, kernel, stride, pad, out, count_include_pad, xp):
     """PyTorch's window sizes: with padding counted, windows clip at the padded edge."""
     counts = []
     for i in range(2):
@@ -262,8 +262,9 @@ def _avg_pool(op, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
                              f"{divisor_override!r}")
         y = sums / float(divisor_override)
     else:
-        div = _avg_divisor(x.shape[2:], kernel, stride_, pad, out, count_include_pad)
-        y = sums / _const(div.astype(x.data.dtype))
+        div = _avg_divisor(x.shape[2:], kernel, stride_, pad, out, count_include_pad,
+                           get_array_module(x.data))
+        y = sums / const(div.astype(x.data.dtype))
     return _from_2d(y.reshape(x.shape[:2] + out), n, unbatched)
 
 
@@ -318,26 +319,27 @@ def _adaptive_sizes(op, output_size, size, n):
     return out
 
 
-def _bins(size, out):
+def _bins(size, out, xp):
     """Adaptive windows: [floor(i*size/out), ceil((i+1)*size/out)) for i < out."""
     i = xp.arange(out)
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
-def _averaging_matrix(size, out, dtype):
-    start, end = _bins(size, out)
+def _averaging_matrix(size, out, dtype, xp):
+    start, end = _bins(size, out, xp)
     pos = xp.arange(size)
     inside = (pos >= start[:, None]) & (pos < end[:, None])
-    return _const((inside / (end - start)[:, None]).astype(dtype))
+    return const((inside / (end - start)[:, None]).astype(dtype))
 
 
 def _adaptive_avg(op, n, input, output_size):
     _check_input(op, input, n)
     out = _adaptive_sizes(op, output_size, input.shape[-n:], n)
+    xp = get_array_module(input.data)
     y = input
     if n == 2:
-        y = _averaging_matrix(input.shape[-2], out[0], input.data.dtype) @ y
-    return y @ _averaging_matrix(input.shape[-1], out[-1], input.data.dtype).T
+        y = _averaging_matrix(input.shape[-2], out[0], input.data.dtype, xp) @ y
+    return y @ _averaging_matrix(input.shape[-1], out[-1], input.data.dtype, xp).T
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
@@ -370,8 +372,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
 
 
-def _adaptive_index(size, out):
-    start, end = _bins(size, out)
+def _adaptive_index(size, out, xp):
+    start, end = _bins(size, out, xp)
     k = int((end - start).max())
     # Short windows repeat their last element, which leaves the max and its argmax unchanged.
     return xp.minimum(start[:, None] + xp.arange(k), end[:, None] - 1), k
@@ -385,8 +387,9 @@ def _adaptive_max(op, n, input, output_size, return_indices):
     if n == 1:
         out = (1,) + out
     h, w = x.shape[2:]
-    ih, kh = _adaptive_index(h, out[0])
-    iw, kw = _adaptive_index(w, out[1])
+    xp = get_array_module(x.data)
+    ih, kh = _adaptive_index(h, out[0], xp)
+    iw, kw = _adaptive_index(w, out[1], xp)
     g = x[:, :, ih[:, :, None, None], iw[None, None, :, :]]  # (N, C, oh, kh, ow, kw)
     g = g.permute(0, 1, 2, 4, 3, 5).reshape(x.shape[:2] + out + (kh * kw,))
     values, idx = WindowMax.apply(g, dim=4)
@@ -399,7 +402,7 @@ def _adaptive_max(op, n, input, output_size, return_indices):
     rows = ih[oi, a // kw]
     cols = iw[oj, a % kw]
     flat = (rows * w + cols).astype(backend.int64)
-    return values, _from_2d(_const(flat), n, unbatched)
+    return values, _from_2d(const(flat), n, unbatched)
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
@@ -432,6 +435,7 @@ class Unpool(Function):
     by overlapping windows holds the value once); the gradient is read back at the index."""
 
     def forward(self, x, index, plane):
+        xp = get_array_module(x)
         self.index = index
         out = xp.zeros(x.shape[:2] + (plane,), dtype=x.dtype)
         xp.put_along_axis(out, index, x, axis=2)
@@ -465,7 +469,8 @@ def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0,
     """
     op = "max_unpool2d"
     _check_input(op, input, 2)
-    idx = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
+    idx = backend.asarray_like(indices.data if isinstance(indices, Tensor) else indices,
+                               input.data)
     if tuple(idx.shape) != tuple(input.shape) or idx.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: indices must be an integer tensor of the input's shape "
                            f"{tuple(input.shape)}, got {tuple(idx.shape)} ({idx.dtype})")

@@ -27,20 +27,18 @@ from typing import NamedTuple
 
 from bricks import backend
 from bricks.autograd import Function, enable_grad, grad, is_grad_enabled
-from bricks.backend import xp
+from bricks.backend import get_array_module, xp
+from bricks.functions.creation import empty
 from bricks.functions.elementwise import where
 from bricks.functions.shape import cat, stack
 from bricks.nn import init
-from bricks.nn.layers import _empty, _factory_dtype, dropout
-from bricks.nn.module import Module, Parameter
-from bricks.tensor import Tensor
+from bricks.nn.layers import dropout
+from bricks.nn.module import Module, Parameter, parameter_dtype
+from bricks.tensor import Tensor, const
 
 __all__ = ["RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM", "PackedSequence",
            "pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence"]
 
-
-def _const(array) -> Tensor:
-    return Tensor._make(array, False, None, 0)
 
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
@@ -71,6 +69,7 @@ def _rnn_step(mode, gx, h, c, w_hh_t, b_hh, hidden):
 
 def _sigmoid(x):
     # sigmoid(x) = (1 + tanh(x / 2)) / 2: never overflows, and in place after one copy
+    xp = get_array_module(x)
     y = x * 0.5
     xp.tanh(y, out=y)
     y *= 0.5
@@ -102,6 +101,7 @@ class GRUSequence(Function):
     """
 
     def forward(self, gx, h0, w_hh, b_hh):
+        xp = get_array_module(gx)
         steps, batch, g = gx.shape
         hidden = g // 3
         self.save_for_backward(gx, h0, w_hh, b_hh)
@@ -121,6 +121,7 @@ class GRUSequence(Function):
         return hs[1:].copy()
 
     def backward(self, grad_out):
+        xp = get_array_module(grad_out.data)
         gx, h0, w_hh, b_hh = self.saved_tensors
         inputs = (gx, h0, w_hh, b_hh)
         wanted = [i for i, e in enumerate(self.next_edges) if e is not None]
@@ -158,10 +159,10 @@ class GRUSequence(Function):
         dgh = xp.concatenate([dgx[:, :, :2 * hidden], dghn], axis=2)
         flat = dgh.reshape(steps * batch, 3 * hidden)
         out = (
-            _const(dgx),
-            _const(dh),
-            _const(flat.T @ hs[:-1].reshape(steps * batch, hidden)),
-            _const(flat.sum(axis=0)),
+            const(dgx),
+            const(dh),
+            const(flat.T @ hs[:-1].reshape(steps * batch, hidden)),
+            const(flat.sum(axis=0)),
         )
         return tuple(out[i] if i in wanted else None for i in range(4))
 
@@ -180,14 +181,14 @@ class _CellBase(Module):
         for arg, v in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}: {arg} must be a positive int, got {v!r}")
-        dtype = _factory_dtype(dtype, device, name)
+        dtype = parameter_dtype(dtype, device, name)
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
         g = _GATES[self._mode] * self.hidden_size
-        self.weight_ih = Parameter(_empty((g, self.input_size), dtype))
-        self.weight_hh = Parameter(_empty((g, self.hidden_size), dtype))
+        self.weight_ih = Parameter(empty((g, self.input_size), dtype=dtype))
+        self.weight_hh = Parameter(empty((g, self.hidden_size), dtype=dtype))
         if bias:
-            self.bias_ih = Parameter(_empty((g,), dtype))
-            self.bias_hh = Parameter(_empty((g,), dtype))
+            self.bias_ih = Parameter(empty((g,), dtype=dtype))
+            self.bias_hh = Parameter(empty((g,), dtype=dtype))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -209,7 +210,8 @@ class _CellBase(Module):
         states = []
         for h in (hx if isinstance(hx, tuple) else (hx,)):
             if h is None:
-                h = _const(xp.zeros((x.shape[0], self.hidden_size), dtype=x.data.dtype))
+                h = const(get_array_module(x.data).zeros((x.shape[0], self.hidden_size),
+                                                         dtype=x.data.dtype))
             else:
                 h = h.unsqueeze(0) if unbatched else h
                 if tuple(h.shape) != (x.shape[0], self.hidden_size):
@@ -359,14 +361,17 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
                              f"must end in {trailing}")
         missing = longest - s.shape[0]
         if missing:
-            fill = _const(xp.full((missing,) + trailing, padding_value, dtype=s.data.dtype))
+            fill = const(get_array_module(s.data).full((missing,) + trailing, padding_value,
+                                                       dtype=s.data.dtype))
             s = cat([s, fill] if padding_side == "right" else [fill, s], 0)
         rows.append(s)
     return stack(rows, 0 if batch_first else 1)
 
 
 def _lengths(op, lengths, batch):
-    arr = lengths.data if isinstance(lengths, Tensor) else xp.asarray(lengths)
+    # Lengths and the packing indices computed from them live on the host (NumPy), as in
+    # PyTorch; indexing with them moves them to the data's device.
+    arr = backend.to_numpy(lengths.data if isinstance(lengths, Tensor) else lengths)
     arr = arr.astype(backend.int64).reshape(-1)
     if arr.size != batch:
         raise ValueError(f"{op}: got {arr.size} lengths for a batch of {batch} sequences")
@@ -406,15 +411,15 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
         order, sorted_idx, unsorted_idx = xp.arange(lens.size), None, None
     else:
         order = xp.argsort(-lens, kind="stable")
-        sorted_idx = _const(order.astype(backend.int64))
-        unsorted_idx = _const(xp.argsort(order).astype(backend.int64))
+        sorted_idx = const(order.astype(backend.int64))
+        unsorted_idx = const(xp.argsort(order).astype(backend.int64))
     lens_sorted = lens[order]
     steps = int(lens_sorted[0])
     batch_sizes = (lens_sorted[None, :] > xp.arange(steps)[:, None]).sum(axis=1)
     t_idx = xp.repeat(xp.arange(steps), batch_sizes)
     b_idx = xp.concatenate([order[:n] for n in batch_sizes])
-    data = x[_const(t_idx), _const(b_idx)]
-    return PackedSequence(data, _const(batch_sizes.astype(backend.int64)), sorted_idx,
+    data = x[const(t_idx), const(b_idx)]
+    return PackedSequence(data, const(batch_sizes.astype(backend.int64)), sorted_idx,
                           unsorted_idx)
 
 
@@ -456,9 +461,9 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
         ([[1.0, 2.0, 3.0], [4.0, 5.0, 0.0]], [3, 2])
     """
     data, batch_sizes, sorted_idx, _ = sequence
-    sizes = batch_sizes.data if isinstance(batch_sizes, Tensor) else xp.asarray(batch_sizes)
+    sizes = backend.to_numpy(batch_sizes.data if isinstance(batch_sizes, Tensor) else batch_sizes)
     batch = int(sizes[0])
-    order = xp.arange(batch) if sorted_idx is None else sorted_idx.data
+    order = xp.arange(batch) if sorted_idx is None else backend.to_numpy(sorted_idx.data)
     index = _packed_index(sizes, order)
     steps = sizes.size
     if total_length is not None:
@@ -467,12 +472,13 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
                              f"than the longest sequence ({steps})")
         index = xp.concatenate([index, xp.full((total_length - steps, batch), -1,
                                                dtype=backend.int64)])
-    fill = _const(xp.full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.data.dtype))
-    padded = cat([data, fill], 0)[_const(xp.where(index < 0, data.shape[0], index))]
+    fill = const(get_array_module(data.data).full((1,) + tuple(data.shape[1:]), padding_value,
+                                                  dtype=data.data.dtype))
+    padded = cat([data, fill], 0)[const(xp.where(index < 0, data.shape[0], index))]
     lengths = (index >= 0).sum(axis=0).astype(backend.int64)
     if batch_first:
         padded = padded.transpose(0, 1)
-    return padded, _const(lengths)
+    return padded, const(lengths)
 
 
 # ---------------------------------------------------------------- layers
@@ -495,7 +501,7 @@ class _RNNBase(Module):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout_p!r}")
         if proj_size:
             raise ValueError(f"{name}: proj_size is not supported (use 0)")
-        dtype = _factory_dtype(dtype, device, name)
+        dtype = parameter_dtype(dtype, device, name)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers, self.bias, self.batch_first = int(num_layers), bias, batch_first
         self.dropout, self.bidirectional, self.proj_size = float(dropout_p), bidirectional, 0
@@ -507,12 +513,12 @@ class _RNNBase(Module):
             for d in range(dirs):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
-                setattr(self, names[0], Parameter(_empty((g, fan), dtype)))
-                setattr(self, names[1], Parameter(_empty((g, self.hidden_size), dtype)))
+                setattr(self, names[0], Parameter(empty((g, fan), dtype=dtype)))
+                setattr(self, names[1], Parameter(empty((g, self.hidden_size), dtype=dtype)))
                 if bias:
                     names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
-                    setattr(self, names[2], Parameter(_empty((g,), dtype)))
-                    setattr(self, names[3], Parameter(_empty((g,), dtype)))
+                    setattr(self, names[2], Parameter(empty((g,), dtype=dtype)))
+                    setattr(self, names[3], Parameter(empty((g,), dtype=dtype)))
                 self._names.append(names)
         self.reset_parameters()
 
@@ -539,11 +545,12 @@ class _RNNBase(Module):
     # ---- forward
 
     def _initial(self, hx, batch, dtype, unbatched):
+        xp = get_array_module(next(self.parameters()).data)  # the module's device
         name = type(self).__name__
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
         if hx is None:
-            return _const(xp.zeros(shape, dtype=dtype))
+            return const(xp.zeros(shape, dtype=dtype))
         if unbatched:
             hx = hx.unsqueeze(1)
         if tuple(hx.shape) != shape:
@@ -591,11 +598,13 @@ class _RNNBase(Module):
         masks = None
         rev_index = None
         if lengths is not None:
+            xp = get_array_module(x.data)
+            lengths = backend.asarray_like(lengths, x.data)
             alive = xp.arange(steps)[:, None] < lengths[None, :]  # (T, B)
-            masks = [_const(alive[t][:, None]) for t in range(steps)]
+            masks = [const(alive[t][:, None]) for t in range(steps)]
             t_grid = xp.arange(steps)[:, None]
             rev = xp.where(alive, lengths[None, :] - 1 - t_grid, t_grid)
-            rev_index = (_const(rev), _const(xp.broadcast_to(xp.arange(batch), (steps, batch))))
+            rev_index = (const(rev), const(xp.broadcast_to(xp.arange(batch), (steps, batch))))
         h_n, c_n = [], []
         layer_in = x
         for layer in range(self.num_layers):
@@ -634,6 +643,7 @@ class _RNNBase(Module):
 
     def _run(self, seq, params, h, c, masks):
         """One direction of one layer over (T, B, in): returns (outputs, h_T, c_T)."""
+        xp = get_array_module(seq.data)
         w_ih, w_hh = params[0], params[1]
         b_ih, b_hh = (params[2], params[3]) if len(params) == 4 else (None, None)
         steps = seq.shape[0]
@@ -644,7 +654,7 @@ class _RNNBase(Module):
                 gx_all, b_hh = gx_all + b_hh, None
         if self._mode == "GRU" and masks is None:
             if b_hh is None:
-                b_hh = _const(xp.zeros((w_hh.shape[0],), dtype=w_hh.data.dtype))
+                b_hh = const(xp.zeros((w_hh.shape[0],), dtype=w_hh.data.dtype))
             out = GRUSequence.apply(gx_all, h, w_hh, b_hh)
             return out, out[steps - 1], None
         w_hh_t = w_hh.T

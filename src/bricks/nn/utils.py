@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bricks import backend
 from bricks.autograd import no_grad
-from bricks.backend import xp
+from bricks.backend import get_array_module, xp
 from bricks.functions.shape import cat
 from bricks.tensor import Tensor, tensor
 
@@ -35,10 +35,11 @@ def _as_list(parameters, op):
 
 
 def _vector_norm(array, norm_type: float):
-    flat = array.reshape(-1).astype(xp.float64)
+    # On the array's own device; the norms (Python floats) are then combined on the host.
+    flat = array.reshape(-1).astype(backend.float64)
     if flat.size == 0:
         return 0.0
-    return float(xp.linalg.norm(flat, ord=norm_type))
+    return float(get_array_module(flat).linalg.norm(flat, ord=norm_type))
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
@@ -95,7 +96,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     with no_grad():
         for g in grads:
             g.mul_(coef.astype(g.data.dtype))
-    return tensor(total_t)
+    return tensor(total_t, device=grads[0].device)
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:

@@ -19,14 +19,15 @@ Passes, in order (each one is a function of the graph, and tests count what it d
 
 from __future__ import annotations
 
-from bricks import autograd
-from bricks.backend import xp
+from bricks import autograd, backend
+from bricks.backend import get_array_module, xp
 from bricks.functions import arithmetic, elementwise, linalg, reduction, shape
-from bricks.nn import loss as _loss
+from bricks.functions import loss as _loss
+from bricks.optim.adam import Adam
 from bricks.optim.optimizer import Optimizer
 from bricks.optim.sgd import SGD
 from bricks.symbolic.graph import Graph, Node
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["optimize", "lower", "fold_constants", "eliminate_common", "eliminate_dead", "fuse",
            "hoist_guards", "generate", "Plan", "StalePlan"]
@@ -38,7 +39,7 @@ class StalePlan(Exception):
 
 # Kernels whose output element i depends only on the inputs' element i (after broadcasting).
 ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "relu", "tanh", "exp"}
-VIEWS = {"transpose", "reshape", "broadcast_to"}
+VIEWS = {"transpose", "reshape", "broadcast_to", "basic_index"}
 # Kernels that write into a buffer given to them (out=).
 _BUFFERED = ELEMENTWISE | {"fused", "matmul", "linear", "sum_to", "tanh_grad", "ce_grad",
                            "relu_grad"}
@@ -186,6 +187,19 @@ def _lower_backward(graph, node):
         b.op("relu_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Tanh:
         b.op("tanh_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is elementwise.Sigmoid:
+        b.op("sigmoid_grad", [g, youts[0]], graph.values[g].shape, out=outs[0])
+    elif cls is arithmetic.PowScalar:
+        b.op("pow_scalar_grad", [g, xin[0]], graph.values[g].shape,
+             dict(exponent=fwd.attrs["options"]["exponent"]), out=outs[0])
+    elif cls is shape.BasicIndex:
+        s = graph.values[xin[0]].shape
+        b.op("index_grad", [g], s, dict(key=fwd.attrs["options"]["key"], shape=s),
+             out=outs[0])
+    elif cls is _loss.BCEWithLogits:
+        if fwd.attrs["options"].get("pos_weight") is not None or outs[1] is not None:
+            return None
+        b.op("bce_logits_grad", [g] + list(xin), graph.values[g].shape, out=outs[0])
     elif cls is elementwise.Exp:
         b.op("mul", [g, youts[0]], graph.values[g].shape, out=outs[0])
     elif cls is _loss.CrossEntropy:
@@ -232,6 +246,14 @@ def _lower_forward(graph, node):
         return Node(_BINARY[cls], ins, [out], {}, node.where)
     if cls in _UNARY:
         return Node(_UNARY[cls], ins, [out], {}, node.where)
+    if cls is elementwise.Sigmoid:
+        return Node("sigmoid", ins, [out], {}, node.where)
+    if cls is arithmetic.PowScalar:
+        return Node("pow_scalar", ins, [out], dict(exponent=opts["exponent"]), node.where)
+    if cls is shape.BasicIndex:
+        return Node("basic_index", ins, [out], dict(key=opts["key"]), node.where)
+    if cls is _loss.BCEWithLogits and opts.get("pos_weight") is None:
+        return Node("bce_logits", ins, [out], {}, node.where)
     if cls is linalg.MatMul:
         if any(len(graph.values[v].shape) < 2 for v in ins):
             return None
@@ -330,7 +352,8 @@ def fold_constants(graph: Graph) -> Graph:
             for v in node.outs:
                 if v is not None:
                     value = graph.values[v]
-                    value.kind, value.payload = "const", xp.array(arrays[v])  # own memory
+                    a = arrays[v]
+                    value.kind, value.payload = "const", get_array_module(a).array(a)  # own
             graph.folded = getattr(graph, "folded", 0) + 1
             continue
         kept.append(node)
@@ -494,6 +517,15 @@ def hoist_guards(graph: Graph) -> Graph:
 
 # ---------------------------------------------------------------- code generation
 
+# Kernels that run what PowScalar and BasicIndex (and the backward of each) compute, by
+# their own code: the same bits, and a view where BasicIndex gives one.
+_BY_FUNCTION = {
+    "pow_scalar": "_asarray({0} ** _exponent{k})",
+    "pow_scalar_grad": "_asarray(_pow_grad({0}, {1}, _exponent{k}))",
+    "basic_index": "_new(_BasicIndex).forward({0}, _key{k})",
+    "index_grad": "_new(_IndexBackward).forward({0}, _key{k}, _shape{k}, False)",
+}
+
 _UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
           "neg": "negative", "tanh": "tanh", "exp": "exp"}
 
@@ -509,6 +541,7 @@ def _ufunc_call(op, args, out):
 
 def _emit(graph, node, v, o, lines, ns, k):
     """Append the code of one step; ``o`` is its output buffer name (None: allocate)."""
+    xp = ns["_np"]  # the plan's array module: its inputs' (NumPy, CuPy)
     ins = [v(i) for i in node.ins]
     out = node.outs[0] if node.outs else None
     res = f"v{out}" if out is not None else "_"
@@ -556,7 +589,7 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"{res} = _np.matmul({ins[0]}, {ins[1]}, out={o})")
         lines.append(f"_np.add({res}, {ins[2]}, out={res})")
     elif op == "sum":
-        lines.append(f"{res} = _asarray(_np.sum({ins[0]}, axis={node.attrs['axes']!r}, "
+        lines.append(f"{res} = _asarray(_np.add.reduce({ins[0]}, axis={node.attrs['axes']!r}, "
                      f"keepdims={node.attrs['keepdim']!r}))")
     elif op == "transpose":
         lines.append(f"{res} = {ins[0]}.transpose({node.attrs['dims']!r})")
@@ -571,11 +604,11 @@ def _emit(graph, node, v, o, lines, ns, k):
             lines.append(f"{res} = _asarray({expr}.reshape({graph.values[out].shape!r})"
                          f"{'' if lead else ''})")
         elif all(a < lead for a in axes):
-            lines.append(f"{res} = _np.sum({ins[0]}, axis={axes!r}, out={o})")
+            lines.append(f"{res} = _np.add.reduce({ins[0]}, axis={axes!r}, out={o})")
         else:
             kshape = tuple(1 if i in axes else n
                            for i, n in enumerate(graph.values[node.ins[0]].shape))
-            lines.append(f"_np.sum({ins[0]}, axis={axes!r}, keepdims=True, "
+            lines.append(f"_np.add.reduce({ins[0]}, axis={axes!r}, keepdims=True, "
                          f"out={o}.reshape({kshape!r}))")
             lines.append(f"{res} = {o}")
     elif op == "relu_grad":
@@ -594,6 +627,30 @@ def _emit(graph, node, v, o, lines, ns, k):
             ns[f"{o}_int"] = ns[o].view(ns[ints])
             lines.append(f"_np.multiply({ins[0]}.view({ints}), {mask}, out={o}_int)")
             lines.append(f"{res} = {o}")
+    elif op in ("sigmoid", "sigmoid_grad", "bce_logits", "bce_logits_grad"):
+        # The Functions' own expressions (Sigmoid, BCEWithLogits and their backward), so
+        # the same bits; they allocate, as the Functions do.
+        dt = f"_np.{graph.values[out].dtype}"
+        if op in ("sigmoid", "bce_logits_grad"):
+            x = ins[0] if op == "sigmoid" else ins[1]
+            lines.append(f"_e = _np.exp(-_np.abs({x}))")
+            lines.append(f"_s = (_np.where({x} >= 0, 1.0, _e) / (1.0 + _e))"
+                         f".astype({dt}, copy=False)")
+        if op == "sigmoid":
+            lines.append(f"{res} = _asarray(_s)")
+        elif op == "sigmoid_grad":
+            g, y = ins
+            lines.append(f"{res} = _asarray({g} * {y} * (1.0 - {y}))")
+        elif op == "bce_logits":
+            x, y = ins
+            lines.append(f"{res} = _asarray((1.0 - {y}) * {x} + (_np.maximum(-{x}, 0) + "
+                         f"_np.log1p(_np.exp(-_np.abs({x})))))")
+        else:
+            lines.append(f"{res} = _asarray({ins[0]} * (_s - {ins[2]}))")
+    elif op in _BY_FUNCTION:
+        for name, value in node.attrs.items():
+            ns[f"_{name}{k}"] = value
+        lines.append(f"{res} = " + _BY_FUNCTION[op].format(*ins, k=k))
     elif op == "tanh_grad":
         target = o if not alloc else "None"
         lines.append(f"{res} = _np.multiply({ins[1]}, {ins[1]}, out={target})")
@@ -607,7 +664,7 @@ def _emit(graph, node, v, o, lines, ns, k):
         rows = f"_rows{k}"
         ns[rows] = xp.arange(n)
         logp = f"v{node.outs[1]}" if node.outs[1] is not None else f"_logp{k}"
-        lines.append("with _np.errstate(divide='ignore', invalid='ignore'):")
+        lines.append("with _errstate(divide='ignore', invalid='ignore'):")
         lines.append(f"    _m = {x}.max(axis=1, keepdims=True)")
         lines.append("    _m = _np.where(_np.isfinite(_m), _m, 0)")
         lines.append(f"    _s = {x} - _m")
@@ -696,7 +753,7 @@ def _emit(graph, node, v, o, lines, ns, k):
             ns[f"D{k}"] = xp.empty(value.shape, value.dtype)
             lines.append(f"_np.copyto(D{k}, {src})")
             src = f"D{k}"
-        ns[gname] = Tensor._make(None, False, None, 0)
+        ns[gname] = const(None)
         if node.attrs.get("fresh"):  # just after zero_grad(): p.grad is None
             lines.append(f"{gname}.data = {src}; {t}.grad = {gname}")
             return
@@ -718,6 +775,9 @@ def _emit(graph, node, v, o, lines, ns, k):
             if not _emit_sgd(fn.__self__, k, ns, lines):
                 lines.append(f"if not _sgd(O{k}, SC{k}):")
                 lines.append(f"    E{k}(*A{k})")
+        elif func is Adam.step and not node.attrs["args"]:
+            if not _emit_adam(fn.__self__, k, ns, lines):
+                lines.append(f"E{k}(*A{k})")
         elif func is Optimizer.zero_grad and node.attrs["args"] in ((), (True,)):
             # p.grad = None for each parameter, written out; those whose gradient this
             # plan delivers next are left alone (the delivery replaces it).
@@ -790,21 +850,76 @@ def _emit_sgd(opt, k, ns, lines) -> bool:
             else:
                 updates.append(f"    _np.multiply(_lr, _g.data, out={scratch})")
             updates.append(f"    _p = {name}.data; _p -= {scratch}; {name}._vc[0] += 1")
+    return _write_guarded(lines, ns, conds, updates, scratches,
+                          [f"if not _sgd(O{k}, SC{k}):", f"    E{k}(*A{k})"])
+
+
+def _write_guarded(lines, ns, conds, updates, scratches, otherwise) -> bool:
+    """An optimizer's step written out: ``updates`` under ``if conds:``, else the lines
+    ``otherwise`` (the step called as it is).  False, writing nothing, without updates."""
     if not scratches:
         return False
-    # Every parameter's lr * v goes through one buffer per dtype, of the largest's size.
+    _share_scratch(scratches, ns)
+    lines.append(f"if {' and '.join(conds)}:")
+    lines.extend("    " + line for line in updates)
+    lines.append("else:")
+    lines.extend("    " + line for line in otherwise)
+    return True
+
+
+def _share_scratch(scratches, ns):
+    """Every parameter's temporary of an update goes through one buffer per dtype, of the
+    largest's size (the parameters are updated one after the other)."""
+    xp = ns["_np"]  # the plan's array module
     size = {}
     for _, a in scratches:
         size[a.dtype.str] = max(size.get(a.dtype.str, 0), a.size)
     flat = {dt: xp.empty(n, xp.dtype(dt)) for dt, n in size.items()}
     for name, a in scratches:
         ns[name] = flat[a.dtype.str][:a.size].reshape(a.shape)
-    lines.append(f"if {' and '.join(conds)}:")
-    lines.extend("    " + line for line in updates)
-    lines.append("else:")
-    lines.append(f"    if not _sgd(O{k}, SC{k}):")
-    lines.append(f"        E{k}(*A{k})")
-    return True
+
+
+def _emit_adam(opt, k, ns, lines) -> bool:
+    """Adam's step written out, parameter by parameter, with the arithmetic of Adam.step
+    (so the same bits), its temporary in one shared scratch buffer.  Guarded on each call
+    like :func:`_emit_sgd` (the same groups and state, no weight decay, maximize or
+    amsgrad); lr, betas and eps are read on each call.  False: not written."""
+    conds = [_same_groups(opt, k, ns)]
+    updates, scratches = [], []
+    for i, group in enumerate(opt.param_groups):
+        if group["weight_decay"] != 0 or group["maximize"] or group["amsgrad"]:
+            return False
+        g = f"PG{k}[{i}]"
+        conds += [f"{g}['weight_decay'] == 0", f"not {g}['maximize']", f"not {g}['amsgrad']"]
+        updates += [f"_lr, _eps = {g}['lr'], {g}['eps']; _b1, _b2 = {g}['betas']",
+                    "_w = 1 - _b1"]
+        for j, p in enumerate(group["params"]):
+            name = _param(opt, i, j, k, ns)
+            state = opt.state.get(p)
+            if not state or "exp_avg" not in state or "exp_avg_sq" not in state:
+                return False
+            st, tmp = f"ST{k}_{i}_{j}", f"T{k}_{i}_{j}"
+            ns[st], ns[f"EA{k}_{i}_{j}"], ns[f"ES{k}_{i}_{j}"] = (
+                state, state["exp_avg"], state["exp_avg_sq"])
+            conds += [f"O{k}.state.get({name}) is {st}",
+                      f"{st}.get('exp_avg') is EA{k}_{i}_{j}",
+                      f"{st}.get('exp_avg_sq') is ES{k}_{i}_{j}"]
+            scratches.append((tmp, p.data))
+            updates += [
+                f"_g = {name}.grad",
+                "if _g is not None:",
+                f"    _g = _g.data; {st}['step'] += 1; _t = {st}['step']",
+                f"    _ea, _es, _s = EA{k}_{i}_{j}.data, ES{k}_{i}_{j}.data, {tmp}",
+                "    _np.subtract(_g, _ea, out=_s)",  # _lerp_(exp_avg, g, 1 - beta1, _s)
+                "    if abs(_w) < 0.5:",
+                "        _s *= _w; _ea += _s",
+                "    else:",
+                "        _s *= 1 - _w; _np.subtract(_g, _s, out=_ea)",
+                "    _np.multiply(_g, 1 - _b2, out=_s); _s *= _g; _es *= _b2; _es += _s",
+                "    _np.sqrt(_es, out=_s); _s /= (1 - _b2 ** _t) ** 0.5; _s += _eps",
+                "    _np.divide(_ea, _s, out=_s); _s *= _lr / (1 - _b1 ** _t)",
+                f"    _p = {name}.data; _p -= _s; {name}._vc[0] += 1"]
+    return _write_guarded(lines, ns, conds, updates, scratches, [f"E{k}(*A{k})"])
 
 
 def _sgd(opt, scratch) -> bool:
@@ -835,6 +950,7 @@ def _sgd(opt, scratch) -> bool:
                 g = buf
             key = (g.shape, g.dtype.str)
             tmp = scratch.get(key)
+            xp = get_array_module(g)  # the parameters' device
             if tmp is None:
                 tmp = scratch[key] = xp.empty(g.shape, g.dtype)
             xp.multiply(lr, g, out=tmp)
@@ -843,15 +959,19 @@ def _sgd(opt, scratch) -> bool:
     return True
 
 
-def _base_namespace():
-    return dict(_np=xp, _asarray=xp.asarray, _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
-                _NONE={},
-                _T=lambda a: Tensor._make(a, False, None, 0), _ng=autograd.no_grad())
+def _base_namespace(module=None):
+    module = module or xp  # the plan's array module (NumPy by default)
+    return dict(_np=module, _asarray=module.asarray,
+                _errstate=lambda **kw: backend.errstate(module, **kw),
+                _new=object.__new__, _sgd=_sgd, _Stale=StalePlan,
+                _NONE={}, _pow_grad=arithmetic._pow_grad, _BasicIndex=shape.BasicIndex,
+                _IndexBackward=shape.IndexBackward,
+                _T=const, _ng=autograd.no_grad())
 
 
 def run_nodes(graph, nodes, arrays):
     """Run ``nodes`` on the given {vid: array}; returns {vid: array} of their outputs."""
-    ns = _base_namespace()
+    ns = _base_namespace(get_array_module(*arrays.values()) if arrays else None)
     lines = []
     for vid, a in arrays.items():
         ns[f"c{vid}"] = a
@@ -879,11 +999,13 @@ class Plan:
         return sum(b.nbytes for b in self.buffers)
 
 
-def generate(graph: Graph, reuse: bool = True) -> Plan:
-    """Python source for the graph, with preallocated buffers reused by liveness."""
+def generate(graph: Graph, reuse: bool = True, xp=None) -> Plan:
+    """Python source for the graph, with preallocated buffers reused by liveness; ``xp``:
+    the array module of its inputs, which allocates the buffers (default NumPy)."""
     hoist_guards(graph)
     values = graph.values
-    ns = _base_namespace()
+    ns = _base_namespace(xp)
+    xp = ns["_np"]
     outputs = set(graph.outputs)
 
     def reads(node):

@@ -15,10 +15,10 @@ import warnings
 from collections import OrderedDict
 
 from bricks import autograd
-from bricks.backend import ndarray
+from bricks.backend import get_array_module, is_array, ndarray
 from bricks.symbolic import compiler
 from bricks.symbolic.trace import TraceError, Tracer, rng_state, same_array, tracing
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
 __all__ = ["CompiledFunction", "compile_function"]
 
@@ -57,7 +57,8 @@ class CompiledFunction:
         if self.fallback_reason is not None:
             return self.fn(*args, **kwargs)
         # The per-call work before the plan runs, kept short: the key is the inputs' shapes,
-        # dtypes and requires_grad, and whether gradients are on.
+        # dtypes, array types (a plan allocates with its inputs' module: NumPy, CuPy) and
+        # requires_grad, and whether gradients are on.
         make = Tensor._make
         named = {}
         key = [autograd._state.enabled]
@@ -70,7 +71,7 @@ class CompiledFunction:
             for name, a in zip(names, args):
                 if isinstance(a, Tensor):
                     named[name] = a
-                    key.append((a.data.shape, a.data.dtype, a._requires_grad))
+                    key.append((a.data.shape, a.data.dtype, type(a.data), a._requires_grad))
                 else:
                     key.append((name, a))
         if kwargs:
@@ -79,7 +80,8 @@ class CompiledFunction:
             for name, a in kwargs.items():
                 if isinstance(a, Tensor):
                     named[name] = a
-                    key.append((name, a.data.shape, a.data.dtype, a._requires_grad))
+                    key.append((name, a.data.shape, a.data.dtype, type(a.data),
+                                a._requires_grad))
                 else:
                     key.append((name, a))
         try:
@@ -143,7 +145,8 @@ class CompiledFunction:
             return result
         before_text = graph.copy()
         compiler.optimize(graph)
-        plan = compiler.generate(graph)
+        plan = compiler.generate(graph, xp=get_array_module(*(t.data for t in named.values()))
+                                 if named else None)
         flags = tuple(m.training for m in tracer.modules)
         entries = self.plans.setdefault(key, [])
         entries.append((tracer.modules, flags, plan, structure, (before_text, graph)))
@@ -175,7 +178,7 @@ def compile_function(fn=None, *, cache_size: int = 8, fallback: bool = True):
 def _rebuild(structure, arrays):
     kind, payload = structure
     if kind == "t":
-        return Tensor._make(arrays[payload], False, None, 0)
+        return const(arrays[payload])
     if kind == "c":
         return payload
     if kind is dict:
@@ -187,8 +190,8 @@ def _rebuild(structure, arrays):
 
 
 def _same(a, b) -> bool:
-    if isinstance(a, ndarray) or isinstance(b, ndarray):
-        return isinstance(a, ndarray) and isinstance(b, ndarray) and same_array(a, b)
+    if is_array(a) or is_array(b):
+        return is_array(a) and is_array(b) and same_array(a, b)
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):

@@ -25,7 +25,7 @@ from bricks.backend import ndarray
 from bricks.symbolic import compiler
 from bricks.symbolic.graph import Graph
 from bricks.symbolic.trace import TraceError, Tracer, rng_state, set_rng_state, tracing
-from bricks.tensor import Tensor, tensor
+from bricks.tensor import Tensor, const, tensor
 
 __all__ = ["Symbol", "Variable", "Constant", "compile", "grad", "call", "SymbolicFunction"]
 
@@ -234,7 +234,7 @@ def _evaluate(x, env, memo):
         if isinstance(x, Variable):
             value = env[x.name]
         elif isinstance(x, Constant):
-            value = Tensor._make(x._args[0].data.copy(), False, None, 0)  # folded: a copy
+            value = const(x._args[0].data.copy())  # folded: a copy
         else:
             args = [_evaluate(a, env, memo) for a in x._args]
             kwargs = {k: _evaluate(v, env, memo) for k, v in x._kwargs.items()}
@@ -283,7 +283,7 @@ class SymbolicFunction:
     @staticmethod
     def _example(v):
         dtype = v._dtype or backend.get_default_dtype()
-        return Tensor._make(backend.xp.zeros(v._shape, dtype=dtype), False, None, 0)
+        return const(backend.xp.zeros(v._shape, dtype=dtype))
 
     @property
     def graph(self) -> Graph:
@@ -323,7 +323,7 @@ class SymbolicFunction:
                 as_arrays = False
                 t = value
             elif isinstance(value, ndarray):
-                t = Tensor._make(value, False, None, 0)
+                t = const(value)
             else:
                 t = tensor(value, dtype=v._dtype)
             if v._shape is not None:
@@ -355,7 +355,7 @@ class SymbolicFunction:
         if as_arrays:
             result = [arrays[i] for i in range(len(arrays))]
         else:
-            result = [Tensor._make(a, False, None, 0) for a in arrays]
+            result = [const(a) for a in arrays]
         del structure
         return result[0] if self.single else result
 
@@ -394,7 +394,7 @@ class SymbolicFunction:
             a = t.data
             fresh = (gen.standard_normal(a.shape).astype(a.dtype) if a.dtype.kind == "f"
                      else backend.xp.zeros_like(a))
-            other[n] = Tensor._make(fresh, False, None, 0)
+            other[n] = const(fresh)
         try:
             first, _ = self._trace_once(other)
             second, structure = self._trace_once(named)

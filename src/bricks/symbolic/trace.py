@@ -17,7 +17,7 @@ import os
 import sys
 
 from bricks import autograd, backend
-from bricks.backend import ndarray, xp
+from bricks.backend import get_array_module, is_array
 from bricks.symbolic.graph import Graph, Node
 from bricks.tensor import Tensor
 
@@ -97,7 +97,7 @@ class Tracer:
         base = a.base
         if (base is not None and id(base) in self.by_array and a.size == base.size
                 and a.flags.c_contiguous and base.flags.c_contiguous
-                and a.__array_interface__["data"][0] == base.__array_interface__["data"][0]):
+                and backend.data_pointer(a) == backend.data_pointer(base)):
             # A reshaped view of a known array (``index[:, None]``): recorded as a reshape.
             vid = self._new_output(a)
             self.graph.nodes.append(Node("reshape", [self.by_array[id(base)]], [vid],
@@ -152,7 +152,7 @@ class Tracer:
         ins = [self.value_of(t) for t in inputs]
         static, refs = {}, []
         for key, v in options.items():
-            if isinstance(v, ndarray):
+            if is_array(v):
                 refs.append(key)
                 ins.append(self.value_of(v))
             else:
@@ -161,7 +161,7 @@ class Tracer:
         saved = []
         if fn._record and fn._saved is not None:
             for i, entry in enumerate(fn._saved):
-                if type(entry) is ndarray and id(entry) not in self.by_array:
+                if is_array(entry) and id(entry) not in self.by_array:
                     saved.append((i, self._new_output(entry)))
         cls = type(fn)
         if getattr(cls, "draws_random", False):
@@ -222,7 +222,7 @@ class Tracer:
         by ("v", its position among those values) and anything else by ("c", value)."""
         ins, template = [], []
         for a in args:
-            if isinstance(a, ndarray):
+            if is_array(a):
                 template.append(("v", len(ins)))
                 ins.append(self.value_of(a))
             else:
@@ -232,7 +232,7 @@ class Tracer:
     def array_op(self, fn, args, out):
         if self.failure is not None or self.opaque:
             return
-        if not isinstance(out, ndarray):
+        if not is_array(out):
             self.fail(f"{getattr(fn, '__name__', fn)} computes a {type(out).__name__}, not an "
                       f"array, from the data")
             return
@@ -301,4 +301,5 @@ def set_rng_state(state):
 
 def same_array(a, b) -> bool:
     return (a.shape == b.shape and a.dtype == b.dtype
-            and bool(xp.array_equal(a, b, equal_nan=a.dtype.kind in "fc")))
+            and type(a) is type(b)
+            and bool(get_array_module(a).array_equal(a, b, equal_nan=a.dtype.kind in "fc")))

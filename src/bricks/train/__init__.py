@@ -4,6 +4,11 @@
 :class:`History`; ``evaluate`` and ``predict`` use a trained model.  Reading order:
 ``trainer.py`` (the loop), then ``callbacks.py`` and ``metrics.py``.  Plots live in
 :mod:`bricks.train.plots` (needs matplotlib; imported on use).
+
+``bricks train`` runs are library code too (imported on use): ``run_config.py`` (the
+options), ``run_data.py`` (the data of a run), ``run.py`` (train one with
+:meth:`Trainer.fit` into a run folder), ``saved_run.py`` (read one back), ``run_folder.py``
+(locks and guards).
 """
 
 from bricks.train import metrics

@@ -32,9 +32,14 @@ class TrainingDiverged(RuntimeError):
 
 
 class Callback:
-    """Base class: every hook does nothing until overridden."""
+    """Base class: every hook does nothing until overridden.
+
+    ``rank_zero_only = True`` marks a callback that writes files: in data-parallel training
+    (``bricks.distributed``) only rank 0 runs it.
+    """
 
     trainer = None
+    rank_zero_only = False
 
     def set_trainer(self, trainer) -> None:
         self.trainer = trainer
@@ -173,12 +178,12 @@ def nonfinite_parameters(model) -> list:
         >>> bricks.train.callbacks.nonfinite_parameters(layer)
         ['bias']
     """
-    from bricks.backend import is_floating, xp
+    from bricks.backend import get_array_module, is_floating
 
     bad = []
     for name, value in model.state_dict().items():
         data = getattr(value, "data", value)
-        if is_floating(data.dtype) and not bool(xp.isfinite(data).all()):
+        if is_floating(data.dtype) and not bool(get_array_module(data).isfinite(data).all()):
             bad.append(name)
     return bad
 
@@ -201,6 +206,8 @@ class CSVLogger(Callback):
     The whole file is rewritten atomically each epoch.
     """
 
+    rank_zero_only = True
+
     def __init__(self, path):
         self.path = os.fspath(path)
 
@@ -216,6 +223,8 @@ class CSVLogger(Callback):
 
 class JSONLogger(Callback):
     """Write ``history.to_dict()`` as JSON after every epoch (atomically, the whole file)."""
+
+    rank_zero_only = True
 
     def __init__(self, path):
         self.path = os.fspath(path)
@@ -250,6 +259,8 @@ class ModelCheckpoint(Callback):
     Attributes: ``best``, ``best_epoch``, ``saved`` (the paths written, in order),
     ``saved_epoch`` (the epoch of the last file written, None before the first).
     """
+
+    rank_zero_only = True
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = True,
                  mode: str = "auto", scheduler=None, scaler=None, extra=None,

@@ -24,8 +24,9 @@ seed, model initialization and data give the same History bit for bit.
 from __future__ import annotations
 
 from bricks.autograd import no_grad
-from bricks.backend import is_floating, manual_seed, xp
+from bricks.backend import get_array_module, is_floating, manual_seed, to_numpy, xp
 from bricks.data import DataLoader, TensorDataset
+from bricks.distributed.fit import fit_hooks
 from bricks.tensor import Tensor
 from bricks.train.callbacks import Callback, LRSchedulerCallback, NaNGuard
 from bricks.train.metrics import get_metric
@@ -124,6 +125,12 @@ class Trainer:
     def __init__(self, model, loss_fn, optimizer, metrics=None, callbacks=None,
                  scheduler=None, verbose: bool = True, compile: bool = False):  # noqa: A002
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        # A DistributedDataParallel model brings the hooks of data-parallel training (shards,
+        # averaged gradients, numbers of all ranks, output on rank 0); any other: None.
+        self.distributed = fit_hooks(model, optimizer)
+        if self.distributed is not None:
+            callbacks, verbose, compile = self.distributed.configure(callbacks, verbose,
+                                                                     compile)
         # bricks.compile: the update is traced on the first batches of each shape and then
         # replayed as a plan (same numbers; falls back to eager with a warning if it can't).
         self._compiled = None
@@ -152,11 +159,14 @@ class Trainer:
 
     # -- one batch
     def _to_input(self, a):
-        """A Tensor; floating data converted to the model's dtype (NumPy gives float64)."""
+        """A Tensor on the model's device; floating data converted to the model's dtype
+        (NumPy gives float64)."""
         t = a if isinstance(a, Tensor) else Tensor(xp.asarray(a))
         param = next(iter(self.model.parameters()), None)
         if param is not None and is_floating(t.dtype) and t.dtype != param.dtype:
             t = t.to(param.dtype)
+        if param is not None and type(t.data) is not type(param.data):
+            t = t.to(param.device)  # a batch from the host for a model on a GPU
         return t
 
     def _update(self, x, y):
@@ -164,11 +174,15 @@ class Trainer:
         outputs = self.model(x)
         loss = self.loss_fn(outputs, y)
         loss.backward()
+        if self.distributed is not None:
+            loss = self.distributed.after_backward(loss)  # gradients averaged over ranks
         self.optimizer.step()
         return loss, outputs
 
     def train_step(self, x, y):
         """One update on the batch ``(x, y)``; returns ``(loss, outputs)`` before the update."""
+        if self.distributed is not None and len(x) == 0:  # this rank's shard has run out
+            return self.distributed.step_without_data(), x
         x, y = self._to_input(x), self._to_input(y)
         if not _needs_closure(self.optimizer):
             loss, outputs = (self._compiled or self._update)(x, y)
@@ -180,11 +194,13 @@ class Trainer:
             self.optimizer.zero_grad()
             outputs = self.model(x)
             loss = self.loss_fn(outputs, y)
+            # Newton and Hessian-free take their own derivatives
+            if not _differentiates_itself(self.optimizer):
+                loss.backward()
+                if self.distributed is not None:  # averaged gradients, the global loss
+                    loss = self.distributed.after_backward(loss)
             if not first:
                 first.append((loss.item(), outputs.detach()))
-            if _differentiates_itself(self.optimizer):
-                return loss  # Newton and Hessian-free take their own derivatives
-            loss.backward()
             return loss
 
         self.optimizer.step(closure)
@@ -202,9 +218,9 @@ class Trainer:
             loss, out = self.train_step(x, y)
             n = len(out)
             loss_sum, count = loss_sum + loss * n, count + n
-            if self.metrics:
-                outputs.append(out.data)
-                targets.append(_raw(y))
+            if self.metrics and n:  # metrics are computed on the host
+                outputs.append(to_numpy(out.data))
+                targets.append(to_numpy(_raw(y)))
             self.global_step += 1
             if progress is not None:
                 progress.update(loss)
@@ -213,6 +229,9 @@ class Trainer:
                                        "global_step": self.global_step})
             if self.stop_training:
                 break
+        if self.distributed is not None:  # the sums and predictions of all ranks
+            loss_sum, count, outputs, targets = self.distributed.reduce_epoch(
+                loss_sum, count, outputs, targets)
         logs = {"loss": loss_sum / max(count, 1)}
         if self.metrics and outputs:
             logs.update(self._metrics(xp.concatenate(targets), xp.concatenate(outputs)))
@@ -242,6 +261,8 @@ class Trainer:
         if resume is not None:
             start = self._resume(resume)
         batches = make_batches(train_data, batch_size, shuffle, generator)
+        if self.distributed is not None:
+            batches = self.distributed.shard(batches)  # this rank's share of each batch
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin({})
@@ -373,6 +394,8 @@ def _forward_all(model, data, batch_size: int):
                 x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
                 if param is not None and is_floating(x.dtype) and x.dtype != param.dtype:
                     x = x.to(param.dtype)
+                if param is not None and type(x.data) is not type(param.data):
+                    x = x.to(param.device)  # host data for a model on a GPU
                 yield model(x), y
     finally:
         model.train(was_training)
@@ -411,10 +434,12 @@ def evaluate(model, data, loss_fn=None, metrics=None, batch_size: int = 256,
             y_t = y if isinstance(y, Tensor) else Tensor(xp.asarray(y))
             if is_floating(y_t.dtype) and y_t.dtype != out.dtype:
                 y_t = y_t.to(out.dtype)
+            if type(y_t.data) is not type(out.data):
+                y_t = y_t.to(out.device)
             loss_sum += loss_fn(out, y_t).item() * len(out)
         count += len(out)
-        outputs.append(out.data)
-        targets.append(_raw(y))
+        outputs.append(to_numpy(out.data))  # metrics are computed on the host
+        targets.append(to_numpy(_raw(y)))
     logs = {} if loss_fn is None else {"loss": loss_sum / max(count, 1)}
     y_true, y_pred = xp.concatenate(targets), xp.concatenate(outputs)
     for name, fn in names:
@@ -441,4 +466,4 @@ def predict(model, data, batch_size: int = 256) -> Tensor:
         (5, 2)
     """
     outputs = [out.data for out, _ in _forward_all(model, data, batch_size)]
-    return Tensor(xp.concatenate(outputs))
+    return Tensor(get_array_module(*outputs).concatenate(outputs))  # on the model's device
