@@ -106,9 +106,8 @@ def data(n, shape, seed=0):
             rng.integers(0, 10, n).astype(np.int64))
 
 
-def bricks_epoch(model, x, y, batch, sync):
-    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = nn.CrossEntropyLoss()
+def epoch(model, x, y, batch, opt, loss_fn, sync):
+    """One timed epoch; bricks and PyTorch share the API (zero_grad, backward, step)."""
     start = time.perf_counter()
     for i in range(0, x.shape[0], batch):
         opt.zero_grad()
@@ -119,17 +118,14 @@ def bricks_epoch(model, x, y, batch, sync):
     return time.perf_counter() - start
 
 
+def bricks_epoch(model, x, y, batch, sync):
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    return epoch(model, x, y, batch, opt, nn.CrossEntropyLoss(), sync)
+
+
 def torch_epoch(torch, model, x, y, batch):
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    start = time.perf_counter()
-    for i in range(0, x.shape[0], batch):
-        opt.zero_grad()
-        loss = loss_fn(model(x[i:i + batch]), y[i:i + batch])
-        loss.backward()
-        opt.step()
-    torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return epoch(model, x, y, batch, opt, torch.nn.CrossEntropyLoss(), torch.cuda.synchronize)
 
 
 def check_one_step(make, shape, batch):

@@ -969,3 +969,51 @@ def test_fast_path_leaf_gradients_are_not_shared_between_leaves():
     (bricks.nn.functional.linear(x, w) * 2).sum().backward()
     w.grad.data[0, 0] = 100.0  # writable, owned
     assert w.grad.tolist() == [[100.0, 2.0]]
+
+
+def test_next_edges_name_where_each_gradient_goes():
+    """Edge(fn, output_nr) for an input made by an op, LeafEdge(leaf) for a leaf that
+    requires grad, None for a constant: the engine and viz read them by type."""
+    from bricks.autograd import Edge, LeafEdge
+
+    x = bricks.tensor([1.0, 2.0], requires_grad=True)
+    c = bricks.tensor([3.0, 4.0])
+    y = x * 2
+
+    class Halves(Function):  # two outputs, to see output_nr in an edge
+        def forward(self, v):
+            return v[:1] * 1.0, v[1:] * 1.0
+
+        def backward(self, ga, gb):
+            return bricks.cat([ga, gb])
+
+    a, b = Halves.apply(bricks.tensor([1.0, 2.0], requires_grad=True))
+    z = y * c + b
+    mul = z.grad_fn.next_edges[0][0]
+    assert type(mul.next_edges[0]) is Edge and mul.next_edges[0] == (y.grad_fn, 0)
+    assert mul.next_edges[0].fn is y.grad_fn and mul.next_edges[0].output_nr == 0
+    assert mul.next_edges[1] is None
+    assert type(y.grad_fn.next_edges[0]) is LeafEdge and y.grad_fn.next_edges[0].leaf is x
+    assert z.grad_fn.next_edges[1] == Edge(b.grad_fn, b._output_nr)
+    assert b._output_nr == 1 and a._output_nr == 0
+
+
+def test_const_wraps_without_copy_or_graph():
+    from bricks.tensor import const
+
+    a = np.arange(3.0)
+    t = const(a)
+    assert t.data is a and not t.requires_grad and t.grad_fn is None and t.is_leaf
+
+
+def test_float_input_converts_numbers_and_integers_and_names_the_op():
+    from bricks.functions.elementwise import float_input
+
+    x = bricks.tensor([1.0])
+    assert float_input(x, "op") is x
+    assert float_input([1, 2], "op").dtype == bricks.get_default_dtype()
+    assert float_input(bricks.tensor([1, 2]), "op").dtype == bricks.get_default_dtype()
+    with pytest.raises(TypeError, match="sigmoid: input must be a Tensor, got object"):
+        bricks.sigmoid(object())
+    with pytest.raises(TypeError, match="leaky_relu: input must be a Tensor, got str"):
+        bricks.nn.functional.leaky_relu("abc")

@@ -304,10 +304,11 @@ def _mlp():
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
 
 
-@pytest.mark.parametrize("name, make", FIRST_ORDER, ids=[r[0] for r in FIRST_ORDER])
-def test_optimizer_steps_on_the_standin_device(name, make):
-    """Five steps on the device: parameters equal the CPU's, state lives on the device."""
-    cpu, dev = _twin(_mlp)
+def _optimizer_twins(name, make, make_model, steps, closure_step):
+    """``steps`` steps of the optimizer ``make`` on the device and on the CPU (each step a
+    closure call, or zero_grad/backward/step); the parameters (and the losses the closure
+    steps return) must be equal; first-order state must live on the device."""
+    cpu, dev = _twin(make_model)
     rng = np.random.default_rng(4)
     x = rng.standard_normal((6, 4)).astype(np.float32)
     y = rng.integers(0, 3, 6)
@@ -315,18 +316,51 @@ def test_optimizer_steps_on_the_standin_device(name, make):
     for model, device in ((dev, DEV), (cpu, None)):
         opt = make(model.parameters())
         xb, yb = bricks.tensor(x, device=device), bricks.tensor(y, device=device)
-        for _ in range(5):
+
+        def closure(model=model, opt=opt, xb=xb, yb=yb):
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
-            opt.step()
+            return loss
+
+        losses = []
+        for _ in range(steps):
+            if closure_step:
+                losses.append(float(opt.step(closure)))
+            else:
+                closure()
+                opt.step()
         for state in opt.state.values():
             for key, value in state.items():
-                if isinstance(value, bricks.Tensor):
-                    assert value.device == (device or "cpu"), f"{name} state {key}"
-        runs.append([_host(p) for p in model.parameters()])
+                if isinstance(value, bricks.Tensor) or bricks.backend.is_array(value):
+                    where = value.device if isinstance(value, bricks.Tensor) else \
+                        bricks.devices.device_of(value)
+                    assert where == (device or "cpu"), f"{name} state {key}"
+        runs.append([np.array(losses)] + [_host(p) for p in model.parameters()])
     for i, (a, b) in enumerate(zip(*runs)):
-        _same(a, b, f"{name}: parameter {i}")
+        _same(a, b, f"{name}: value {i}")
+
+
+@pytest.mark.parametrize("name, make", FIRST_ORDER, ids=[r[0] for r in FIRST_ORDER])
+def test_optimizer_steps_on_the_standin_device(name, make):
+    """Five steps on the device: parameters equal the CPU's, state lives on the device."""
+    _optimizer_twins(name, make, _mlp, 5, closure_step=False)
+
+
+SECOND_ORDER = [
+    ("LBFGS", lambda p: optim.LBFGS(p, lr=1, max_iter=5, line_search_fn="strong_wolfe")),
+    ("BFGS", lambda p: optim.BFGS(p)),
+    ("ConjugateGradient", lambda p: optim.ConjugateGradient(p)),
+    ("Newton", lambda p: optim.Newton(p)),
+    ("HessianFree", lambda p: optim.HessianFree(p, cg_max_iter=5)),
+]
+
+
+@pytest.mark.parametrize("name, make", SECOND_ORDER, ids=[r[0] for r in SECOND_ORDER])
+def test_second_order_optimizer_steps_on_the_standin_device(name, make):
+    """Three closure steps of the second-order methods on the device equal the CPU's."""
+    _optimizer_twins(name, make, lambda: nn.Sequential(nn.Linear(4, 4), nn.Tanh(),
+                                                       nn.Linear(4, 3)), 3, closure_step=True)
 
 
 def test_short_fit_on_the_standin_device():

@@ -33,9 +33,12 @@ def float_input(x, op: str, name: str = "input") -> Tensor:
             return x  # the usual case, first
     else:
         try:
-            x = tensor(x)
+            converted = tensor(x)
         except (TypeError, ValueError):
-            raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}") from None
+            converted = None
+        if converted is None or converted.data.dtype.kind not in "biuf":  # e.g. strings
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+        x = converted
     if not is_floating(x.data.dtype):
         x = to_dtype(x, backend.get_default_dtype())
     return x

@@ -5,7 +5,9 @@ model's parameters as one point ``x`` in R^n and of the gradient as one vector `
 module is the single place that maps between that view and the list of parameter tensors:
 
 * :func:`flat_data` / :func:`flat_grad` gather the parameters' values / gradients (a copy,
-  in the order of the list; a missing gradient counts as zeros, as in ``torch.optim.LBFGS``);
+  in the order of the list; a missing gradient counts as zeros, as in ``torch.optim.LBFGS``),
+  :func:`flatten` any list of Tensors shaped like the parameters (gradients from
+  ``bricks.grad``, curvature-vector products), and :func:`split` is its inverse;
 * :func:`set_flat_data_` writes a flat vector back into the parameters, :func:`add_flat_`
   moves them along a direction (``p += alpha * d``), both in place;
 * :func:`evaluate_closure` runs the closure under ``enable_grad`` (even when ``step`` is
@@ -27,9 +29,9 @@ from __future__ import annotations
 
 from bricks.autograd import _ClosureRun, enable_grad, grad, no_grad
 from bricks.backend import get_array_module
-from bricks.tensor import Tensor
+from bricks.tensor import Tensor, const
 
-__all__ = ["numel", "flat_data", "flat_grad", "set_flat_data_", "add_flat_",
+__all__ = ["numel", "flat_data", "flat_grad", "flatten", "split", "set_flat_data_", "add_flat_",
            "closure_loss", "evaluate_closure", "evaluate_value", "loss_and_flat_grad",
            "directional_evaluate"]
 
@@ -60,10 +62,28 @@ def flat_grad(params):
     params = list(params)
     if not params:
         raise ValueError("flat_grad: got an empty list of parameters")
-    xp = get_array_module(params[0].data)
-    parts = [p.grad.data if p.grad is not None else xp.zeros(p.data.shape, p.data.dtype)
-             for p in params]
-    return _concat(parts, params[0].data)
+    return flatten([p.grad for p in params], params)
+
+
+def flatten(tensors, params):
+    """Tensors shaped like ``params`` (one each, None for zeros) as one new 1-D array."""
+    like = params[0].data
+    xp = get_array_module(like)
+    parts = [t.data if t is not None else xp.zeros(p.data.shape, p.data.dtype)
+             for t, p in zip(tensors, params)]
+    return _concat(parts, like)
+
+
+def split(vec, params) -> list:
+    """The flat vector ``vec`` as Tensors shaped like ``params`` (views of ``vec``, no
+    gradient): the inverse of :func:`flatten`."""
+    _check_length("split", params, vec)
+    out, offset = [], 0
+    for p in params:
+        n = p.data.size
+        out.append(const(vec[offset:offset + n].reshape(p.data.shape)))
+        offset += n
+    return out
 
 
 def _check_length(op, params, vec):

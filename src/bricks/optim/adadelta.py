@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
+from bricks.optim.optimizer import Optimizer, _leaky_square_
 
 __all__ = ["Adadelta"]
 
@@ -64,34 +63,20 @@ class Adadelta(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, rho, eps = group["lr"], group["rho"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = get_array_module(p.data)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["square_avg"] = _buffer(xp.zeros_like(p.data))
-                    state["acc_delta"] = _buffer(xp.zeros_like(p.data))
-                state["step"] += 1
-                g = _gradient(p, group["weight_decay"], group["maximize"])
+            rho, weight_decay, maximize = group["rho"], group["weight_decay"], group["maximize"]
+            for p, xp, (lr, eps) in self._params_with_grad(group, "lr", "eps"):
+                state, g, (tmp, delta) = self._start_update(
+                    p, ("square_avg", "acc_delta"), weight_decay, maximize, 2)
                 square_avg, acc_delta = state["square_avg"].data, state["acc_delta"].data
-                tmp = xp.multiply(g, 1 - rho)
-                tmp *= g
-                square_avg *= rho
-                square_avg += tmp
+                _leaky_square_(square_avg, g, rho, tmp)
                 xp.add(square_avg, eps, out=tmp)
                 xp.sqrt(tmp, out=tmp)                   # std
-                delta = xp.add(acc_delta, eps)
+                xp.add(acc_delta, eps, out=delta)
                 xp.sqrt(delta, out=delta)
                 delta /= tmp
                 delta *= g
-                xp.multiply(delta, 1 - rho, out=tmp)
-                tmp *= delta
-                acc_delta *= rho
-                acc_delta += tmp
+                _leaky_square_(acc_delta, delta, rho, tmp)
                 xp.multiply(delta, lr, out=tmp)
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
+from bricks.optim.optimizer import Optimizer, _buffer
 
 __all__ = ["Adagrad"]
 
@@ -77,24 +77,20 @@ class Adagrad(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:  # a group added after construction
-                    state = self._init_state(p, group)
-                state["step"] += 1
-                g = _gradient(p, group["weight_decay"], group["maximize"])
+            lr, lr_decay = group["lr"], group["lr_decay"]
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            for p, xp, (eps,) in self._params_with_grad(group, "eps"):
+                if not self.state[p]:  # a group added after construction
+                    self._init_state(p, group)
+                state, g, (tmp,) = self._start_update(p, (), weight_decay, maximize, 1)
                 clr = lr / (1 + (state["step"] - 1) * lr_decay)
-                xp = get_array_module(p.data)
                 total = state["sum"].data
-                tmp = xp.multiply(g, g)
+                xp.multiply(g, g, out=tmp)
                 total += tmp
                 xp.sqrt(total, out=tmp)
                 tmp += eps
                 xp.divide(g, tmp, out=tmp)
                 tmp *= clr
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient, _lerp_
+from bricks.optim.optimizer import Optimizer, _buffer, _leaky_square_, _lerp_
 
 __all__ = ["Adam", "AdamW"]
 
@@ -83,35 +82,21 @@ class Adam(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
+            lr, amsgrad = group["lr"], group["amsgrad"]
             beta1, beta2 = group["betas"]
-            weight_decay = group["weight_decay"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = get_array_module(p.data)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["exp_avg"] = _buffer(xp.zeros_like(p.data))
-                    state["exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            decoupled = weight_decay != 0 and group["decoupled_weight_decay"]
+            for p, xp, (eps,) in self._params_with_grad(group, "eps"):
+                if decoupled:
+                    p.data *= 1 - lr * weight_decay
+                state, g, (tmp,) = self._start_update(
+                    p, ("exp_avg", "exp_avg_sq"), 0.0 if decoupled else weight_decay, maximize, 1)
                 if amsgrad and "max_exp_avg_sq" not in state:
                     state["max_exp_avg_sq"] = _buffer(xp.zeros_like(p.data))
-                state["step"] += 1
                 t = state["step"]
-                if weight_decay != 0 and decoupled:
-                    p.data *= 1 - lr * weight_decay
-                    g = _gradient(p, 0.0, group["maximize"])
-                else:
-                    g = _gradient(p, weight_decay, group["maximize"])
                 exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-                tmp = xp.empty_like(p.data)
                 _lerp_(exp_avg, g, 1 - beta1, tmp)
-                xp.multiply(g, 1 - beta2, out=tmp)
-                tmp *= g
-                exp_avg_sq *= beta2
-                exp_avg_sq += tmp
+                _leaky_square_(exp_avg_sq, g, beta2, tmp)
 
                 step_size = lr / (1 - beta1 ** t)
                 bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
@@ -126,7 +111,7 @@ class Adam(Optimizer):
                 xp.divide(exp_avg, tmp, out=tmp)
                 tmp *= step_size
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss
 
 

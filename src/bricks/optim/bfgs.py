@@ -10,7 +10,7 @@ few thousand parameters; L-BFGS (``lbfgs.py``) keeps only the last few update pa
 from __future__ import annotations
 
 from bricks.backend import get_array_module
-from bricks.optim._line_search import WolfeOptimizer
+from bricks.optim.closure import WolfeOptimizer, iteration_defaults
 
 __all__ = ["BFGS"]
 
@@ -76,12 +76,9 @@ class BFGS(WolfeOptimizer):
 
     def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, c1=1e-4, c2=0.9, max_params=5000):
-        if max_eval is None and isinstance(max_iter, int):
-            max_eval = max_iter * 5 // 4
-        defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
-                        tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
-                        c1=c1, c2=c2, max_params=max_params)
-        super().__init__(params, defaults)
+        super().__init__(params, iteration_defaults(
+            lr, max_iter, max_eval, tolerance_grad, tolerance_change,
+            c1=c1, c2=c2, max_params=max_params))
 
     def _check_hyperparameters(self, group):
         super()._check_hyperparameters(group)

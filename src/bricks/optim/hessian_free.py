@@ -16,11 +16,11 @@ A few dozen CG iterations give a good approximate Newton step ("truncated Newton
 from __future__ import annotations
 
 from bricks.autograd import enable_grad, grad
-from bricks.backend import get_array_module
 from bricks.functions.creation import zeros_like
 from bricks.optim import _flat
-from bricks.optim._line_search import ClosureOptimizer, backtracking
-from bricks.optim.newton import _graph_grads, _loss_of
+from bricks.optim._line_search import backtracking
+from bricks.optim.closure import ClosureOptimizer
+from bricks.optim.newton import _graph_grads
 from bricks.tensor import Tensor
 
 __all__ = ["HessianFree"]
@@ -114,36 +114,14 @@ class HessianFree(ClosureOptimizer):
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group):
-        self._require(group, "lr")
-        if group.get("lr") == 0:
-            raise self._invalid("lr", 0, "lr > 0")
-        self._require(group, "damping")
+        self._check_newton_options(group)
         if "curvature" in group and group["curvature"] not in _CURVATURES:
             raise self._invalid("curvature", group["curvature"], "'hessian' or 'gauss-newton'")
         self._check_int(group, "cg_max_iter")
         self._require(group, "cg_tol")
         self._require(group, "cg_decay", 0.0, 1.0)
-        self._require(group, "tolerance_grad")
-        self._check_int(group, "max_ls")
 
     # ------------------------------------------------------------ curvature products
-    def _split(self, vec):
-        """A flat vector as Tensors shaped like the parameters."""
-        out, offset = [], 0
-        for p in self._params:
-            n = p.data.size
-            out.append(Tensor._make(vec[offset:offset + n].reshape(p.data.shape), False,
-                                    None, 0))
-            offset += n
-        return out
-
-    def _flatten(self, tensors):
-        like = self._params[0].data
-        xp = get_array_module(like)
-        parts = [t.data if t is not None else xp.zeros(p.data.shape, p.data.dtype)
-                 for t, p in zip(tensors, self._params)]
-        return _flat._concat(parts, like)
-
     def _hessian_product(self, grads):
         params = self._params
 
@@ -152,10 +130,10 @@ class HessianFree(ClosureOptimizer):
         def product(v):
             if not live:
                 return 0 * v
-            vs = self._split(v)
+            vs = _flat.split(v, params)
             hv = grad([grads[i] for i in live], params, grad_outputs=[vs[i] for i in live],
                       retain_graph=True, allow_unused=True)
-            return self._flatten(hv)
+            return _flat.flatten(hv, params)
 
         return product
 
@@ -173,13 +151,13 @@ class HessianFree(ClosureOptimizer):
         used = [i for i, j in enumerate(jt_u) if j is not None]
 
         def product(v):
-            vs = self._split(v)
+            vs = _flat.split(v, params)
             (jv,) = grad([jt_u[i] for i in used], u, grad_outputs=[vs[i] for i in used],
                          retain_graph=True)
             (hjv,) = grad(dl_dz, outputs, grad_outputs=jv.detach(), retain_graph=True)
             gv = grad(outputs, params, grad_outputs=hjv.detach(), retain_graph=True,
                       allow_unused=True)
-            return self._flatten(gv)
+            return _flat.flatten(gv, params)
 
         return product
 
@@ -226,19 +204,10 @@ class HessianFree(ClosureOptimizer):
     # ------------------------------------------------------------ step
     def _step(self, closure):
         """One outer Hessian-free iteration; returns the loss at the starting point."""
-        group = self.param_groups[0]
-        params, who = self._params, type(self).__name__
-        state = self._flat_state
-        state.setdefault("n_iter", 0)
-        state.setdefault("func_evals", 0)
-        state.setdefault("damping", group["damping"])
-
+        out, loss, f = self._evaluate_for_curvature(closure)
+        group, params, state = self.param_groups[0], self._params, self._flat_state
+        who = type(self).__name__
         with enable_grad():  # double backward, even when step() runs under no_grad
-            # keep_graph: a PyTorch-style closure's backward() must not free the graph
-            out = _flat.evaluate_closure(closure, keep_graph=True)
-            loss = _loss_of(out, who)
-            state["func_evals"] += 1
-            f = float(loss)
             if group["curvature"] == "gauss-newton":
                 if not (isinstance(out, tuple) and len(out) == 2):
                     raise TypeError(f"{who}: with curvature='gauss-newton' the closure must "
@@ -248,7 +217,7 @@ class HessianFree(ClosureOptimizer):
             else:
                 grads = _graph_grads(loss, params, who)
                 product = self._hessian_product(grads)
-            g = self._flatten(grads)
+            g = _flat.flatten(grads, params)
             if abs(g).max() <= group["tolerance_grad"]:
                 return loss.detach()
             state["n_iter"] += 1
@@ -264,23 +233,16 @@ class HessianFree(ClosureOptimizer):
         # predicted decrease of the undamped model: g.p + 1/2 p.B p, with B p = r - g - lam p
         gp = g.dot(p)
         predicted = float(gp + 0.5 * (p.dot(r - g) - lam * p.dot(p)))
-        x = _flat.flat_data(params)
-
-        def value_at(t):
-            _flat.set_flat_data_(params, x)
-            _flat.add_flat_(params, p, t)
-            return _flat.evaluate_value(closure, who)
-
         lr = group["lr"]
-        if gp < 0:
-            t, _, f_first, evals = backtracking(value_at, f, gp, t=lr, c1=1e-2, shrink=0.8,
-                                                max_ls=group["max_ls"])
-        else:  # CG went uphill (possible only with an indefinite Hessian): no step
-            t, f_first, evals = None, value_at(lr), 1
-        state["func_evals"] += evals
-        _flat.set_flat_data_(params, x)
-        if t is not None:
-            _flat.add_flat_(params, p, t)
+
+        def search(value_at):
+            if gp < 0:
+                return backtracking(value_at, f, gp, t=lr, c1=1e-2, shrink=0.8,
+                                    max_ls=group["max_ls"])
+            # CG went uphill (possible only with an indefinite Hessian): no step
+            return None, None, value_at(lr), 1
+
+        _, _, f_first, _ = self._search_along(closure, p, search)
 
         # reduction ratio of the first trial (t = lr), and the Levenberg-Marquardt rule
         pred = lr * float(gp) + lr * lr * (predicted - float(gp))

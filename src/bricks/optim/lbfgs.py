@@ -10,7 +10,8 @@ the same trajectories (tested in float64).
 from __future__ import annotations
 
 from bricks.optim import _flat
-from bricks.optim._line_search import ClosureOptimizer, strong_wolfe
+from bricks.optim._line_search import strong_wolfe
+from bricks.optim.closure import ClosureOptimizer, iteration_defaults
 
 __all__ = ["LBFGS"]
 
@@ -75,20 +76,13 @@ class LBFGS(ClosureOptimizer):
 
     def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=100, line_search_fn=None):
-        if max_eval is None and isinstance(max_iter, int):
-            max_eval = max_iter * 5 // 4
-        defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
-                        tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
-                        history_size=history_size, line_search_fn=line_search_fn)
-        super().__init__(params, defaults)
+        super().__init__(params, iteration_defaults(
+            lr, max_iter, max_eval, tolerance_grad, tolerance_change,
+            history_size=history_size, line_search_fn=line_search_fn))
 
     def _check_hyperparameters(self, group):
-        self._require(group, "lr")
-        self._check_int(group, "max_iter")
-        self._check_int(group, "max_eval")
+        self._check_iteration_options(group)
         self._check_int(group, "history_size")
-        self._require(group, "tolerance_grad")
-        self._require(group, "tolerance_change")
         if group.get("line_search_fn") not in (None, "strong_wolfe"):
             raise self._invalid("line_search_fn", group["line_search_fn"],
                                 "None or 'strong_wolfe'")
@@ -97,26 +91,17 @@ class LBFGS(ClosureOptimizer):
         """Up to ``max_iter`` L-BFGS iterations; returns the loss at the starting point."""
         group = self.param_groups[0]
         params = self._params
-        lr = group["lr"]
-        max_iter = group["max_iter"]
-        max_eval = group["max_eval"]
-        tolerance_grad = group["tolerance_grad"]
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tolerance_change = group["tolerance_change"]
         line_search_fn = group["line_search_fn"]
         history_size = group["history_size"]
 
+        orig_loss, flat_grad = self._first_evaluation(closure)
+        if flat_grad is None:
+            return orig_loss
         state = self._flat_state
-        state.setdefault("func_evals", 0)
-        state.setdefault("n_iter", 0)
-
-        orig_loss = _flat.closure_loss(_flat.evaluate_closure(closure, params))
         loss = float(orig_loss)
         current_evals = 1
-        state["func_evals"] += 1
-
-        flat_grad = _flat.flat_grad(params)
-        if abs(flat_grad).max() <= tolerance_grad:
-            return orig_loss
 
         d = state.get("d")
         t = state.get("t")
@@ -192,30 +177,18 @@ class LBFGS(ClosureOptimizer):
                     obj_func, x_init, t, d, loss, flat_grad, gtd,
                     max_ls=max_eval - current_evals)
                 _flat.add_flat_(params, d, t)
-                opt_cond = abs(flat_grad).max() <= tolerance_grad
             else:
                 _flat.add_flat_(params, d, t)
-                opt_cond = False
                 if n_iter != max_iter:
                     # no re-evaluation after the last iteration (PyTorch's choice: with
-                    # mini-batches the next step evaluates anyway)
+                    # mini-batches the next step evaluates anyway); the tests below stop
+                    # there before they would look at the old gradient
                     loss, flat_grad = _flat.loss_and_flat_grad(closure, params)
-                    opt_cond = abs(flat_grad).max() <= tolerance_grad
                     ls_func_evals = 1
 
             current_evals += ls_func_evals
             state["func_evals"] += ls_func_evals
-
-            # ---- stopping tests
-            if n_iter == max_iter:
-                break
-            if current_evals >= max_eval:
-                break
-            if opt_cond:
-                break
-            if abs(d * t).max() <= tolerance_change:
-                break
-            if abs(loss - prev_loss) < tolerance_change:
+            if self._done(n_iter, current_evals, flat_grad, d, t, loss, prev_loss):
                 break
 
         state["d"] = d

@@ -14,14 +14,10 @@ from bricks.autograd import enable_grad, grad
 from bricks.backend import get_array_module
 from bricks.functions.shape import cat
 from bricks.optim import _flat
-from bricks.optim._line_search import ClosureOptimizer, backtracking
+from bricks.optim._line_search import backtracking
+from bricks.optim.closure import ClosureOptimizer
 
 __all__ = ["Newton"]
-
-
-def _loss_of(out, who):
-    """The loss tensor from a closure's return value (a Tensor, or ``(loss, outputs)``)."""
-    return _flat.closure_loss(out, who)
 
 
 def _graph_grads(loss, params, who):
@@ -124,15 +120,10 @@ class Newton(ClosureOptimizer):
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group):
-        self._require(group, "lr")
-        if group.get("lr") == 0:
-            raise self._invalid("lr", 0, "lr > 0")
-        self._require(group, "damping")
-        self._require(group, "tolerance_grad")
+        self._check_newton_options(group)
         self._require(group, "c1", 0.0, 1.0, high_open=True)
         if "damping_factor" in group and not group["damping_factor"] > 1:
             raise self._invalid("damping_factor", group["damping_factor"], "damping_factor > 1")
-        self._check_int(group, "max_ls")
         self._check_int(group, "max_params")
         self._check_size(group)
 
@@ -146,31 +137,19 @@ class Newton(ClosureOptimizer):
         if not flat_g.requires_grad:  # the gradient is constant: a linear loss, H = 0
             return H
         for i in range(n):
-            row = grad(flat_g[i], params, retain_graph=True, allow_unused=True)
-            H[i] = _flat._concat([r.data if r is not None else xp.zeros(p.data.shape,
-                                                                         p.data.dtype)
-                                  for r, p in zip(row, params)], params[0].data)
+            H[i] = _flat.flatten(grad(flat_g[i], params, retain_graph=True,
+                                      allow_unused=True), params)
         H += H.T
         H *= 0.5
         return H
 
     def _step(self, closure):
         """One damped Newton iteration; returns the loss at the starting point."""
-        group = self.param_groups[0]
-        params = self._params
-        who = type(self).__name__
-        state = self._flat_state
-        state.setdefault("n_iter", 0)
-        state.setdefault("func_evals", 0)
-        state.setdefault("damping", group["damping"])
-
+        _, orig_loss, f = self._evaluate_for_curvature(closure)
+        group, params, state = self.param_groups[0], self._params, self._flat_state
         with enable_grad():  # double backward, even when step() runs under no_grad
-            # keep_graph: a PyTorch-style closure's backward() must not free the graph
-            orig_loss = _loss_of(_flat.evaluate_closure(closure, keep_graph=True), who)
-            state["func_evals"] += 1
-            f = float(orig_loss)
-            grads = _graph_grads(orig_loss, params, who)
-            g = _flat._concat([gi.data for gi in grads], params[0].data)
+            grads = _graph_grads(orig_loss, params, type(self).__name__)
+            g = _flat.flatten(grads, params)
             if abs(g).max() <= group["tolerance_grad"]:
                 return orig_loss.detach()
             state["n_iter"] += 1
@@ -184,20 +163,10 @@ class Newton(ClosureOptimizer):
             lam = max(lam * factor, 1e-8 * max(1.0, float(abs(xp.diag(H)).max())))
             p = _solve_damped(H, g, lam)
 
-        x = _flat.flat_data(params)
-
-        def value_at(t):
-            _flat.set_flat_data_(params, x)
-            _flat.add_flat_(params, p, t)
-            return _flat.evaluate_value(closure, who)
-
         # a few ulps of |f|: an Armijo test cannot see changes below f's own rounding
         slack = 8 * xp.finfo(g.dtype).eps * max(1.0, abs(f))
-        t, _, _, evals = backtracking(value_at, f, g.dot(p), t=group["lr"], c1=group["c1"],
-                                      max_ls=group["max_ls"], slack=slack)
-        state["func_evals"] += evals
-        _flat.set_flat_data_(params, x)
-        if t is not None:
-            _flat.add_flat_(params, p, t)
+        t, _, _, evals = self._search_along(closure, p, lambda value_at: backtracking(
+            value_at, f, g.dot(p), t=group["lr"], c1=group["c1"], max_ls=group["max_ls"],
+            slack=slack))
         state["damping"] = lam / factor if evals == 1 and t is not None else lam * factor
         return orig_loss.detach()

@@ -77,6 +77,8 @@ class Optimizer:
             raise TypeError(_SET_MESSAGE)
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
+        self._work_of: dict = {}  # parameter -> its scratch arrays (see _work)
+        self._work_pool: dict = {}  # (dtype, array type) -> flat scratch buffers
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -212,6 +214,62 @@ class Optimizer:
             _autograd._state.tracer.event(self.step, (), closure=closure)
         return None if closure is None else evaluate_closure(closure)
 
+    # ------------------------------------------------------------ for the steps
+    def _work(self, p, n=1) -> tuple:
+        """``n`` scratch arrays shaped like ``p.data`` (a tuple).
+
+        They are views of ``n`` flat buffers per dtype, as large as the largest parameter
+        and kept (not in the state: ``state_dict`` is unchanged): all parameters share
+        them, since a step updates one parameter at a time, so the scratch costs what one
+        temporary of the largest parameter would.  Their contents do not survive the
+        parameter's update.
+        """
+        d = p.data
+        entry = self._work_of.get(p)
+        if entry is not None and entry[0] is d and len(entry[1]) == n:  # the usual case
+            return entry[1]
+        flats = self._work_pool.setdefault((d.dtype.str, type(d)), [])
+        if len(flats) < n or flats[0].size < d.size:  # grow; the views made so far go
+            size = max([d.size] + [f.size for f in flats])
+            flats[:] = [get_array_module(d).empty(size, d.dtype)
+                        for _ in range(max(n, len(flats)))]
+            self._work_of.clear()
+        views = tuple(f[:d.size].reshape(d.shape) for f in flats[:n])
+        self._work_of[p] = (d, views)  # valid while p.data is this array
+        return views
+
+    def _params_with_grad(self, group, *names):
+        """Yield ``(p, xp, constants)`` for each parameter of ``group`` that has a
+        gradient: its array module and the group's options ``names`` as scalars of its
+        dtype (see :func:`_scalars`; cast again only where the dtype changes)."""
+        dtype = kind = None
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            d = p.data
+            if d.dtype is not dtype or type(d) is not kind:  # usually once per group
+                dtype, kind = d.dtype, type(d)
+                xp = get_array_module(d)
+                constants = _scalars(dtype, *[group[name] for name in names])
+            yield p, xp, constants
+
+    def _start_update(self, p, names, weight_decay, maximize, n):
+        """The beginning of a first-order update of ``p``: its state (made on the first
+        step: ``step = 0.0`` and a zero buffer for each of ``names``) with ``step``
+        counted, the gradient the update uses (see :func:`_gradient`), and ``n`` scratch
+        arrays that are not the gradient's.  Returns ``(state, g, scratch)``."""
+        state = self.state[p]
+        if not state:
+            xp = get_array_module(p.data)
+            state["step"] = 0.0
+            for name in names:
+                state[name] = _buffer(xp.zeros_like(p.data))
+        state["step"] += 1
+        if weight_decay != 0 or maximize:  # the gradient needs an array of its own
+            work = self._work(p, n + 1)
+            return state, _gradient(p, weight_decay, maximize, work[0]), work[1:]
+        return state, p.grad.data, self._work(p, n)
+
     # ------------------------------------------------------------ state dict
     def state_dict(self) -> dict:
         """A snapshot of the optimizer: ``{"state": {...}, "param_groups": [...]}``.
@@ -333,25 +391,41 @@ def _cast_value(param, key, value, index):
 
 
 # ---------------------------------------------------------------- helpers for the updates
+# The first-order steps run once per batch, so they are written for speed: in-place ufuncs
+# with ``out=`` on the raw arrays, into scratch arrays that live as long as the optimizer
+# (Optimizer._work), never a temporary or a Tensor per step.  Each keeps the order of the
+# operations of PyTorch's single-tensor code, which the tests compare against.  The
+# Optimizer methods _work and _start_update are the shared beginning of those steps.
 
 
-def _gradient(p, weight_decay=0.0, maximize=False):
+def _scalars(dtype, *values) -> list:
+    """The hyperparameters as NumPy scalars of the parameters' ``dtype``.
+
+    A Python float in a ufunc with a float32 array is cast to float32 anyway (NumPy's
+    promotion rules, NEP 50), so the results are the same bits; but the cast then happens
+    in every call, which costs more than the arithmetic on a small array.
+    """
+    cast = dtype.type
+    return [cast(v) for v in values]
+
+
+def _gradient(p, weight_decay, maximize, out):
     """The gradient an update uses: ``p.grad`` (negated when maximizing) plus
     ``weight_decay * p`` (L2 regularization folded into the gradient).
 
-    ``p.grad`` itself is never changed; a new array is made only when the result differs
-    from it, so callers must treat the result as read-only.
+    ``p.grad`` itself is never changed: when the result differs from it, it is written
+    into ``out`` (returned); otherwise ``p.grad``'s own array comes back, read-only.
     """
     g = p.grad.data
     if weight_decay != 0:
-        out = p.data * weight_decay
+        get_array_module(g).multiply(p.data, weight_decay, out=out)
         if maximize:
             out -= g
         else:
             out += g
         return out
     if maximize:
-        return -g
+        return get_array_module(g).negative(g, out=out)
     return g
 
 
@@ -367,7 +441,10 @@ def _lerp_(a, b, weight, tmp):
         get_array_module(a).subtract(b, tmp, out=a)
 
 
-def _changed(p) -> None:
-    """Count an in-place change of ``p.data`` in its version counter, as the Tensor in-place
-    methods do, so a graph that saved the old values raises at backward time."""
-    p._vc[0] += 1
+def _leaky_square_(avg, g, decay, tmp):
+    """``avg = decay * avg + (1 - decay) * g * g`` in place (the second moment of Adam,
+    RMSprop and Adadelta), in PyTorch's order of operations; ``tmp`` is scratch."""
+    get_array_module(g).multiply(g, 1 - decay, out=tmp)
+    tmp *= g
+    avg *= decay
+    avg += tmp

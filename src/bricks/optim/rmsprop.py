@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bricks.backend import get_array_module
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient, _lerp_
+from bricks.optim.optimizer import Optimizer, _buffer, _leaky_square_, _lerp_
 
 __all__ = ["RMSprop"]
 
@@ -66,27 +65,18 @@ class RMSprop(Optimizer):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            momentum, centered = group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = get_array_module(p.data)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["square_avg"] = _buffer(xp.zeros_like(p.data))
+            alpha, centered = group["alpha"], group["centered"]
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            constants = ("lr", "eps", "momentum")
+            for p, xp, (lr, eps, momentum) in self._params_with_grad(group, *constants):
+                state, g, (tmp,) = self._start_update(p, ("square_avg",), weight_decay,
+                                                      maximize, 1)
                 if momentum > 0 and "momentum_buffer" not in state:
                     state["momentum_buffer"] = _buffer(xp.zeros_like(p.data))
                 if centered and "grad_avg" not in state:
                     state["grad_avg"] = _buffer(xp.zeros_like(p.data))
-                state["step"] += 1
-                g = _gradient(p, group["weight_decay"], group["maximize"])
                 square_avg = state["square_avg"].data
-                tmp = xp.multiply(g, 1 - alpha)
-                tmp *= g
-                square_avg *= alpha
-                square_avg += tmp
+                _leaky_square_(square_avg, g, alpha, tmp)
                 if centered:
                     grad_avg = state["grad_avg"].data
                     _lerp_(grad_avg, g, 1 - alpha, tmp)
@@ -105,5 +95,5 @@ class RMSprop(Optimizer):
                 else:
                     tmp *= lr
                 p.data -= tmp
-                _changed(p)
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss

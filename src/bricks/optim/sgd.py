@@ -8,7 +8,7 @@ estimate of the full gradient that costs a fraction of it.
 
 from __future__ import annotations
 
-from bricks.optim.optimizer import Optimizer, _buffer, _changed, _gradient
+from bricks.optim.optimizer import Optimizer, _buffer, _gradient
 
 __all__ = ["SGD"]
 
@@ -82,34 +82,33 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
+        # In place, in the optimizer's scratch arrays (_work): no array is made per step.
         for group in self.param_groups:
-            lr, momentum = group["lr"], group["momentum"]
             dampening, nesterov = group["dampening"], group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _gradient(p, group["weight_decay"], group["maximize"])
-                scratch = g is not p.grad.data  # g is ours to overwrite
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            n_work = 2 if nesterov and (weight_decay != 0 or maximize) else 1
+            for p, xp, (lr, momentum) in self._params_with_grad(group, "lr", "momentum"):
+                work = self._work(p, n_work)
+                g = _gradient(p, weight_decay, maximize, work[0])
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = g if scratch else g.copy()
+                        buf = g.copy()
                         state["momentum_buffer"] = _buffer(buf)
                     else:
                         buf = buf.data
                         buf *= momentum
-                        buf += g if dampening == 0 else (1 - dampening) * g
-                    if nesterov:
-                        g = g + momentum * buf
-                        scratch = True
+                        if dampening != 0:
+                            g = xp.multiply(g, 1 - dampening, out=work[0])
+                        buf += g
+                    if nesterov:  # g + momentum * buf
+                        tmp = work[1] if g is work[0] else work[0]
+                        xp.multiply(buf, momentum, out=tmp)
+                        tmp += g
+                        g = tmp
                     else:
-                        g, scratch = buf, False
-                if scratch:
-                    g *= lr
-                    p.data -= g
-                else:
-                    p.data -= lr * g
-                _changed(p)
+                        g = buf
+                p.data -= xp.multiply(g, lr, out=work[0])
+                p._vc[0] += 1  # an in-place change: graphs that saved p must notice
         return loss
-
