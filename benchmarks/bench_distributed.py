@@ -5,9 +5,9 @@ Run: python benchmarks/bench_distributed.py            (one epoch of 10,000 MNIS
      python benchmarks/bench_distributed.py --quick    (2,000 digits, a smoke run)
 
 Workload: the MLP 784-512-256-10 with ReLU, softmax cross-entropy, SGD with momentum 0.9,
-one epoch of the 10,000 real MNIST digits bundled with bricks, a *global* batch of 128 (one
-process: 128 per step; two: 64 each): both runs take the same steps (the test suite checks
-that they end with the same weights).  Each process uses one BLAS thread.
+one epoch of the 10,000 real MNIST digits bundled with bricks, a *global* batch of 128 and
+then 512 (one process: 128 per step; two: 64 each): both runs take the same steps (the test
+suite checks that they end with the same weights).  Each process uses one BLAS thread.
 
 Rows:
 
@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import bricks  # noqa: E402
 import bricks.distributed as dist  # noqa: E402
 
-GLOBAL_BATCH = 128
+BATCHES = (128, 512)  # global batches: the step's compute grows, the all-reduce does not
 
 
 class TimedDDP(dist.DistributedDataParallel):
@@ -81,15 +81,15 @@ def load(n):
     return (X / 255.0 if X.max() > 1.5 else X), np.asarray(y[:n], dtype=np.int64)
 
 
-def worker(n: int, bare: bool) -> dict:
+def worker(n: int, batch: int, bare: bool) -> dict:
     dist.init()
     X, y = load(n)
     model = build() if bare else TimedDDP(build())
     opt = bricks.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    per_rank = GLOBAL_BATCH // dist.world_size()
+    per_rank = batch // dist.world_size()
     fit = bricks.train.fit
     # one warm-up step's worth of data first (imports, first allocations)
-    fit(model, bricks.nn.CrossEntropyLoss(), opt, (X[:GLOBAL_BATCH], y[:GLOBAL_BATCH]),
+    fit(model, bricks.nn.CrossEntropyLoss(), opt, (X[:batch], y[:batch]),
         batch_size=per_rank, seed=0, verbose=False)
     TimedDDP.seconds = 0.0
     dist.barrier()
@@ -97,7 +97,7 @@ def worker(n: int, bare: bool) -> dict:
     fit(model, bricks.nn.CrossEntropyLoss(), opt, (X, y), batch_size=per_rank, seed=0,
         verbose=False)
     seconds = time.perf_counter() - start
-    steps = -(-n // GLOBAL_BATCH)
+    steps = -(-n // batch)
     # the all-reduce alone, on a buffer the size of all the gradients
     buffer = np.ones(sum(p.numel() for p in model.parameters()), dtype=np.float32)
     reps = 50
@@ -110,13 +110,14 @@ def worker(n: int, bare: bool) -> dict:
             "allreduce_alone": alone, "params": int(buffer.size)}
 
 
-def run(nproc: int | None, n: int) -> dict:
+def run(nproc: int | None, n: int, batch: int) -> dict:
     """Run the worker (nproc None: this process, bare model); its rank 0's numbers."""
     if nproc is None:
-        return worker(n, bare=True)
+        return worker(n, batch, bare=True)
     from bricks.distributed.launch import mpiexec_command
 
-    line = mpiexec_command(nproc, [sys.executable, __file__, "--worker", str(n)])
+    line = mpiexec_command(nproc, [sys.executable, __file__, "--worker", str(n),
+                                   "--batch", str(batch)])
     out = subprocess.run(line, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise SystemExit(f"mpiexec -n {nproc} failed:\n{out.stdout}{out.stderr}")
@@ -127,19 +128,26 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="2,000 samples instead of 10,000")
     p.add_argument("--worker", type=int, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, nargs="+", default=BATCHES,
+                   help=f"global batch sizes, one table each (default: {BATCHES})")
     args = p.parse_args(argv)
     if args.worker is not None:
-        result = worker(args.worker, bare=False)
+        result = worker(args.worker, args.batch[0], bare=False)
         if dist.rank() == 0:
             print(json.dumps(result), flush=True)
         return
     n = 2000 if args.quick else 10000
+    for batch in args.batch:
+        table(n, batch)
+
+
+def table(n: int, batch: int) -> None:
     load_before = os.getloadavg()[0]
-    rows = [("1 process, bare model", run(None, n)), ("1 process, DDP", run(1, n)),
-            ("2 processes, DDP", run(2, n))]
+    rows = [("1 process, bare model", run(None, n, batch)), ("1 process, DDP", run(1, n, batch)),
+            ("2 processes, DDP", run(2, n, batch))]
     base = rows[0][1]["n"] / rows[0][1]["seconds"]
-    print(f"MNIST MLP 784-512-256-10, {n} samples, global batch {GLOBAL_BATCH}, "
-          f"{rows[-1][1]['params']:,} parameters")
+    print(f"\nMNIST MLP 784-512-256-10, {n} samples, global batch {batch} "
+          f"({batch // 2} per process with 2), {rows[-1][1]['params']:,} parameters")
     print(f"{os.cpu_count()} cores shared with other work (load average {load_before:.1f} "
           f"before, {os.getloadavg()[0]:.1f} after): one run's numbers")
     print(f"{'':24} {'samples/s':>10} {'speed-up':>9} {'ms/step':>8} "
@@ -152,7 +160,6 @@ def main(argv=None) -> None:
         coll_text = "" if "DDP" not in name else f"{coll:.2f} ({100 * coll / per_step:.0f}%)"
         print(f"{name:24} {rate:10.0f} {rate / base:8.2f}x {per_step:8.2f} "
               f"{coll_text:>20} {alone:>20}")
-
 
 if __name__ == "__main__":
     main()

@@ -250,6 +250,7 @@ def test_a_rank_that_dies_stops_all_and_launch_names_it(tmp_path, monkeypatch, c
 
 
 @needs_mpi
+@pytest.mark.slow
 def test_a_rank_that_leaves_early_makes_the_others_time_out(tmp_path):
     rc, out, seconds = run_ranks(2, "fail", tmp_path, "exit",
                                  env={"BRICKS_DISTRIBUTED_TIMEOUT": "3"})
@@ -295,3 +296,17 @@ def test_bricks_train_nproc_trains_like_one_process_and_resumes_with_another_cou
     assert main([*common, "--epochs", "1", "--nproc", "3"]) == 2
     assert "--batch-size 32 (the global batch) does not split evenly over --nproc 3" in (
         capfd.readouterr().err)
+
+
+@needs_mpi
+def test_mpiexec_command_line(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("localhost:2\n")
+    line = mpiexec_command(2, ["python", "x.py"], hostfile=str(hosts))
+    assert line[0] == find_mpiexec() and line[1:3] == ["-n", "2"]
+    assert line[-2:] == ["python", "x.py"]
+    assert str(hosts) in line and ("-f" in line or "--hostfile" in line)
+    with pytest.raises(FileNotFoundError, match="--hostfile: no such file"):
+        mpiexec_command(2, ["x"], hostfile=str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="--nproc must be an int >= 1"):
+        mpiexec_command(0, ["x"])

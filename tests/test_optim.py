@@ -54,13 +54,18 @@ def _groups(params, groups):
 TORCH_EXTRA = {"foreach": False}  # the single-tensor path, which bricks mirrors
 
 
-def run_bricks(name, kwargs, steps, groups=None, params=None):
-    params = _bricks_params() if params is None else params
-    opt = getattr(optim, name)(_groups(params, groups), **kwargs)
+def train(opt, params, steps):
+    """``steps`` full-batch updates of ``params`` by ``opt`` on the problem."""
     for _ in range(steps):
         opt.zero_grad()
         _bricks_loss(params).backward()
         opt.step()
+
+
+def run_bricks(name, kwargs, steps, groups=None, params=None):
+    params = _bricks_params() if params is None else params
+    opt = getattr(optim, name)(_groups(params, groups), **kwargs)
+    train(opt, params, steps)
     return params, opt
 
 
@@ -213,20 +218,14 @@ def test_state_dict_resume_gives_the_uninterrupted_trajectory(name, kwargs):
     assert [g["params"] for g in saved["param_groups"]] == [[0, 1], [2, 3]]
     # the snapshot does not change when the old optimizer goes on
     before = {i: {k: np.copy(v) for k, v in s.items()} for i, s in saved["state"].items()}
-    for _ in range(3):
-        opt.zero_grad()
-        _bricks_loss(first).backward()
-        opt.step()
+    train(opt, first, 3)
     for i, s in saved["state"].items():
         for k, v in s.items():
             np.testing.assert_array_equal(v, before[i][k])
 
     fresh = getattr(optim, name)(_groups(params, groups), **kwargs)
     fresh.load_state_dict(saved)
-    for _ in range(30):
-        fresh.zero_grad()
-        _bricks_loss(params).backward()
-        fresh.step()
+    train(fresh, params, 30)
     for a, b in zip(params, straight):
         np.testing.assert_array_equal(a.data, b.data)
 
@@ -263,10 +262,7 @@ def test_load_state_dict_from_json_round_trip():
     fresh.load_state_dict(json.loads(text))
     assert fresh.param_groups[0]["betas"] == [0.9, 0.999]
     assert fresh.state[params[0]]["exp_avg"].dtype == np.float64
-    for _ in range(5):
-        fresh.zero_grad()
-        _bricks_loss(params).backward()
-        fresh.step()
+    train(fresh, params, 5)
     for a, b in zip(params, straight):
         np.testing.assert_array_equal(a.data, b.data)
 
@@ -395,10 +391,7 @@ def test_params_without_grad_are_skipped(name):
     params = _bricks_params()
     kwargs = {"momentum": 0.9} if name in ("SGD", "RMSprop") else {}
     opt = getattr(optim, name)(params, **kwargs)
-    for _ in range(3):
-        opt.zero_grad()
-        _bricks_loss(params).backward()
-        opt.step()
+    train(opt, params, 3)
     assert params[4].grad is None
     np.testing.assert_array_equal(params[4].data, UNUSED)
     if name == "Adagrad":  # made at construction, as in torch, but never advanced
@@ -462,12 +455,14 @@ def test_a_step_allocates_nothing_once_the_state_exists(name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs", LEAN_CASES, ids=[_case_id(c) for c in LEAN_CASES])
-def test_parameters_of_one_shape_share_scratch_and_still_follow_torch(name, kwargs):
-    # Scratch arrays are shared by parameters of one shape; each update must still be its
-    # own (and p.grad untouched).  Three same-shaped parameters, different gradients.
+def test_parameters_share_scratch_and_still_follow_torch(name, kwargs):
+    # All parameters share the scratch buffers (views, grown to the largest parameter);
+    # each update must still be its own, and p.grad untouched.  Parameters of one shape
+    # and of others, the largest last (the buffers grow during the first step).
     rng = np.random.default_rng(7)
-    init = [rng.standard_normal((3, 4)) for _ in range(3)]
-    grads = [[rng.standard_normal((3, 4)) for _ in range(3)] for _ in range(6)]
+    shapes = [(3, 4), (3, 4), (5,), (3, 4), (4, 6)]
+    init = [rng.standard_normal(s) for s in shapes]
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(6)]
     ours = [bricks.tensor(a.copy(), requires_grad=True) for a in init]
     theirs = [torch.tensor(a.copy(), requires_grad=True) for a in init]
     opt = getattr(optim, name)(ours, lr=0.05, **kwargs)
@@ -481,9 +476,12 @@ def test_parameters_of_one_shape_share_scratch_and_still_follow_torch(name, kwar
         for p, g in zip(ours, step):
             np.testing.assert_array_equal(p.grad.data, g)
     assert_same_params(ours, theirs)
-    # the scratch arrays are no part of the state: the same entries as torch's
+    # the scratch is no part of the state (the same entries as torch's), and costs at most
+    # three arrays of the largest parameter (Adadelta with weight decay)
     sd, tsd = opt.state_dict()["state"], topt.state_dict()["state"]
     assert {i: sorted(s) for i, s in sd.items()} == {i: sorted(s) for i, s in tsd.items()}
+    scratch = [f for flats in opt._work_pool.values() for f in flats]
+    assert 1 <= len(scratch) <= 3 and all(f.size == 24 for f in scratch)
 
 
 def test_a_parameter_whose_array_is_replaced_gets_new_scratch():

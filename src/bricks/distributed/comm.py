@@ -37,6 +37,8 @@ __all__ = ["init", "is_initialized", "rank", "world_size", "all_reduce", "all_ga
            "broadcast", "barrier", "DistributedError", "launched_by_mpi"]
 
 _DEFAULT_TIMEOUT = 300.0
+# Set by bricks.distributed.launch: each rank notes "host pid" in RANK.pid there at init().
+PID_FOLDER_VARIABLE = "BRICKS_DISTRIBUTED_PID_FOLDER"
 _ABORT_GRACE_SECONDS = 1.0
 # Polling a pending collective: without pause for _SPIN_SECONDS, then with sleeps from
 # _FIRST_SLEEP doubling up to _LONGEST_SLEEP (measured on 2 shared cores: a 2 MB all-reduce
@@ -122,7 +124,7 @@ def init(timeout: float | None = None) -> None:
     _world = _World(MPI.COMM_WORLD, timeout)
     if _world.size > 1:
         sys.excepthook = _abort_on_exception(sys.excepthook)
-    folder = os.environ.get("BRICKS_DISTRIBUTED_PID_FOLDER")
+    folder = os.environ.get(PID_FOLDER_VARIABLE)
     if folder and os.path.isdir(folder):  # for launch(): which rank a process id was
         with open(os.path.join(folder, f"{_world.rank}.pid"), "w") as f:
             f.write(f"{socket.gethostname()} {os.getpid()}\n")
@@ -194,9 +196,8 @@ def _wait(world: _World, request, what: str) -> None:
         delay = min(delay * 2, _LONGEST_SLEEP)
 
 
-def _start(world: _World, what: str):
-    world.count += 1
-    return what
+def _start(world: _World) -> None:
+    world.count += 1  # collectives are numbered in timeout messages
 
 
 def _mpi_op(op: str):
@@ -210,7 +211,7 @@ def _allreduce_inplace(buffer, op: str = "sum", what: str = "all_reduce") -> Non
     if world.comm is None:
         return
     from mpi4py import MPI
-    _start(world, what)
+    _start(world)
     _wait(world, world.comm.Iallreduce(MPI.IN_PLACE, buffer, op=_mpi_op(op)), what)
 
 
@@ -218,7 +219,7 @@ def _bcast_inplace(buffer, src: int, what: str = "broadcast") -> None:
     world = _get()
     if world.comm is None:
         return
-    _start(world, what)
+    _start(world)
     _wait(world, world.comm.Ibcast(buffer, root=src), what)
 
 
@@ -229,7 +230,7 @@ def _allgather_ints(values, what: str = "all_gather") -> list:
     if world.comm is None:
         return [local.tolist()]
     out = xp.empty((world.size, local.size), dtype=backend.int64)
-    _start(world, what)
+    _start(world)
     _wait(world, world.comm.Iallgather(local, out), what)
     return out.tolist()
 
@@ -242,7 +243,7 @@ def _allgatherv(local, counts, what: str):
         out[...] = local
         return out
     displacements = [int(sum(counts[:r])) for r in range(world.size)]
-    _start(world, what)
+    _start(world)
     request = world.comm.Iallgatherv(local, [out, ([int(c) for c in counts], displacements)])
     _wait(world, request, what)
     return out
@@ -431,5 +432,5 @@ def barrier() -> None:
     world = _get()
     if world.comm is None:
         return
-    _start(world, "barrier")
+    _start(world)
     _wait(world, world.comm.Ibarrier(), "barrier")

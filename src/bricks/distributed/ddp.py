@@ -151,7 +151,7 @@ def _describe(module) -> list:
             for name, value in module.state_dict(keep_vars=True).items()]
 
 
-def _check_same_model(module, world) -> None:
+def _check_same_model(module) -> None:
     """Raise on every rank when any rank's parameters and buffers differ from rank 0's."""
     described = comm._allgather_json(_describe(module), "DistributedDataParallel")
     ref = described[0]
@@ -222,7 +222,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_world", world)
         object.__setattr__(self, "_sizes", None)
         if world.size > 1:
-            _check_same_model(module, world)
+            _check_same_model(module)
             self._broadcast_from_rank0()
         self._params = [p for p in module.parameters() if p.requires_grad]
         # The last bucket ends with one flag per parameter (how many ranks have a gradient
@@ -345,7 +345,7 @@ class DistributedDataParallel(Module):
         from mpi4py import MPI
         requests = []
         for bucket in self._buckets:  # all started at once, then completed in order
-            world.count += 1
+            comm._start(world)
             requests.append(world.comm.Iallreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM))
         for i, request in enumerate(requests):
             comm._wait(world, request, f"sync_gradients (bucket {i + 1} of {len(requests)})")

@@ -80,7 +80,7 @@ class FitHooks:
 
     def __init__(self, model: DistributedDataParallel, optimizer):
         from bricks.optim import HessianFree, Newton
-        from bricks.optim._line_search import ClosureOptimizer
+        from bricks.optim.closure import ClosureOptimizer
 
         if isinstance(optimizer, (Newton, HessianFree)):
             raise ValueError(f"fit: {type(optimizer).__name__} takes its own derivatives of "

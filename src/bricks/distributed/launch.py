@@ -14,10 +14,9 @@ import subprocess
 import sys
 import tempfile
 
-__all__ = ["find_mpiexec", "mpiexec_command", "launch"]
+from bricks.distributed.comm import PID_FOLDER_VARIABLE
 
-# The folder where each rank started by launch() notes "host pid" in RANK.pid at init().
-PID_FOLDER_VARIABLE = "BRICKS_DISTRIBUTED_PID_FOLDER"
+__all__ = ["find_mpiexec", "mpiexec_command", "launch"]
 
 
 def find_mpiexec() -> str | None:
@@ -54,13 +53,15 @@ def mpiexec_command(nproc: int, command: list[str], hostfile: str | None = None,
     if mpiexec is None:
         raise FileNotFoundError("bricks.distributed: no mpiexec found; pip install "
                                 "'bricks[distributed]' (mpi4py and the MPICH wheel)")
-    line = [mpiexec, "-n", str(nproc)]
+    if hostfile is not None and not os.path.isfile(hostfile):
+        raise FileNotFoundError(f"--hostfile: no such file: {hostfile}")
+    line, flavor = [mpiexec, "-n", str(nproc)], _flavor(mpiexec)
     if hostfile is not None:
-        if not os.path.isfile(hostfile):
-            raise FileNotFoundError(f"--hostfile: no such file: {hostfile}")
-        line += ["--hostfile" if _flavor(mpiexec) == "openmpi" else "-f", hostfile]
-    elif _flavor(mpiexec) == "openmpi":
+        line += ["--hostfile" if flavor == "openmpi" else "-f", hostfile]
+    elif flavor == "openmpi":
         line += ["--oversubscribe"]  # N may exceed the cores (as MPICH allows by default)
+    if flavor == "openmpi" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        line += ["--allow-run-as-root"]  # containers and CI machines often run as root
     return line + list(command)
 
 

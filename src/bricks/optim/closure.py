@@ -191,7 +191,8 @@ class ClosureOptimizer(Optimizer):
     def _evaluate_for_curvature(self, closure):
         """The start of a Newton or Hessian-free step: count the call in the state (and
         start the damping), evaluate the closure keeping its graph for a second
-        differentiation; returns ``(out, loss)``, ``out`` what the closure returned."""
+        differentiation; returns ``(out, loss, f)``: what the closure returned, the loss
+        Tensor and its value as a float."""
         state = self._flat_state
         state.setdefault("n_iter", 0)
         state.setdefault("func_evals", 0)
@@ -200,7 +201,8 @@ class ClosureOptimizer(Optimizer):
             # keep_graph: a PyTorch-style closure's backward() must not free the graph
             out = _flat.evaluate_closure(closure, keep_graph=True)
         state["func_evals"] += 1
-        return out, _flat.closure_loss(out, type(self).__name__)
+        loss = _flat.closure_loss(out, type(self).__name__)
+        return out, loss, float(loss)
 
     def _search_along(self, closure, direction, search):
         """Run the line search ``search(value_at)`` along ``direction`` and move there.

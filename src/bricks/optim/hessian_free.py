@@ -204,11 +204,9 @@ class HessianFree(ClosureOptimizer):
     # ------------------------------------------------------------ step
     def _step(self, closure):
         """One outer Hessian-free iteration; returns the loss at the starting point."""
-        group = self.param_groups[0]
-        params, who = self._params, type(self).__name__
-        state = self._flat_state
-        out, loss = self._evaluate_for_curvature(closure)
-        f = float(loss)
+        out, loss, f = self._evaluate_for_curvature(closure)
+        group, params, state = self.param_groups[0], self._params, self._flat_state
+        who = type(self).__name__
         with enable_grad():  # double backward, even when step() runs under no_grad
             if group["curvature"] == "gauss-newton":
                 if not (isinstance(out, tuple) and len(out) == 2):

@@ -54,6 +54,13 @@ def _per_group(name, optimizer, value):
     return [value] * len(optimizer.param_groups)
 
 
+def _check_choice(who, name, value, choices):
+    """Raise ValueError naming ``name`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        expected = " or ".join(repr(c) for c in choices)
+        raise ValueError(f"{who}: invalid {name}={value!r} (expected {expected})")
+
+
 def _check_optimizer(optimizer):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
@@ -371,12 +378,8 @@ class ReduceLROnPlateau(LRScheduler):
         else:
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * len(optimizer.param_groups)
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: invalid mode={mode!r} (expected 'min' or "
-                             f"'max')")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: invalid threshold_mode={threshold_mode!r} "
-                             f"(expected 'rel' or 'abs')")
+        _check_choice("ReduceLROnPlateau", "mode", mode, ("min", "max"))
+        _check_choice("ReduceLROnPlateau", "threshold_mode", threshold_mode, ("rel", "abs"))
         self.mode = mode
         self.threshold = threshold
         self.threshold_mode = threshold_mode
@@ -489,9 +492,7 @@ class OneCycleLR(LRScheduler):
         if not 0 <= pct_start <= 1:
             raise ValueError(f"OneCycleLR: invalid pct_start={pct_start!r} (expected "
                              f"0 <= pct_start <= 1)")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: invalid anneal_strategy={anneal_strategy!r} "
-                             f"(expected 'cos' or 'linear')")
+        _check_choice("OneCycleLR", "anneal_strategy", anneal_strategy, ("cos", "linear"))
         self.anneal_strategy = anneal_strategy
         n = self.total_steps
         if three_phase:

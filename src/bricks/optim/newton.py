@@ -145,13 +145,10 @@ class Newton(ClosureOptimizer):
 
     def _step(self, closure):
         """One damped Newton iteration; returns the loss at the starting point."""
-        group = self.param_groups[0]
-        params, who = self._params, type(self).__name__
-        state = self._flat_state
-        _, orig_loss = self._evaluate_for_curvature(closure)
-        f = float(orig_loss)
+        _, orig_loss, f = self._evaluate_for_curvature(closure)
+        group, params, state = self.param_groups[0], self._params, self._flat_state
         with enable_grad():  # double backward, even when step() runs under no_grad
-            grads = _graph_grads(orig_loss, params, who)
+            grads = _graph_grads(orig_loss, params, type(self).__name__)
             g = _flat.flatten(grads, params)
             if abs(g).max() <= group["tolerance_grad"]:
                 return orig_loss.detach()

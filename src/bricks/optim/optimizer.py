@@ -78,7 +78,7 @@ class Optimizer:
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
         self._work_of: dict = {}  # parameter -> its scratch arrays (see _work)
-        self._work_pool: dict = {}  # (shape, dtype, array type) -> scratch arrays
+        self._work_pool: dict = {}  # (dtype, array type) -> flat scratch buffers
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -218,19 +218,25 @@ class Optimizer:
     def _work(self, p, n=1) -> tuple:
         """``n`` scratch arrays shaped like ``p.data`` (a tuple).
 
-        They are made on first use and kept (not in the state: ``state_dict`` is
-        unchanged), shared by all parameters of one shape and dtype, since a step updates
-        one parameter at a time; their contents do not survive the parameter's update.
+        They are views of ``n`` flat buffers per dtype, as large as the largest parameter
+        and kept (not in the state: ``state_dict`` is unchanged): all parameters share
+        them, since a step updates one parameter at a time, so the scratch costs what one
+        temporary of the largest parameter would.  Their contents do not survive the
+        parameter's update.
         """
         d = p.data
         entry = self._work_of.get(p)
         if entry is not None and entry[0] is d and len(entry[1]) == n:  # the usual case
             return entry[1]
-        arrays = self._work_pool.setdefault((d.shape, d.dtype.str, type(d)), [])
-        while len(arrays) < n:
-            arrays.append(get_array_module(d).empty(d.shape, d.dtype))
-        self._work_of[p] = (d, tuple(arrays[:n]))  # valid while p.data is this array
-        return self._work_of[p][1]
+        flats = self._work_pool.setdefault((d.dtype.str, type(d)), [])
+        if len(flats) < n or flats[0].size < d.size:  # grow; the views made so far go
+            size = max([d.size] + [f.size for f in flats])
+            flats[:] = [get_array_module(d).empty(size, d.dtype)
+                        for _ in range(max(n, len(flats)))]
+            self._work_of.clear()
+        views = tuple(f[:d.size].reshape(d.shape) for f in flats[:n])
+        self._work_of[p] = (d, views)  # valid while p.data is this array
+        return views
 
     def _params_with_grad(self, group, *names):
         """Yield ``(p, xp, constants)`` for each parameter of ``group`` that has a

@@ -6,6 +6,12 @@ uvicorn) that serves the page and a WebSocket per browser tab; each tab is an in
 the server and the page is docs/playground-protocol.md. Needs the ``playground`` extra
 (``pip install bricks[playground]``); the app factory and ``serve`` live in
 :mod:`bricks.playground.server`, imported lazily so ``import bricks`` never needs them.
+
+The modules, in reading order: ``schema.py`` (every request checked, with the bounds),
+``data.py`` (the data sets, split and features), ``model.py`` (the MLP, its output head and
+the optimizer settings), ``session.py`` (one tab's state: data, network, training through
+``bricks.train.Trainer``, commands), ``frames.py`` (what the page is sent), ``export.py``
+(the downloads: weights, points, a runnable script), ``server.py`` (HTTP and WebSocket).
 """
 
 from __future__ import annotations
