@@ -545,7 +545,10 @@ def test_heatmap_arrives_as_binary_frames_painted_per_animation_frame(open_page,
     frames0, paints0 = page.evaluate("[window.playground.a.heatmapFrames, "
                                      "window.playground.heatmapPaints]")
     page.click('[data-testid="play"]')
-    wait_until(lambda: number(page, "#epoch") >= 30, 30, "30 epochs")
+    # Wait for frames, not only epochs: compiled training does 30 epochs in a fraction of
+    # a second, less than the ten frames' time (at most 60 a second).
+    wait_until(lambda: number(page, "#epoch") >= 30 and page.evaluate(
+        "window.playground.heatmapPaints") - paints0 >= 12, 30, "30 epochs and 12 paints")
     page.click('[data-testid="play"]')
     frames1, paints1 = page.evaluate("[window.playground.a.heatmapFrames, "
                                      "window.playground.heatmapPaints]")

@@ -139,15 +139,17 @@ def linear(input, weight, bias=None) -> Tensor:
         (2, 4)
     """
     # While bricks.compile traces, the primitives go into its graph (it fuses them itself).
+    # The checks read the arrays, not the Tensor properties: this runs once per layer call.
     if (_autograd._state.tracer is None
-            and isinstance(input, Tensor) and isinstance(weight, Tensor) and input.ndim >= 1
-            and weight.ndim == 2 and input.shape[-1] == weight.shape[1]
-            and input.dtype == weight.dtype and input.dtype.kind == "f"
-            and (bias is None or (isinstance(bias, Tensor) and bias.dtype == input.dtype
-                                  and bias.shape == (weight.shape[0],)))):
-        if bias is None:
-            return Linear.apply(input, weight)
-        return Linear.apply(input, weight, bias)
+            and isinstance(input, Tensor) and isinstance(weight, Tensor)):
+        x, w = input.data, weight.data
+        if (x.ndim >= 1 and w.ndim == 2 and x.shape[-1] == w.shape[1]
+                and x.dtype == w.dtype and x.dtype.kind == "f"
+                and (bias is None or (isinstance(bias, Tensor) and bias.data.dtype == x.dtype
+                                      and bias.data.shape == (w.shape[0],)))):
+            if bias is None:
+                return Linear.apply(input, weight)
+            return Linear.apply(input, weight, bias)
     out = matmul(input, weight.T)  # the general case: checks, promotion, broadcasting
     return out if bias is None else out + bias
 

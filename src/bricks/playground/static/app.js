@@ -249,12 +249,7 @@ class Session {
         this.dataVersion = msg.version;
         this.onData(this);
       } else if (msg.type === "state") {
-        this.state = msg;
-        this.recordGradients(msg);
-        if (msg.data_version !== undefined && msg.data_version !== this.dataVersion) {
-          this.fetchData();
-        }
-        this.onState(this);
+        this.takeState(msg);
       } else if (msg.type === "error") {
         showMessage(msg.error);
       }
@@ -270,6 +265,23 @@ class Session {
         setTimeout(() => { if (!this.closed && this.socket === socket) this.connect(); }, 1000);
       }
     };
+  }
+
+  takeState(msg) {
+    this.state = msg;
+    this.recordGradients(msg);
+    if (msg.data_version !== undefined && msg.data_version !== this.dataVersion) {
+      this.fetchData();
+    }
+    this.onState(this);
+  }
+
+  // After a reset the new network's first frame may have come over the socket before the
+  // reply that reset it: ask for the state instead of waiting for a frame already sent.
+  async refreshState() {
+    this.state = null;
+    const msg = await api("GET", `/api/sessions/${this.id}/state`);
+    if (!this.state) this.takeState(msg);
   }
 
   async fetchData() {
@@ -1041,7 +1053,7 @@ async function change(partial) {
   try {
     const reply = await ui.a.patch(partial);
     showConfig(reply.config);
-    if (reply.reset !== "none") ui.a.state = null;
+    if (reply.reset !== "none") await ui.a.refreshState();
     if (ui.b) {
       if (reply.reset === "data") {
         await startCompare();
