@@ -79,15 +79,12 @@ class FitHooks:
     """The trainer's distributed steps for one ``fit`` (see the module docstring)."""
 
     def __init__(self, model: DistributedDataParallel, optimizer):
-        from bricks.optim import HessianFree, Newton
-        from bricks.optim.closure import ClosureOptimizer
-
-        if isinstance(optimizer, (Newton, HessianFree)):
+        if not getattr(optimizer, "closure_does_backward", True):
             raise ValueError(f"fit: {type(optimizer).__name__} takes its own derivatives of "
                              f"the loss, which DistributedDataParallel cannot average over "
                              f"the ranks; use a gradient optimizer (SGD, Adam, LBFGS, ...)")
         self.model, self.optimizer = model, optimizer
-        self.closure = isinstance(optimizer, ClosureOptimizer)
+        self.closure = getattr(optimizer, "requires_closure", False)
         self.rank, self.world_size = model._world.rank, model._world.size
 
     def configure(self, callbacks, verbose: bool, compile: bool):  # noqa: A002
