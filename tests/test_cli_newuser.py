@@ -135,6 +135,15 @@ def test_a_bad_model_leaves_no_run_folder(option, tmp_path, monkeypatch, capsys)
     assert not (tmp_path / "runs").exists()
 
 
+def test_an_optimizer_refusing_the_model_leaves_no_run_folder(tmp_path, monkeypatch, capsys):
+    # Newton's size check can only run once the model is built, after the folder was made
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "train", "--data", "xor", "--optimizer", "newton",
+                       "--model", "mlp:64,64")
+    assert code == 2 and "Newton" in one_error_line(err)
+    assert list((tmp_path / "runs").glob("run-*")) == []
+
+
 def test_empty_layer_widths_are_refused(capsys):
     from bricks.models import parse_model_spec
 

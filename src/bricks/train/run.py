@@ -204,8 +204,9 @@ def train_run(cfg: dict, explicit: dict) -> RunResult:
     """Train the run ``cfg`` describes (``explicit``: the options the user gave, which
     ``--resume`` checks against the run's own) into its run folder.
 
-    Every check that can fail comes before the run folder exists, so a mistake leaves no
-    empty ``runs/run-NNN`` behind; the folder is locked while the run writes to it.
+    Every check that can fail comes before the run folder exists, and a refusal that only
+    building the optimizer finds removes the new folder again, so a mistake leaves no empty
+    ``runs/run-NNN`` behind; the folder is locked while the run writes to it.
 
     Raises:
         RunError: a mistake in the options, the data or the run folder.
@@ -233,20 +234,39 @@ def _train(cfg, explicit, run, ckpt_in, t0):
         raise RunError(f"--augment {augment_kind} needs image data; {cfg['data']} has "
                        f"samples of shape {tuple(d['sample_shape'])}")
     check_model(cfg, d)
-    if run is None:  # data-parallel (bricks.distributed): rank 0's folder for every rank
+    made = run is None
+    if made:  # data-parallel (bricks.distributed): rank 0's folder for every rank
         run = dist.broadcast(new_run_folder(cfg["out"]) if dist.rank() == 0 else None)
     check_run_folder(run)
-    with RunLock(run) if dist.rank() == 0 else contextlib.nullcontext():
-        if ckpt_in is None and os.path.lexists(os.path.join(run, CHECKPOINT)):
-            new_run_folder(run)  # another run finished there since we looked: refuse
-        try:
-            return _train_into(run, cfg, explicit, ckpt_in, d, *split, t0)
-        except KeyboardInterrupt:
-            if os.path.exists(os.path.join(run, CHECKPOINT)):
-                hint = f"continue with: bricks train --resume {run}"
-            else:
-                hint = f"no epoch finished, nothing to resume in {run}"
-            raise TrainingInterrupted(hint) from None
+    try:
+        with RunLock(run) if dist.rank() == 0 else contextlib.nullcontext():
+            if ckpt_in is None and os.path.lexists(os.path.join(run, CHECKPOINT)):
+                new_run_folder(run)  # another run finished there since we looked: refuse
+            try:
+                return _train_into(run, cfg, explicit, ckpt_in, d, *split, t0)
+            except KeyboardInterrupt:
+                if os.path.exists(os.path.join(run, CHECKPOINT)):
+                    hint = f"continue with: bricks train --resume {run}"
+                else:
+                    hint = f"no epoch finished, nothing to resume in {run}"
+                raise TrainingInterrupted(hint) from None
+    except BaseException:
+        # A refusal that only building can find (e.g. Newton on a model too large for its
+        # Hessian) leaves no empty runs/run-NNN behind; a folder with any file stays.
+        if made and dist.rank() == 0:
+            _remove_if_unused(run)
+        raise
+
+
+def _remove_if_unused(run):
+    """Remove the run folder ``run`` if it holds nothing but its lock file."""
+    from bricks.train.run_folder import LOCK_NAME
+
+    with contextlib.suppress(OSError):
+        if set(os.listdir(run)) <= {LOCK_NAME}:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(run, LOCK_NAME))
+            os.rmdir(run)
 
 
 def _train_into(run, cfg, explicit, ckpt_in, d, X_train, X_test, y_train, y_test, t0):
