@@ -4,10 +4,12 @@ checkpoints, devices and pipes, bombs, wrong-typed metadata.  Every case is gene
 never a traceback, a write outside the run folder, or a saved NaN."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
+import bricks
 from bricks import io as bio
 from bricks.backend import xp
 from bricks.cli import DEFAULTS, main
@@ -619,3 +622,38 @@ def test_a_bare_key_error_is_worded(capsys, monkeypatch):
 
     monkeypatch.setitem(cli.COMMANDS, "datasets", boom)
     assert_error(capsys, "datasets", contains="missing or unknown entry 'task'")
+
+
+# ---------------------------------------------------------------- no code path can unpickle
+# Everything bricks reads (checkpoints, optimizer and generator states, data files, and what
+# the ranks of bricks.distributed send each other) is arrays and JSON.  mpi4py's lowercase
+# collectives (comm.bcast, comm.recv, ...) pickle their objects, so only the uppercase
+# buffer ones may appear.
+_UNPICKLING = re.compile(
+    r"^\s*(import|from)\s+(pickle|cPickle|dill|cloudpickle|shelve|marshal|joblib)\b"
+    r"|allow_pickle\s*=\s*True"
+    r"|\btorch\.load\("
+    r"|\bcomm\.(bcast|recv|irecv|send|isend|allgather|gather|scatter|alltoall|sendrecv"
+    r"|allreduce|reduce)\(",
+    re.MULTILINE)
+
+
+def test_no_source_file_can_unpickle():
+    root = Path(bricks.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for match in _UNPICKLING.finditer(text):
+            line = text[:match.start()].count("\n") + 1
+            found.append(f"{path.relative_to(root)}:{line}: {match.group(0).strip()}")
+    assert found == []
+
+
+def test_the_unpickling_check_catches_what_it_looks_for():
+    for bad in ("import pickle", "from pickle import loads", "np.load(f, allow_pickle=True)",
+                "world.comm.bcast(value, root=0)", "self.comm.allgather(x)", "torch.load(path)"):
+        assert _UNPICKLING.search(bad), bad
+    for fine in ("world.comm.Ibcast(buffer, root=src)", "comm.Iallgather(local, out)",
+                 "read_array(f, allow_pickle=False)", "ax.scatter(x, y)",
+                 "xp.add.reduce(a, axis=0)", "x.gather(1, index)"):
+        assert not _UNPICKLING.search(fine), fine
